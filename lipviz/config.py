@@ -1,0 +1,69 @@
+"""Frozen dataclass configs with named presets (``SMOKE`` for CPU, ``FULL`` for the real run).
+
+A chapter's ``parameters`` cell holds plain values (``preset = "smoke"`` plus overrides); the next
+cell calls :func:`resolve` to turn them into a config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+__all__ = ["PRESETS", "Margins2DConfig", "resolve"]
+
+
+@dataclass(frozen=True)
+class Margins2DConfig:
+    """Chapter 1: a small Lipschitz classifier on a 2-D toy and its certified balls."""
+
+    toy: str = "moons"
+    n_train: int = 400
+    n_val: int = 200
+    n_show: int = 40
+    hidden: int = 64
+    depth: int = 2
+    spectral: bool = True
+    epochs: int = 60
+    lr: float = 1e-2
+    temperature: float = 10.0
+    batch_size: int = 64
+    n_directions: int = 360
+    grid_resolution: int = 200
+    seed: int = 0
+
+
+Margins2DConfig.SMOKE = Margins2DConfig()
+Margins2DConfig.FULL = Margins2DConfig(
+    n_train=2000, n_val=1000, n_show=80, hidden=128, epochs=200, n_directions=1440,
+    grid_resolution=400,
+)  # fmt: skip
+
+#: experiment name -> config class (each has SMOKE and FULL presets)
+PRESETS = {"margins2d": Margins2DConfig}
+
+
+def resolve(experiment: str, preset: str = "smoke", **overrides):
+    """The ``preset`` config of ``experiment`` with ``overrides`` applied.
+
+    ``None`` overrides are ignored, so a parameters cell can leave values unset.
+
+    Examples
+    --------
+    >>> resolve("margins2d", "smoke", epochs=5).epochs
+    5
+    """
+    if experiment not in PRESETS:
+        msg = f"Unknown experiment {experiment!r}. Known: {', '.join(PRESETS)}"
+        raise ValueError(msg)
+    cls = PRESETS[experiment]
+    key = preset.upper()
+    if key not in ("SMOKE", "FULL"):
+        msg = f"Unknown preset {preset!r}; use 'smoke' (CPU, default) or 'full' (GPU)"
+        raise ValueError(msg)
+    base = getattr(cls, key)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(overrides) - fields
+    if unknown:
+        msg = f"Unknown {cls.__name__} fields {sorted(unknown)}. Valid: {sorted(fields)}"
+        raise ValueError(msg)
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})

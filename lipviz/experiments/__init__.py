@@ -1,0 +1,5 @@
+"""Experiments: each is one function shared by its book chapter and ``python -m lipviz.experiments``."""
+
+from .margins2d import Margins2DResult, run_margins2d
+
+__all__ = ["Margins2DResult", "run_margins2d"]

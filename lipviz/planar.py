@@ -1,0 +1,99 @@
+"""Exact geometry for classifiers on 2-D inputs: decision grids and distances to the boundary.
+
+In two dimensions the true l2 distance from a point to a classifier's decision boundary can be
+found by brute force: shoot rays in many directions, find where the prediction first changes,
+refine by bisection. Every distance returned is realised by an actual input with a different
+prediction, so it is an *upper bound* on the true distance (exact up to the angular resolution):
+a certified radius must never exceed it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["boundary_distance", "decision_grid"]
+
+
+def _predict(model: nn.Module, x: torch.Tensor, batch: int = 1 << 16) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([model(xb).argmax(1) for xb in x.split(batch)])
+
+
+def decision_grid(model: nn.Module, bounds, resolution: int = 200):
+    """Predicted class and predicted-class margin on a regular grid.
+
+    Returns ``(xs, ys, pred, margin)`` with ``pred`` and ``margin`` of shape (resolution,
+    resolution), indexed ``[iy, ix]`` (ready for ``contourf(xs, ys, pred)``).
+    """
+    from .certify import margins
+
+    xmin, xmax, ymin, ymax = bounds
+    xs = torch.linspace(xmin, xmax, resolution)
+    ys = torch.linspace(ymin, ymax, resolution)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    pts = torch.stack([gx.flatten(), gy.flatten()], 1)
+    model.eval()
+    with torch.no_grad():
+        logits = model(pts)
+    shape = (resolution, resolution)
+    return xs, ys, logits.argmax(1).view(shape), margins(logits).view(shape)
+
+
+def boundary_distance(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    n_directions: int = 360,
+    r_max: float = 3.0,
+    n_steps: int = 300,
+    n_bisect: int = 30,
+):
+    """Distance from each 2-D point to the nearest input with a different predicted class.
+
+    Parameters
+    ----------
+    x
+        Points (N, 2).
+    n_directions, r_max, n_steps
+        Rays at ``n_directions`` evenly spaced angles, scanned out to ``r_max`` in ``n_steps``.
+    n_bisect
+        Bisection steps refining each first crossing.
+
+    Returns
+    -------
+    distance : Tensor (N,)
+        ``inf`` where no change was found within ``r_max``.
+    closest : Tensor (N, 2)
+        The input realising each distance (NaN where none).
+    """
+    if x.dim() != 2 or x.shape[1] != 2:
+        msg = f"boundary_distance works on 2-D inputs (N, 2), got shape {tuple(x.shape)}"
+        raise ValueError(msg)
+    model.eval()
+    x = x.detach().float()
+    n = len(x)
+    angles = torch.arange(n_directions) * (2 * math.pi / n_directions)
+    dirs = torch.stack([angles.cos(), angles.sin()], 1)  # (D, 2)
+    radii = torch.linspace(0.0, r_max, n_steps + 1)[1:]  # (S,)
+    base = _predict(model, x)  # (N,)
+    pts = x[:, None, None, :] + radii[None, None, :, None] * dirs[None, :, None, :]
+    pred = _predict(model, pts.reshape(-1, 2)).view(n, n_directions, n_steps)
+    flipped = pred != base[:, None, None]
+    has = flipped.any(2)
+    first = torch.where(has, flipped.float().argmax(2), torch.zeros_like(base)[:, None])
+    hi = radii[first]
+    lo = torch.where(first > 0, radii[(first - 1).clamp_min(0)], torch.zeros_like(hi))
+    for _ in range(n_bisect):
+        mid = (lo + hi) / 2
+        q = x[:, None, :] + mid[..., None] * dirs[None]
+        changed = _predict(model, q.reshape(-1, 2)).view(n, n_directions) != base[:, None]
+        hi = torch.where(changed, mid, hi)
+        lo = torch.where(changed, lo, mid)
+    hi = torch.where(has, hi, torch.full_like(hi, float("inf")))
+    dist, k = hi.min(1)
+    closest = x + dist[:, None] * dirs[k]
+    closest[~torch.isfinite(dist)] = float("nan")
+    return dist, closest
