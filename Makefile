@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lipviz-installed
-BOOK_BUILD := jupyter-book build book --config jupyter_book.yml --toc book/_toc.yml -W --keep-going
+BOOK_BUILD := jupyter-book build book --all --config jupyter_book.yml -W --keep-going
 
 # Real data: LIPVIZ_DATA_DIR if set, else ../shared/data beside the checkout if it exists,
 # else lipviz's own default (data/ of this checkout, then the user cache).

@@ -6,10 +6,33 @@ __all__ = ["configure_plotly", "toy_gallery"]
 
 
 def configure_plotly() -> None:
-    """Render plotly figures both live in JupyterLab and embedded (offline) in the built book."""
-    import plotly.io as pio
+    """Render plotly figures live in JupyterLab and embedded, fully offline, in the built book.
 
-    pio.renderers.default = "plotly_mimetype+notebook"
+    Each figure carries plotly's JSON mime bundle (used by JupyterLab) and an HTML rendering
+    (used by the book). plotly.js is embedded once, by this call; unlike plotly's own notebook
+    renderer, no MathJax is requested from a CDN.
+    """
+    import plotly.io as pio
+    from IPython.display import HTML, display
+    from plotly.io.base_renderers import PlotlyRenderer
+    from plotly.offline import get_plotlyjs
+
+    class _OfflineRenderer(PlotlyRenderer):
+        def to_mimebundle(self, fig_dict):
+            bundle = super().to_mimebundle(fig_dict)
+            bundle["text/html"] = pio.to_html(
+                fig_dict,
+                include_plotlyjs=False,
+                include_mathjax=False,
+                full_html=False,
+                default_width="100%",
+            )
+            return bundle
+
+    pio.renderers["lipviz"] = _OfflineRenderer()
+    pio.renderers.default = "lipviz"
+    script = "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>"
+    display(HTML(f"{script}<script>{get_plotlyjs()}</script>"))
 
 
 def toy_gallery(names=("moons", "circles", "spirals", "slab"), n: int = 300, seed: int = 0):
