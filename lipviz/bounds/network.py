@@ -50,7 +50,9 @@ def _check_shape(input_shape) -> tuple[int, ...]:
     try:
         shape = tuple(int(s) for s in input_shape)
     except TypeError as err:
-        msg = f"input_shape must be a tuple of ints without the batch dimension, got {input_shape!r}"
+        msg = (
+            f"input_shape must be a tuple of ints without the batch dimension, got {input_shape!r}"
+        )
         raise ValueError(msg) from err
     if not shape or any(s <= 0 for s in shape):
         msg = f"input_shape must be positive ints without the batch dimension, got {input_shape!r}"

@@ -1,6 +1,12 @@
 """Real, hash-checked datasets (pooch registry), embedded offline sets, 2-D toys and Normalize."""
 
-from .datasets import ImageDataset, available_datasets, decode_cifar10_jpeg, load_dataset, split_indices
+from .datasets import (
+    ImageDataset,
+    available_datasets,
+    decode_cifar10_jpeg,
+    load_dataset,
+    split_indices,
+)
 from .registry import (
     REGISTRY,
     DataFileMissingError,

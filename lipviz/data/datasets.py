@@ -262,6 +262,6 @@ def load_dataset(
         train_idx, val_idx = split_indices(len(y_train), val_fraction, seed)
         idx = train_idx if split == "train" else val_idx
         x, y = x_train[idx], y_train[idx]
-    xt = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255.0)
-    yt = torch.from_numpy(np.ascontiguousarray(y))
+    xt = torch.from_numpy(np.require(x, requirements=["C", "W"])).float().div_(255.0)
+    yt = torch.from_numpy(np.require(y, requirements=["C", "W"]))
     return ImageDataset(xt, yt, name, split, spec.label, spec.classes)

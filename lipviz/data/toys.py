@@ -41,7 +41,9 @@ class ToyDataset:
     def loader(self, batch_size: int = 128, shuffle: bool = False, seed: int = 0):
         gen = torch.Generator().manual_seed(seed)
         ds = torch.utils.data.TensorDataset(self.x, self.y)
-        return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=gen)
+        return torch.utils.data.DataLoader(
+            ds, batch_size=batch_size, shuffle=shuffle, generator=gen
+        )
 
     def bounds(self, pad: float = 0.25) -> tuple[float, float, float, float]:
         """(xmin, xmax, ymin, ymax) of the points, padded; for plotting grids."""

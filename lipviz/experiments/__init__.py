@@ -1,4 +1,4 @@
-"""Experiments: each is one function shared by its book chapter and ``python -m lipviz.experiments``."""
+"""Experiments: each is one function, shared by its book chapter and by plain Python scripts."""
 
 from .margins2d import Margins2DResult, run_margins2d
 

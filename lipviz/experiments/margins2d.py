@@ -40,11 +40,20 @@ def run_margins2d(cfg: Margins2DConfig, *, progress: bool = True) -> Margins2DRe
     train = make_toy(cfg.toy, n=cfg.n_train, seed=cfg.seed)
     val = make_toy(cfg.toy, n=cfg.n_val, seed=cfg.seed + 1)
     shown = make_toy(cfg.toy, n=cfg.n_show, seed=cfg.seed + 2)
-    model = create("toy-mlp", hidden=cfg.hidden, depth=cfg.depth, spectral=cfg.spectral, seed=cfg.seed)
+    model = create(
+        "toy-mlp", hidden=cfg.hidden, depth=cfg.depth, spectral=cfg.spectral, seed=cfg.seed
+    )
     result = fit(
-        model, train, val, epochs=cfg.epochs, lr=cfg.lr, temperature=cfg.temperature, batch_size=cfg.batch_size,
-        seed=cfg.seed, progress=progress,
-    )  # fmt: skip
+        model,
+        train,
+        val,
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        temperature=cfg.temperature,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        progress=progress,
+    )
     bound = lipschitz_bound(model, (2,), mode="sound")
     cert = certified_radius(model, shown.x, bound=bound)
     r_max = 2.0 * max(shown.x.abs().max().item(), 1.0)

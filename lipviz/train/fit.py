@@ -79,7 +79,9 @@ def fit(
             count += len(yb)
         train_acc = _accuracy(model, train.x, train.y)
         val_acc = _accuracy(model, val.x, val.y)
-        rows.append({"epoch": epoch, "loss": total / count, "train_acc": train_acc, "val_acc": val_acc})
+        rows.append(
+            {"epoch": epoch, "loss": total / count, "train_acc": train_acc, "val_acc": val_acc}
+        )
         bar.set_postfix(loss=f"{total / count:.3f}", val_acc=f"{val_acc:.3f}")
         if val_acc > best_acc:
             best_acc, best_epoch, best_state = val_acc, epoch, copy.deepcopy(model.state_dict())

@@ -42,8 +42,12 @@ def plot_margins2d(result, ax=None, resolution: int | None = None):
         color = CLASS_COLORS[int(row.predicted)]
         ax.add_patch(Circle((row.x0, row.x1), row.certified_radius, fc=color, alpha=0.35, ec=color))
         if np.isfinite(row.true_distance):
-            ax.add_patch(Circle((row.x0, row.x1), row.true_distance, fill=False, ec="k", ls="--", lw=0.6))
-    ax.scatter(t.x0, t.x1, s=12, c=[CLASS_COLORS[int(p)] for p in t.predicted], edgecolors="k", lw=0.5)
+            ax.add_patch(
+                Circle((row.x0, row.x1), row.true_distance, fill=False, ec="k", ls="--", lw=0.6)
+            )
+    ax.scatter(
+        t.x0, t.x1, s=12, c=[CLASS_COLORS[int(p)] for p in t.predicted], edgecolors="k", lw=0.5
+    )
     ax.set(xlim=bounds[:2], ylim=bounds[2:], aspect="equal", xlabel="$x_0$", ylabel="$x_1$")
     ax.set_title(f"certified balls (L = {result.bound.value:.3f}) vs true distance (dashed)")
     return ax
@@ -58,7 +62,12 @@ def plot_tightness(table, ax=None):
     ax.scatter(true[ok], cert[ok], s=14, color="#444")
     top = float(np.nanmax(true[ok])) if ok.any() else 1.0
     ax.plot([0, top], [0, top], color="#d62728", lw=1, label="certified = true (tight)")
-    ax.set(xlabel="true distance to the boundary", ylabel="certified radius", xlim=(0, None), ylim=(0, None))
+    ax.set(
+        xlabel="true distance to the boundary",
+        ylabel="certified radius",
+        xlim=(0, None),
+        ylim=(0, None),
+    )
     ax.legend(loc="upper left")
     return ax
 

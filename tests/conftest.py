@@ -1,0 +1,91 @@
+"""Shared fixtures: seeds, real-data discovery, toy fixtures with known answers."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path | None:
+    env = os.environ.get("LIPVIZ_DATA_DIR", "").strip()
+    for cand in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "data"]:
+        if (cand / "mnist" / "t10k-labels-idx1-ubyte.gz").exists():
+            return cand.resolve()
+    return None
+
+
+SHARED_DATA = _shared_data_dir()
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    random.seed(0)
+    np.random.seed(0)  # noqa: NPY002 - seed the legacy global state too
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def shared_data(monkeypatch) -> Path:
+    """The folder with the real data files; the test is skipped (failed on CI) without it."""
+    if SHARED_DATA is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must see the real data: set LIPVIZ_DATA_DIR (e.g. ../shared/data)")
+        pytest.skip("real data not found: set LIPVIZ_DATA_DIR to run this test")
+    monkeypatch.setenv("LIPVIZ_DATA_DIR", str(SHARED_DATA))
+    return SHARED_DATA
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Path of a Chromium binary for Playwright; skipped (failed on CI) without one."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have chromium (.ci/run installs Debian's package)")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    return path
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def slab():
+    """The slab toy (known margin, Lipschitz constant and distances) and its reference model."""
+    from lipviz.data import make_toy, slab_reference
+
+    ds = make_toy("slab", n=200, gap=0.2, seed=0)
+    ref = slab_reference(ds)
+    model = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(ref.weight)
+    return ds, ref, model
+
+
+@pytest.fixture(scope="session")
+def trained_toy():
+    """A toy MLP trained on moons (a few seconds), shared by the tests that need one."""
+    import lipviz
+    from lipviz.experiments import run_margins2d
+
+    cfg = lipviz.resolve("margins2d", "smoke", epochs=25, n_show=30, n_directions=180)
+    return run_margins2d(cfg, progress=False)

@@ -1,0 +1,174 @@
+"""The book: parameters cells, papermill runs with injected values, an offline -W build, and a
+real-browser check of every built page (headless Chromium through Playwright)."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+from conftest import CHROMIUM_ARGS, ROOT
+
+BOOK = ROOT / "book"
+
+
+def chapters() -> list[Path]:
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [BOOK / f"{f}.md" for f in files]
+
+
+# Injected values per chapter: small, and different from the defaults so injection is visible.
+INJECT = {
+    "00_setup_and_tour": {"preset": "smoke", "seed": 1, "n_images": 4},
+    "01_margins_2d": {"preset": "smoke", "toy": "circles", "epochs": 12, "seed": 1},
+}
+
+
+def _read(path: Path):
+    import jupytext
+
+    return jupytext.read(path)
+
+
+def test_every_chapter_is_listed_and_has_injection_values():
+    assert {p.stem for p in chapters()} == set(INJECT)
+    assert {p.stem for p in BOOK.glob("[0-9]*.md")} == set(INJECT)
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda p: p.stem)
+def test_one_parameters_cell_of_plain_values(chapter):
+    nb = _read(chapter)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    tree = ast.parse(tagged[0].source)
+    names = []
+    for node in tree.body:
+        assert isinstance(node, ast.Assign), f"only assignments allowed: {ast.dump(node)[:60]}"
+        assert isinstance(node.value, ast.Constant), f"plain values only: {ast.unparse(node)}"
+        names += [t.id for t in node.targets]
+    assert "preset" in names
+    assert dict(zip(names, [n.value.value for n in tree.body], strict=True))["preset"] == "smoke"
+    assert set(INJECT[chapter.stem]) <= set(names)
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda p: p.stem)
+def test_chapter_runs_with_injected_parameters(chapter, tmp_path):
+    import nbformat
+    import papermill as pm
+
+    src = tmp_path / f"{chapter.stem}.ipynb"
+    nbformat.write(_read(chapter), src)
+    out = tmp_path / f"{chapter.stem}.out.ipynb"
+    pm.execute_notebook(
+        str(src), str(out), parameters=INJECT[chapter.stem], kernel_name="python3",
+        cwd=str(tmp_path), progress_bar=False,
+    )  # fmt: skip
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    namespace: dict = {}
+    exec(injected[0].source, namespace)  # plain assignments written by papermill
+    assert {k: namespace[k] for k in INJECT[chapter.stem]} == INJECT[chapter.stem]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
+    assert not errors
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build a copy of the book with warnings as errors; return its HTML folder."""
+    work = tmp_path_factory.mktemp("book")
+    shutil.copytree(
+        BOOK, work / "book", ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints")
+    )
+    shutil.copy(ROOT / "jupyter_book.yml", work / "jupyter_book.yml")
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe), "build", "book", "--all", "--config", "jupyter_book.yml", "-W", "--keep-going"]
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # kernels draw inline
+    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return work / "book" / "_build" / "html"
+
+
+def test_book_builds_offline_with_warnings_as_errors(built_book):
+    for chapter in chapters():
+        html = (built_book / f"{chapter.stem}.html").read_text()
+        remote = re.findall(
+            r'<(?:script|img|link|iframe)[^>]*(?:src|href)="(https?://[^"]+)"', html
+        )
+        assert not remote, f"{chapter.stem} loads remote resources: {remote}"
+        assert "Traceback" not in html
+    assert (built_book / "_static" / "mathjax").is_dir()  # offline MathJax
+    assert list((built_book / "_images").glob("*.png"))
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served_book(built_book):
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.browser
+def test_every_page_renders_offline_in_chromium(served_book, built_book, chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    pages = ["intro.html"] + [f"{c.stem}.html" for c in chapters()]
+    outside: list[str] = []
+    with sync_playwright() as p:
+        # Playwright gives the browser a fresh temporary profile of its own.
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def record(request):
+            url = urlparse(request.url)
+            if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
+                outside.append(request.url)
+
+        page.on("request", record)
+        page.goto(served_book)  # index.html redirects to the first page
+        page.wait_for_url("**/intro.html", timeout=10000)
+        for name in pages:
+            page.goto(served_book + name)
+            page.wait_for_load_state("load")
+            assert page.locator("h1").count() >= 1
+            html = (built_book / name).read_text()
+            if "math notranslate" in html:  # the page has math: MathJax must typeset it offline
+                page.wait_for_selector("mjx-container", timeout=20000)
+                assert page.locator(".math mjx-container, mjx-container").count() > 0
+                assert "\\frac" not in page.inner_text("article")
+            images = page.locator("article img")
+            for i in range(images.count()):
+                assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), name
+            if "plotly-graph-div" in html:
+                page.wait_for_selector(".plotly-graph-div .main-svg", timeout=20000)
+            page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=False)
+        browser.close()
+    assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
+    pages_with_figures = [
+        n
+        for n in pages
+        if "<img" in (built_book / n).read_text()
+        or "plotly-graph-div" in (built_book / n).read_text()
+    ]
+    assert {"00_setup_and_tour.html", "01_margins_2d.html"} <= set(pages_with_figures)

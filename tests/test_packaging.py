@@ -1,0 +1,57 @@
+"""Setup files agree: requirements.txt vs environment.yml, the torch pin, pytest markers."""
+
+import re
+
+import tomllib
+import yaml
+from conftest import ROOT
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirements() -> dict[str, str]:
+    out = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            out[_norm(name)] = version
+    return out
+
+
+def _environment() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    out = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            for line in dep["pip"]:
+                if not line.startswith("-"):
+                    name, _, version = line.partition("==")
+                    out[_norm(name)] = version
+        else:
+            name, _, version = dep.partition("=")
+            if _norm(name) not in ("python", "pip"):
+                out[_norm(name)] = version
+    return out
+
+
+def test_requirements_and_environment_list_the_same_packages_and_versions():
+    assert _requirements() == _environment()
+
+
+def test_every_requirement_is_pinned_and_torch_is_2_13():
+    reqs = _requirements()
+    assert all(reqs.values()), [k for k, v in reqs.items() if not v]
+    assert reqs["torch"] == "2.13.0"
+    assert "torchvision" not in reqs
+
+
+def test_pyproject_declares_markers_and_light_core():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    markers = " ".join(meta["tool"]["pytest"]["ini_options"]["markers"])
+    for marker in ("slow", "gpu", "browser"):
+        assert f"{marker}:" in markers
+    core = {_norm(re.split(r"[<>=!\[ ]", d)[0]) for d in meta["project"]["dependencies"]}
+    assert core == {"torch", "numpy", "pandas", "tqdm"}

@@ -1,0 +1,46 @@
+"""Visualisation: compute functions against known answers; static figures draw what they claim."""
+
+import numpy as np
+import pandas as pd
+
+from lipviz.viz import compute, interactive, static
+
+
+def test_tightness_summary_counts_violations():
+    t = pd.DataFrame(
+        {"certified_radius": [0.5, 1.2, 0.0, 0.3], "true_distance": [1.0, 1.0, 2.0, np.inf]}
+    )
+    s = compute.tightness_summary(t).iloc[0]
+    assert s.points == 4
+    assert s.violations == 1
+    assert s.certified_fraction == 0.75
+    assert s.ratio_median == 0.5
+
+
+def test_static_margins_figure(trained_toy):
+    import matplotlib.pyplot as plt
+
+    ax = static.plot_margins2d(trained_toy, resolution=50)
+    n_points = len(trained_toy.table)
+    assert len(ax.patches) >= n_points  # one certified disc per point (plus true-distance circles)
+    radii = sorted(p.radius for p in ax.patches[::2])
+    assert np.allclose(radii, sorted(trained_toy.table.certified_radius))
+    plt.close("all")
+
+
+def test_tightness_and_image_figures(trained_toy):
+    import matplotlib.pyplot as plt
+
+    import lipviz
+
+    ax = static.plot_tightness(trained_toy.table)
+    assert len(ax.collections[0].get_offsets()) == len(trained_toy.table)
+    fig = static.plot_image_grid(lipviz.load_dataset("mnist5k", "val"), n=6, ncols=3)
+    assert sum(bool(a.images) for a in fig.axes) == 6
+    plt.close("all")
+
+
+def test_toy_gallery_has_two_traces_per_toy():
+    fig = interactive.toy_gallery(n=50)
+    assert len(fig.data) == 8
+    assert sum(len(tr.x) for tr in fig.data) == 4 * 50
