@@ -74,8 +74,10 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(proc.stderr)
             lines.append(f"\n### {script.stem}\n\nFAILED (exit {proc.returncode})\n")
             continue
-        rows = [ln.split(maxsplit=4)[1:] for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        lines.append(f"\n### {script.stem}\n\n| figure | value | unit | note |\n|---|---|---|---|\n")
+        out = proc.stdout.splitlines()
+        rows = [ln.split(maxsplit=4)[1:] for ln in out if ln.startswith("RESULT ")]
+        header = "| figure | value | unit | note |\n|---|---|---|---|\n"
+        lines.append(f"\n### {script.stem}\n\n{header}")
         for row in rows:
             row += [""] * (4 - len(row))
             lines.append("| " + " | ".join(row) + " |\n")
