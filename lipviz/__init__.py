@@ -6,9 +6,9 @@ The flow of the package: ``data -> models/layers -> bounds -> certify -> train -
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import bounds, config, data, experiments, functional, models, planar, train
+from . import attacks, bounds, config, data, experiments, functional, layers, models, planar, train
 from .bounds import LipschitzBound, lipschitz_bound, register_bound
-from .certify import CertifiedRadii, certified_accuracy, certified_radius, margins
+from .certify import CertifiedRadii, Certifier, certified_accuracy, certified_radius, margins
 from .config import resolve
 from .data import Normalize, available_datasets, load_dataset, make_toy
 
@@ -19,6 +19,9 @@ except PackageNotFoundError:  # a source tree that was not pip-installed
 
 __all__ = [
     "CertifiedRadii",
+    "Certifier",
+    "attacks",
+    "layers",
     "LipschitzBound",
     "Normalize",
     "__version__",

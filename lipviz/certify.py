@@ -11,7 +11,13 @@ from torch import nn
 
 from .bounds import LipschitzBound, lipschitz_bound
 
-__all__ = ["CertifiedRadii", "certified_accuracy", "certified_radius", "margins"]
+__all__ = [
+    "CertifiedRadii",
+    "Certifier",
+    "certified_accuracy",
+    "certified_radius",
+    "margins",
+]
 
 SQRT2 = math.sqrt(2.0)
 
@@ -71,67 +77,158 @@ class CertifiedRadii:
         )
 
 
-def _resolve_bound(model, x, bound, mode) -> LipschitzBound:
-    if bound is None:
-        return lipschitz_bound(model, tuple(x.shape[1:]), mode=mode)
-    if not isinstance(bound, LipschitzBound):
-        msg = "bound must be a LipschitzBound from lipviz.lipschitz_bound (it carries its mode)"
-        raise TypeError(msg)
-    if tuple(bound.input_shape) != tuple(x.shape[1:]):
-        msg = f"bound was computed for inputs {bound.input_shape}, x has {tuple(x.shape[1:])}"
-        raise ValueError(msg)
-    return bound
+FORMS = ("auto", "global", "pairwise")
+
+
+def _last_linear(model: nn.Module):
+    if isinstance(model, nn.Sequential) and len(model) and isinstance(model[-1], nn.Linear):
+        return model[:-1], model[-1]
+    return None, None
+
+
+class Certifier:
+    r"""Certified radii for one model and input shape, with its bounds computed once.
+
+    Two forms (Tsuzuku et al., 2018):
+
+    - ``"global"``: :math:`\varepsilon(x) = M_f(x) / (\sqrt2\, L)` with :math:`L` a bound of
+      the whole logit map;
+    - ``"pairwise"`` (last layer linear, rows :math:`w_i`): :math:`\varepsilon(x) =
+      \min_{j\ne t} (f_t - f_j) / (L_{\text{prefix}} \|w_t - w_j\|)`, always over **all**
+      classes, with :math:`L_{\text{prefix}}` a bound of everything before the last layer. It is
+      never smaller than the global form with the product bound.
+
+    ``"auto"`` picks ``"pairwise"`` when the model is a Sequential ending in ``nn.Linear``.
+    """
+
+    def __init__(self, model: nn.Module, input_shape, form: str = "auto", mode: str = "sound",
+                 bound: LipschitzBound | None = None):  # fmt: skip
+        if form not in FORMS:
+            msg = f"Unknown certificate form {form!r}; use one of {FORMS}"
+            raise ValueError(msg)
+        prefix, last = _last_linear(model)
+        if form == "auto":
+            form = "pairwise" if last is not None and bound is None else "global"
+        if form == "pairwise" and last is None:
+            msg = "the pairwise certificate needs an nn.Sequential whose last layer is nn.Linear"
+            raise ValueError(msg)
+        if form == "pairwise" and bound is not None:
+            msg = "a precomputed bound is a bound of the whole model: use form='global' with it"
+            raise ValueError(msg)
+        self.model, self.form = model, form
+        if form == "global":
+            self.bound = bound or lipschitz_bound(model, input_shape, mode=mode)
+            if tuple(self.bound.input_shape) != tuple(input_shape):
+                msg = f"bound was computed for inputs {self.bound.input_shape}, not {input_shape}"
+                raise ValueError(msg)
+            self.lipschitz = self.bound.value
+        else:
+            if len(prefix):
+                self.bound = lipschitz_bound(prefix, input_shape, mode=mode)
+                self.lipschitz = self.bound.value
+            else:
+                self.bound, self.lipschitz = None, 1.0
+            w = last.weight.detach().double()
+            self.row_dist = torch.cdist(w, w).float()  # (C, C): ||w_i - w_j||
+        self.sound = self.bound is None or self.bound.sound
+        self.input_shape = tuple(input_shape)
+
+    def radii_from_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(radius, margin) of the predicted class, from logits (N, C)."""
+        margin = margins(logits)
+        if self.form == "global":
+            radius = margin / (SQRT2 * self.lipschitz)
+        else:
+            pred = logits.argmax(1)
+            gap = logits.gather(1, pred[:, None]) - logits  # f_t - f_j >= 0
+            den = self.lipschitz * self.row_dist.to(logits.device)[pred]
+            inf = torch.full_like(gap, float("inf"))
+            # identical rows: f_t - f_j is constant, so that pair never flips if it is positive
+            degenerate = torch.where(gap > 0, inf, torch.zeros_like(gap))
+            ratio = torch.where(den > 0, gap / den.clamp_min(1e-30), degenerate)
+            ratio = ratio.scatter(1, pred[:, None], float("inf"))  # exclude j = t
+            radius = ratio.amin(1)
+        finite = torch.isfinite(logits).all(1) & torch.isfinite(margin)
+        radius = torch.where(finite, radius, torch.zeros_like(radius))
+        return radius.nan_to_num(nan=0.0, posinf=float("inf")).clamp_min(0.0), margin
+
+    def __call__(self, x: torch.Tensor, batch_size: int = 4096) -> CertifiedRadii:
+        if x.dim() < 2:
+            msg = f"x must be batched (N, ...), got shape {tuple(x.shape)}"
+            raise ValueError(msg)
+        if tuple(x.shape[1:]) != self.input_shape:
+            msg = f"certifier was built for inputs {self.input_shape}, x has {tuple(x.shape[1:])}"
+            raise ValueError(msg)
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                logits = torch.cat([model(xb) for xb in x.split(batch_size)])
+        finally:
+            model.train(was_training)
+        radius, margin = self.radii_from_logits(logits.float())
+        return CertifiedRadii(
+            radius=radius,
+            predicted=logits.argmax(1),
+            margin=margin,
+            lipschitz=self.lipschitz,
+            sound=self.sound,
+            form=self.form,
+        )
 
 
 def certified_radius(
     model: nn.Module,
     x: torch.Tensor,
     *,
-    bound: LipschitzBound | None = None,
+    form: str = "auto",
     mode: str = "sound",
+    bound: LipschitzBound | None = None,
+    certifier: Certifier | None = None,
     batch_size: int = 4096,
 ) -> CertifiedRadii:
-    r"""Certified l2 radius of the predicted class for each input (global form, LMT).
+    r"""Certified l2 radius of the predicted class for each input, in input units.
 
     .. math:: \varepsilon(x) = \frac{M_f(x)}{\sqrt2\, L}
+        \quad\text{or}\quad
+        \varepsilon(x) = \min_{j \ne t} \frac{f_t(x) - f_j(x)}{L_{\text{prefix}}\,\|w_t - w_j\|}
 
-    where :math:`M_f` is the margin of the predicted class and :math:`L` a Lipschitz bound of
-    the logit map (Tsuzuku et al., 2018). No input within that l2 distance of ``x`` changes the
-    prediction if ``L`` is a sound bound. Non-finite logits get radius 0.
+    No input within that l2 distance of ``x`` changes the prediction, provided the bound is
+    sound (``mode="sound"``, the default; ``result.sound`` says so). Non-finite logits get
+    radius 0. See :class:`Certifier` for the two forms (Tsuzuku, Sato and Sugiyama, 2018).
 
     Parameters
     ----------
     model
         The whole model, normalisation included, so radii are in input units.
     x
-        Inputs (N, ...) in the model's input units.
-    bound
-        A precomputed :class:`~lipviz.bounds.LipschitzBound` (computed once, reused).
+        Inputs (N, ...).
+    form
+        ``"auto"`` (default), ``"global"`` or ``"pairwise"``.
     mode
-        Used only when ``bound`` is None: ``"sound"`` (default) or ``"estimate"``.
+        ``"sound"`` or ``"estimate"`` (radii then labelled as estimates).
+    bound
+        A precomputed bound of the whole model (global form).
+    certifier
+        A precomputed :class:`Certifier`: the bounds are then not recomputed.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(2, 2, bias=False)
+    >>> _ = lin.weight.data.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
+    >>> certified_radius(lin, torch.tensor([[0.5, 3.0]])).radius.tolist()  # distance to x0 = 0
+    [0.5]
     """
     if x.dim() < 2:
         msg = f"x must be batched (N, ...), got shape {tuple(x.shape)}"
         raise ValueError(msg)
-    lb = _resolve_bound(model, x, bound, mode)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits = torch.cat([model(xb) for xb in x.split(batch_size)])
-    finally:
-        model.train(was_training)
-    margin = margins(logits)
-    radius = margin / (SQRT2 * lb.value)
-    radius = torch.nan_to_num(radius, nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0.0)
-    return CertifiedRadii(
-        radius=radius,
-        predicted=logits.argmax(1),
-        margin=margin,
-        lipschitz=lb.value,
-        sound=lb.sound,
-        form="global: margin / (sqrt(2) L)",
-    )
+    if bound is not None and not isinstance(bound, LipschitzBound):
+        msg = "bound must be a LipschitzBound from lipviz.lipschitz_bound (it carries its mode)"
+        raise TypeError(msg)
+    if certifier is None:
+        certifier = Certifier(model, tuple(x.shape[1:]), form=form, mode=mode, bound=bound)
+    return certifier(x, batch_size=batch_size)
 
 
 def certified_accuracy(
@@ -142,6 +239,8 @@ def certified_accuracy(
     *,
     bound: LipschitzBound | None = None,
     mode: str = "sound",
+    form: str = "auto",
+    certifier: Certifier | None = None,
 ):
     """Fraction of inputs correctly classified with a certified radius >= each ε.
 
@@ -157,7 +256,7 @@ def certified_accuracy(
     if len(y) != len(x):
         msg = f"x has {len(x)} rows but y has {len(y)}"
         raise ValueError(msg)
-    cert = certified_radius(model, x, bound=bound, mode=mode)
+    cert = certified_radius(model, x, bound=bound, mode=mode, form=form, certifier=certifier)
     correct = cert.predicted.cpu() == y.cpu()
     radius = cert.radius.cpu()
     rows = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["PRESETS", "Margins2DConfig", "resolve"]
+__all__ = ["PRESETS", "LMTConfig", "Margins2DConfig", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,41 @@ Margins2DConfig.FULL = Margins2DConfig(
     grid_resolution=400,
 )  # fmt: skip
 
+
+@dataclass(frozen=True)
+class LMTConfig:
+    """Lipschitz-margin training (and its baselines) on MNIST-like data.
+
+    ``method`` is ``"standard"`` (cross-entropy), ``"lmt"`` or ``"snr"`` (spectral-norm
+    regularisation). ``c`` is LMT's guarded radius, warmed up over ``warmup_epochs``.
+    """
+
+    dataset: str = "mnist5k"
+    model: str = "lmt-mnist"
+    method: str = "lmt"
+    c: float = 1.0
+    lmt_form: str = "pairwise"
+    kappa_clip: bool = False
+    warmup_epochs: float = 1.0
+    snr_beta: float = 0.01
+    epochs: int = 6
+    lr: float = 1e-3
+    batch_size: int = 50
+    select_eps: float = 0.5
+    n_val_eval: int = 400
+    n_test: int = 1000
+    eps: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.58)
+    seed: int = 0
+
+
+LMTConfig.SMOKE = LMTConfig()
+LMTConfig.FULL = LMTConfig(
+    dataset="mnist", epochs=20, n_val_eval=6000, n_test=10000, warmup_epochs=5.0, c=1.0,
+    select_eps=1.58, eps=(0.0, 0.5, 1.0, 1.58, 2.0),
+)  # fmt: skip
+
 #: experiment name -> config class (each has SMOKE and FULL presets)
-PRESETS = {"margins2d": Margins2DConfig}
+PRESETS = {"margins2d": Margins2DConfig, "lmt": LMTConfig}
 
 
 def resolve(experiment: str, preset: str = "smoke", **overrides):

@@ -32,6 +32,8 @@ def chapters() -> list[Path]:
 INJECT = {
     "00_setup_and_tour": {"preset": "smoke", "seed": 1, "n_images": 4},
     "01_margins_2d": {"preset": "smoke", "toy": "circles", "epochs": 12, "seed": 1},
+    "02_bounding_lipschitz": {"preset": "smoke", "seed": 1, "n_points": 50},
+    "03_lipschitz_margin_training": {"preset": "smoke", "methods": "standard,lmt", "epochs": 2},
 }
 
 

@@ -115,7 +115,7 @@ def test_register_bound_for_a_new_layer():
             return 2 * x
 
     @register_bound(Double)
-    def _double(module, in_shape, mode):
+    def _double(module, in_shape, mode, n_iter):
         return lipviz.bounds.LayerBound(2.0, "2", True)
 
     assert lipschitz_bound(nn.Sequential(Double(), Double()), (3,)).value == 4.0

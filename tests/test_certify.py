@@ -31,7 +31,7 @@ def test_nan_and_inf_logits_are_never_certified():
     model = nn.Sequential(nn.Linear(2, 2), Broken())
     from lipviz.bounds import LayerBound, register_bound
 
-    register_bound(Broken)(lambda m, s, mode: LayerBound(1.0, "test", True))
+    register_bound(Broken)(lambda m, s, mode, n_iter: LayerBound(1.0, "test", True))
     cert = certified_radius(model, torch.randn(4, 2))
     assert cert.radius[:2].tolist() == [0.0, 0.0]
     assert torch.isfinite(cert.radius).all()

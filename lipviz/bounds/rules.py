@@ -1,7 +1,8 @@
 """One Lipschitz-bound rule per module type (l2 norm, for a given input shape).
 
-A rule is ``rule(module, in_shape, mode) -> LayerBound`` where ``in_shape`` excludes the batch
-dimension and ``mode`` is ``"sound"`` (a guaranteed upper bound) or ``"estimate"``. Rules are
+A rule is ``rule(module, in_shape, mode, n_iter) -> LayerBound`` where ``in_shape`` excludes the
+batch dimension, ``mode`` is ``"sound"`` (a guaranteed upper bound) or ``"estimate"`` (power
+iteration with ``n_iter`` steps, which under-estimates). Rules are
 looked up along the module's class hierarchy; a module with no rule is an error, never a silent 1.
 """
 
@@ -14,6 +15,7 @@ from torch import nn
 
 from ..data.transforms import Normalize
 from ..functional import power_iteration, spectral_norm_exact
+from ..layers.activations import GroupSort
 
 __all__ = ["LayerBound", "layer_bound", "register_bound", "registered_types"]
 
@@ -29,7 +31,8 @@ class LayerBound:
     sound: bool
 
 
-Rule = Callable[[nn.Module, tuple[int, ...], str], LayerBound]
+Rule = Callable[[nn.Module, tuple[int, ...], str, int], LayerBound]
+DEFAULT_N_ITER = 100
 _RULES: dict[type, Rule] = {}
 
 
@@ -56,7 +59,9 @@ def _find_rule(module: nn.Module) -> Rule | None:
     return None
 
 
-def layer_bound(module: nn.Module, in_shape: tuple[int, ...], mode: str = "sound") -> LayerBound:
+def layer_bound(
+    module: nn.Module, in_shape: tuple[int, ...], mode: str = "sound", n_iter: int = DEFAULT_N_ITER
+) -> LayerBound:
     """The Lipschitz bound of one module for inputs of shape ``in_shape`` (no batch dimension).
 
     Raises
@@ -76,39 +81,41 @@ def layer_bound(module: nn.Module, in_shape: tuple[int, ...], mode: str = "sound
             + ", ".join(sorted(t.__name__ for t in _RULES))
         )
         raise TypeError(msg)
-    return rule(module, tuple(in_shape), mode)
+    return rule(module, tuple(in_shape), mode, n_iter)
 
 
 # --- rules ------------------------------------------------------------------------------------
 
 
 @register_bound(nn.Linear)
-def _linear(module: nn.Linear, in_shape, mode) -> LayerBound:
+def _linear(module: nn.Linear, in_shape, mode, n_iter) -> LayerBound:
     if in_shape[-1] != module.in_features:
         msg = f"{module!r} got inputs of shape {in_shape}, last dim must be {module.in_features}"
         raise ValueError(msg)
     weight = module.weight
     if mode == "sound":
         return LayerBound(float(spectral_norm_exact(weight)), "exact SVD", True)
-    sigma, _ = power_iteration(weight.double(), n_iter=20)
-    return LayerBound(float(sigma), "power iteration (20 steps)", False)
+    sigma, _ = power_iteration(weight.double(), n_iter=n_iter)
+    return LayerBound(float(sigma), f"power iteration ({n_iter} steps)", False)
 
 
-@register_bound(nn.ReLU, nn.Tanh, nn.Identity, nn.Dropout, nn.Flatten, nn.Unflatten)
-def _one(module, in_shape, mode) -> LayerBound:
+@register_bound(
+    nn.ReLU, nn.Tanh, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Unflatten, GroupSort
+)
+def _one(module, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(1.0, "1 (analytic)", True)
 
 
 @register_bound(nn.LeakyReLU)
-def _leaky(module: nn.LeakyReLU, in_shape, mode) -> LayerBound:
+def _leaky(module: nn.LeakyReLU, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(max(1.0, abs(module.negative_slope)), "max(1, |slope|)", True)
 
 
 @register_bound(nn.Sigmoid)
-def _sigmoid(module, in_shape, mode) -> LayerBound:
+def _sigmoid(module, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(0.25, "1/4 (max of sigmoid')", True)
 
 
 @register_bound(Normalize)
-def _normalize(module: Normalize, in_shape, mode) -> LayerBound:
+def _normalize(module: Normalize, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(module.lipschitz_bound(), "1/min(std)", True)

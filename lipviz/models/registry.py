@@ -44,4 +44,4 @@ def create(name: str, **kwargs) -> nn.Module:
 
 
 def _load_builtin() -> None:
-    from . import toy  # noqa: F401  (registers on import)
+    from . import convnets, toy  # noqa: F401  (register on import)

@@ -1,5 +1,19 @@
-"""Training: one loop with validation-split model selection and a metrics history."""
+"""Training: one loop (Trainer) with pluggable objectives, checkpoint/resume and selection on
+the validation split."""
 
-from .fit import FitResult, fit
+from .fit import fit
+from .lipschitz import PowerIterationBound
+from .objectives import LMT, CrossEntropy, SpectralRegularized, linear_warmup
+from .trainer import FitResult, TrainConfig, Trainer
 
-__all__ = ["FitResult", "fit"]
+__all__ = [
+    "LMT",
+    "CrossEntropy",
+    "FitResult",
+    "PowerIterationBound",
+    "SpectralRegularized",
+    "TrainConfig",
+    "Trainer",
+    "fit",
+    "linear_warmup",
+]

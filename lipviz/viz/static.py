@@ -6,7 +6,15 @@ import numpy as np
 
 from ..planar import decision_grid
 
-__all__ = ["plot_image_grid", "plot_margins2d", "plot_tightness"]
+__all__ = [
+    "plot_certified_accuracy",
+    "plot_estimators",
+    "plot_history",
+    "plot_image_grid",
+    "plot_looseness",
+    "plot_margins2d",
+    "plot_tightness",
+]
 
 CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
@@ -87,3 +95,56 @@ def plot_image_grid(dataset, n: int = 16, ncols: int = 8, ax=None):
         axi.set_title(dataset.classes[int(dataset.y[i])], fontsize=8)
     fig.suptitle(dataset.label, fontsize=10)
     return fig
+
+
+def plot_estimators(table, ax=None):
+    """Horizontal bars of a :func:`lipviz.bounds.compare_estimators` table, relative to exact.
+
+    Sound bounds are green, estimates orange; the line at 1 is the exact norm.
+    """
+    ax = _ax(ax, figsize=(7, 0.45 * len(table) + 1))
+    t = table[table["method"] != "exact (dense Jacobian SVD)"]
+    colors = ["#2ca02c" if s else "#ff7f0e" for s in t["sound"]]
+    ax.barh(range(len(t)), t["ratio"], color=colors)
+    ax.set_yticks(range(len(t)), t["method"])
+    ax.axvline(1.0, color="k", lw=1)
+    ax.invert_yaxis()
+    ax.set_xlabel("value / exact norm  (green: sound bound, orange: estimate)")
+    return ax
+
+
+def plot_looseness(local_norms, bound: float, ax=None):
+    """Histogram of local Jacobian norms (lower bounds on Lip) against a global upper bound."""
+    ax = _ax(ax, figsize=(7, 3.5))
+    values = np.asarray(local_norms, dtype=float)
+    ax.hist(values, bins=30, color="#1f77b4", alpha=0.8, label="||J_f(x)|| on data (lower bounds)")
+    ax.axvline(values.max(), color="#1f77b4", ls="--", lw=1)
+    ax.axvline(bound, color="#d62728", lw=2, label=f"sound product bound = {bound:.3g}")
+    ax.set_xlabel("Lipschitz constant")
+    ax.set_ylabel("inputs")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def plot_certified_accuracy(tables, ax=None):
+    """Certified accuracy against ε, one line per table (columns eps, certified_accuracy and a
+    ``label`` or ``method`` column)."""
+    ax = _ax(ax, figsize=(6.5, 4))
+    for t in tables:
+        label = t["label"].iloc[0] if "label" in t else t["method"].iloc[0]
+        ax.plot(t["eps"], 100 * t["certified_accuracy"], marker="o", label=label)
+    ax.set(xlabel="l2 radius ε (input units)", ylabel="certified accuracy (%)", ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_history(histories: dict, column: str, ax=None, ylabel: str | None = None):
+    """One line per run of a metrics column against the epoch (``histories``: label -> frame)."""
+    ax = _ax(ax, figsize=(6, 3.5))
+    for label, h in histories.items():
+        ax.plot(h["epoch"], h[column], marker=".", label=label)
+    ax.set(xlabel="epoch", ylabel=ylabel or column)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax

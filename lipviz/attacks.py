@@ -1,0 +1,114 @@
+"""l2 attacks, with ε always in input units."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["AttackResult", "check_eps", "margin_loss", "pgd_l2"]
+
+
+def check_eps(eps, x: torch.Tensor, box=(0.0, 1.0)) -> torch.Tensor:
+    """Validate l2 radii against the inputs; return them as a tensor of shape (N,).
+
+    Raises a clear error for negative or non-finite values, and for a radius larger than the
+    diameter of the input box (typically an ε typed on a 0-255 scale).
+    """
+    eps_t = torch.as_tensor(eps, dtype=x.dtype, device=x.device).flatten()
+    if eps_t.numel() == 1:
+        eps_t = eps_t.expand(len(x))
+    if eps_t.numel() != len(x):
+        msg = f"eps must be a scalar or have one value per input ({len(x)}), got {eps_t.numel()}"
+        raise ValueError(msg)
+    if not torch.isfinite(eps_t).all() or (eps_t < 0).any():
+        msg = "eps must be finite and >= 0"
+        raise ValueError(msg)
+    if box is not None:
+        diameter = (box[1] - box[0]) * math.sqrt(x[0].numel())
+        if float(eps_t.max()) > diameter:
+            msg = (
+                f"eps={float(eps_t.max()):g} is larger than the l2 diameter {diameter:.3g} of the "
+                f"input box {box}: eps is in input units (e.g. 36/255 = 0.141, not 36)"
+            )
+            raise ValueError(msg)
+    return eps_t
+
+
+def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """max_{j != y} f_j - f_y per row: positive exactly when the prediction is not ``y``."""
+    own = logits.gather(1, y[:, None]).squeeze(1)
+    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+    return other - own
+
+
+@dataclass(frozen=True, eq=False)
+class AttackResult:
+    """Adversarial inputs, whether each one changes the prediction, and its l2 distance."""
+
+    x_adv: torch.Tensor
+    success: torch.Tensor
+    distance: torch.Tensor
+
+
+def pgd_l2(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps,
+    *,
+    steps: int = 50,
+    step_size: float | None = None,
+    restarts: int = 1,
+    box=(0.0, 1.0),
+    seed: int = 0,
+) -> AttackResult:
+    r"""Projected gradient ascent on the margin loss within the l2 ball of radius ``eps``.
+
+    Each step moves by ``step_size`` (default :math:`2.5\,\varepsilon/\text{steps}`) along the
+    normalised gradient, then projects back onto the ball and the input box. Restarts begin at
+    uniform random points of the ball; any success is kept (Madry et al., 2018).
+    """
+    eps_t = check_eps(eps, x, box)
+    if steps < 1 or restarts < 1:
+        msg = "steps and restarts must be >= 1"
+        raise ValueError(msg)
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    alpha = (step_size if step_size is not None else 2.5 / steps) * (
+        eps_t if step_size is None else torch.ones_like(eps_t)
+    )
+    best = x.clone()
+    best_loss = torch.full((len(x),), float("-inf"), device=x.device)
+    try:
+        for r in range(restarts):
+            delta = torch.zeros_like(x)
+            if r > 0:
+                noise = torch.randn(x.shape, generator=gen).to(x)
+                noise = noise / noise.flatten(1).norm(dim=1).view(shape)
+                u = torch.rand(len(x), generator=gen).to(x) ** (1 / x[0].numel())
+                delta = noise * (u * eps_t).view(shape)
+            for _ in range(steps):
+                delta.requires_grad_(True)
+                loss = margin_loss(model(x + delta), y)
+                (grad,) = torch.autograd.grad(loss.sum(), delta)
+                with torch.no_grad():
+                    g = grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(shape)
+                    delta = delta + alpha.view(shape) * g
+                    norm = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
+                    delta = delta * torch.clamp(eps_t / norm, max=1.0).view(shape)
+                    if box is not None:
+                        delta = (x + delta).clamp(*box) - x
+            with torch.no_grad():
+                loss = margin_loss(model(x + delta), y)
+                better = loss > best_loss
+                best[better] = (x + delta)[better]
+                best_loss = torch.where(better, loss, best_loss)
+    finally:
+        model.train(was_training)
+    dist = (best - x).flatten(1).norm(dim=1)
+    return AttackResult(best.detach(), (best_loss > 0).detach(), dist.detach())

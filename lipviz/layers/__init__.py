@@ -1,0 +1,6 @@
+"""Layers with known Lipschitz constants: activations and residual/concatenation blocks."""
+
+from .activations import GroupSort, MaxMin, group_sort
+from .blocks import Concat, Residual
+
+__all__ = ["Concat", "GroupSort", "MaxMin", "Residual", "group_sort"]

@@ -1,0 +1,203 @@
+"""One training loop for every objective: progress bars, validation-split model selection,
+checkpoint and resume, and the per-epoch metrics as a DataFrame (and ``metrics.csv``)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..certify import Certifier
+from .lipschitz import PowerIterationBound
+
+__all__ = ["FitResult", "TrainConfig", "Trainer"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser, schedule and selection settings of :class:`Trainer`.
+
+    ``select_on`` is ``"val_acc"`` or ``"val_cert_acc"`` (certified accuracy at ``select_eps``
+    on the validation split, with a sound bound). The test set is never looked at.
+    """
+
+    epochs: int = 10
+    lr: float = 1e-3
+    batch_size: int = 64
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_milestones: tuple[float, ...] = ()  # fractions of the epochs where lr is divided by 10
+    select_on: str = "val_acc"
+    select_eps: float = 0.0
+    n_val_eval: int = 2000
+    seed: int = 0
+
+
+@dataclass(eq=False)
+class FitResult:
+    """The selected model, the epoch it came from, the history (a DataFrame) and wall time."""
+
+    model: nn.Module
+    best_epoch: int
+    history: object
+    wall_time_s: float
+
+
+class Trainer:
+    """Train ``model`` with ``objective`` (see :mod:`lipviz.train.objectives`).
+
+    With ``out_dir`` set, each epoch writes ``checkpoint.pt`` and ``metrics.csv`` there, and a
+    new Trainer on the same folder resumes where the last one stopped.
+    """
+
+    def __init__(self, model, objective, cfg: TrainConfig, input_shape, *, out_dir=None,
+                 progress: bool = True, device=None):  # fmt: skip
+        if cfg.epochs < 1:
+            msg = f"epochs must be >= 1, got {cfg.epochs}"
+            raise ValueError(msg)
+        if cfg.select_on not in ("val_acc", "val_cert_acc"):
+            msg = f"select_on must be 'val_acc' or 'val_cert_acc', got {cfg.select_on!r}"
+            raise ValueError(msg)
+        self.device = torch.device(device) if device else next(model.parameters()).device
+        self.model = model.to(self.device)
+        self.objective, self.cfg = objective, cfg
+        self.input_shape = tuple(input_shape)
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.progress = progress
+        self.lip = None
+        if getattr(objective, "needs_lipschitz", False):
+            self.lip = PowerIterationBound(model, self.input_shape).to(self.device)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "adam":
+            self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == "sgd":
+            self.opt = torch.optim.SGD(
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
+        else:
+            msg = f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}"
+            raise ValueError(msg)
+        milestones = [max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones]
+        self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, milestones, gamma=0.1)
+
+    # --- checkpointing ---------------------------------------------------------------------
+
+    def _ckpt_path(self) -> Path | None:
+        return self.out_dir / "checkpoint.pt" if self.out_dir else None
+
+    def _save(self, epoch, rows, best):
+        path = self._ckpt_path()
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "lip": self.lip.state_dict() if self.lip is not None else None,
+            "rows": rows,
+            "best": best,
+            "train_config": dataclasses.asdict(self.cfg),
+            "rng": torch.get_rng_state(),
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)  # atomic: an interrupted save never corrupts the checkpoint
+
+    def _load(self):
+        path = self._ckpt_path()
+        if path is None or not path.exists():
+            return 0, [], {"score": None, "epoch": 0, "state": None}
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if state["train_config"] != dataclasses.asdict(self.cfg):
+            msg = f"{path} was written with another training config; use a new out_dir"
+            raise ValueError(msg)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        if self.lip is not None and state["lip"] is not None:
+            self.lip.load_state_dict(state["lip"])
+        torch.set_rng_state(state["rng"])
+        return state["epoch"], state["rows"], state["best"]
+
+    # --- evaluation ------------------------------------------------------------------------
+
+    def _evaluate(self, val):
+        n = min(len(val), self.cfg.n_val_eval)
+        x, y = val.x[:n].to(self.device), val.y[:n].to(self.device)
+        cert = Certifier(self.model, self.input_shape)(x)
+        correct = cert.predicted == y
+        out = {"val_acc": float(correct.float().mean()), "lipschitz": cert.lipschitz}
+        if self.cfg.select_eps > 0:
+            certified = correct & (cert.radius >= self.cfg.select_eps)
+            out["val_cert_acc"] = float(certified.float().mean())
+        else:
+            out["val_cert_acc"] = out["val_acc"]
+        return out
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def fit(self, train, val) -> FitResult:
+        import pandas as pd
+
+        cfg = self.cfg
+        start_epoch, rows, best = self._load()
+        torch.manual_seed(cfg.seed + start_epoch)
+        start = time.perf_counter()
+        earlier = rows[-1]["time_s"] if rows else 0.0  # training time before a resume
+        n_batches = math.ceil(len(train) / cfg.batch_size)
+        bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="epochs", disable=not self.progress)
+        for epoch in range(start_epoch + 1, cfg.epochs + 1):
+            self.model.train()
+            if self.lip is not None:
+                self.lip.train()
+            total, correct, count = 0.0, 0, 0
+            loader = train.loader(cfg.batch_size, shuffle=True, seed=cfg.seed + epoch)
+            extra = {}
+            for b, (xb, yb) in enumerate(loader):
+                xb, yb = xb.to(self.device), yb.to(self.device)
+                loss, info = self.objective(self.model, xb, yb, self.lip, epoch - 1 + b / n_batches)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt.step()
+                total += loss.item() * len(yb)
+                correct += int((info["logits"].argmax(1) == yb).sum())
+                count += len(yb)
+                extra = {k: v for k, v in info.items() if k != "logits"}
+            self.sched.step()
+            row = {"epoch": epoch, "loss": total / count, "train_acc": correct / count}
+            row |= self._evaluate(val) | extra | {"lr": self.opt.param_groups[0]["lr"]}
+            row["time_s"] = earlier + time.perf_counter() - start
+            rows.append(row)
+            score = (row[cfg.select_on], row["val_acc"])  # ties broken by clean accuracy
+            if best["score"] is None or score > tuple(best["score"]):
+                state = copy.deepcopy(self.model.state_dict())
+                best = {"score": score, "epoch": epoch, "state": state}
+            self._save(epoch, rows, best)
+            if self.out_dir:
+                pd.DataFrame(rows).to_csv(self.out_dir / "metrics.csv", index=False)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row[cfg.select_on]:.3f}")
+        bar.close()
+        if best["state"] is not None:
+            self.model.load_state_dict(best["state"])
+        self.model.eval()
+        history = pd.DataFrame(rows)
+        total = rows[-1]["time_s"] if rows else 0.0
+        return FitResult(self.model, best["epoch"], history, total)
+
+
+def write_json(path: Path, obj) -> None:
+    """Write ``obj`` as pretty JSON (helper for run folders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, default=str))

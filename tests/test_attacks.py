@@ -1,0 +1,51 @@
+"""PGD-l2 on a linear model, where the minimal adversarial distance is known in closed form."""
+
+import pytest
+import torch
+from torch import nn
+
+from lipviz.attacks import check_eps, margin_loss, pgd_l2
+
+
+@pytest.fixture
+def linear():
+    model = nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 2.0, 0.0, -1.0], [-1.0, 0.0, 1.0, 1.0]]))
+        model.bias.copy_(torch.tensor([0.2, -0.1]))
+    x = torch.rand(30, 4)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    w = (model.weight[0] - model.weight[1]).detach()
+    b = float((model.bias[0] - model.bias[1]).detach())
+    dist = ((x @ w + b).abs() / w.norm()).detach()  # exact distance to the boundary
+    return model, x, y, dist
+
+
+def test_pgd_finds_the_boundary_just_beyond_the_exact_distance(linear):
+    model, x, y, dist = linear
+    res = pgd_l2(model, x, y, dist * 1.01, steps=30, box=None)
+    assert res.success.all()
+    assert (res.distance <= dist * 1.01 + 1e-5).all()
+
+
+def test_pgd_cannot_succeed_below_the_exact_distance(linear):
+    model, x, y, dist = linear
+    res = pgd_l2(model, x, y, dist * 0.99, steps=30, restarts=3, box=None)
+    assert not res.success.any()
+
+
+def test_margin_loss_sign():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0]])
+    assert margin_loss(logits, torch.tensor([0, 0])).tolist() == [-1.0, 3.0]
+
+
+def test_eps_errors():
+    x = torch.rand(3, 1, 28, 28)
+    with pytest.raises(ValueError, match="input units"):
+        check_eps(36.0, x)  # 36/255 typed as 36
+    with pytest.raises(ValueError, match=">= 0"):
+        check_eps(-0.1, x)
+    with pytest.raises(ValueError, match="one value per input"):
+        check_eps(torch.ones(2), x)
+    assert check_eps(1.58, x).shape == (3,)
