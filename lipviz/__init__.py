@@ -6,11 +6,26 @@ The flow of the package: ``data -> models/layers -> bounds -> certify -> train -
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import attacks, bounds, config, data, experiments, functional, layers, models, planar, train
+from . import (
+    attacks,
+    auditing,
+    bounds,
+    config,
+    data,
+    experiments,
+    functional,
+    layers,
+    models,
+    planar,
+    regions,
+    train,
+)
+from .auditing import AuditReport, audit
 from .bounds import LipschitzBound, lipschitz_bound, register_bound
 from .certify import CertifiedRadii, Certifier, certified_accuracy, certified_radius, margins
 from .config import resolve
 from .data import Normalize, available_datasets, load_dataset, make_toy
+from .layers import to_plain
 
 try:
     __version__ = version("lipviz")
@@ -20,8 +35,12 @@ except PackageNotFoundError:  # a source tree that was not pip-installed
 __all__ = [
     "CertifiedRadii",
     "Certifier",
+    "AuditReport",
     "attacks",
+    "audit",
+    "auditing",
     "layers",
+    "regions",
     "LipschitzBound",
     "Normalize",
     "__version__",
@@ -41,5 +60,6 @@ __all__ = [
     "planar",
     "register_bound",
     "resolve",
+    "to_plain",
     "train",
 ]

@@ -13,6 +13,8 @@ MODULES = [
     "lipviz.config",
     "lipviz.data",
     "lipviz.attacks",
+    "lipviz.auditing",
+    "lipviz.regions",
     "lipviz.experiments",
     "lipviz.layers",
     "lipviz.functional",
@@ -47,6 +49,7 @@ def test_top_level_api():
     ):
         assert attr in lipviz.__all__
     assert lipviz.__version__ != "0+unknown"
+    assert callable(lipviz.audit) and callable(lipviz.to_plain)
 
 
 def test_core_import_is_light():

@@ -34,6 +34,7 @@ INJECT = {
     "01_margins_2d": {"preset": "smoke", "toy": "circles", "epochs": 12, "seed": 1},
     "02_bounding_lipschitz": {"preset": "smoke", "seed": 1, "n_points": 50},
     "03_lipschitz_margin_training": {"preset": "smoke", "methods": "standard,lmt", "epochs": 2},
+    "04_attacks_and_audits": {"preset": "smoke", "n_points": 60, "epochs": 2, "seed": 1},
 }
 
 

@@ -60,7 +60,7 @@ def _commit() -> str:
                                   timeout=10).stdout.strip()  # fmt: skip
 
         sha = git("rev-parse", "--short", "HEAD") or "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "lipviz")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ":/lipviz")
         return sha + (" (lipviz/ had uncommitted changes)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

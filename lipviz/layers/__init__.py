@@ -2,5 +2,6 @@
 
 from .activations import GroupSort, MaxMin, group_sort
 from .blocks import Concat, Residual
+from .export import to_plain
 
-__all__ = ["Concat", "GroupSort", "MaxMin", "Residual", "group_sort"]
+__all__ = ["Concat", "GroupSort", "MaxMin", "Residual", "group_sort", "to_plain"]

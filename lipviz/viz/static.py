@@ -61,21 +61,17 @@ def plot_margins2d(result, ax=None, resolution: int | None = None):
     return ax
 
 
-def plot_tightness(table, ax=None):
-    """Certified radius against the true distance to the boundary, with the line y = x."""
+def plot_tightness(table, ax=None, true_col: str = "true_distance", label: str | None = None):
+    """Certified radius against the true (or attack) distance to the boundary, with y = x."""
     ax = _ax(ax, figsize=(5, 5))
-    true = np.asarray(table["true_distance"], dtype=float)
+    true = np.asarray(table[true_col], dtype=float)
     cert = np.asarray(table["certified_radius"], dtype=float)
     ok = np.isfinite(true)
-    ax.scatter(true[ok], cert[ok], s=14, color="#444")
+    ax.scatter(true[ok], cert[ok], s=14, label=label)
     top = float(np.nanmax(true[ok])) if ok.any() else 1.0
     ax.plot([0, top], [0, top], color="#d62728", lw=1, label="certified = true (tight)")
-    ax.set(
-        xlabel="true distance to the boundary",
-        ylabel="certified radius",
-        xlim=(0, None),
-        ylim=(0, None),
-    )
+    xlabel = "true distance to the boundary" if true_col == "true_distance" else true_col
+    ax.set(xlabel=xlabel, ylabel="certified radius", xlim=(0, None), ylim=(0, None))
     ax.legend(loc="upper left")
     return ax
 
