@@ -15,7 +15,6 @@ from torch import nn
 
 from ..data.transforms import Normalize
 from ..functional import power_iteration, spectral_norm_exact
-from ..layers.activations import GroupSort
 
 __all__ = ["LayerBound", "layer_bound", "register_bound", "registered_types"]
 
@@ -99,9 +98,7 @@ def _linear(module: nn.Linear, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(float(sigma), f"power iteration ({n_iter} steps)", False)
 
 
-@register_bound(
-    nn.ReLU, nn.Tanh, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Unflatten, GroupSort
-)
+@register_bound(nn.ReLU, nn.Tanh, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Unflatten)
 def _one(module, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(1.0, "1 (analytic)", True)
 

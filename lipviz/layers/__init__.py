@@ -1,7 +1,22 @@
 """Layers with known Lipschitz constants: activations and residual/concatenation blocks."""
 
-from .activations import GroupSort, MaxMin, group_sort
+from .activations import GroupSort, Householder, MaxMin, group_sort
 from .blocks import Concat, Residual
 from .export import to_plain
+from .linear import LLN, RowNormalize
+from .soc import SOC, soc_bound, terms_for_tolerance
 
-__all__ = ["Concat", "GroupSort", "MaxMin", "Residual", "group_sort", "to_plain"]
+__all__ = [
+    "SOC",
+    "Concat",
+    "GroupSort",
+    "Householder",
+    "LLN",
+    "MaxMin",
+    "Residual",
+    "RowNormalize",
+    "group_sort",
+    "soc_bound",
+    "terms_for_tolerance",
+    "to_plain",
+]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-__all__ = ["GroupSort", "MaxMin", "group_sort"]
+from ..bounds.rules import LayerBound, register_bound
+
+__all__ = ["GroupSort", "Householder", "MaxMin", "group_sort"]
 
 
 def group_sort(x: torch.Tensor, group_size: int, dim: int = 1) -> torch.Tensor:
@@ -56,3 +60,49 @@ class MaxMin(GroupSort):
 
     def extra_repr(self) -> str:
         return ""
+
+
+@register_bound(GroupSort)
+def _groupsort_bound(module, in_shape, mode, n_iter) -> LayerBound:
+    return LayerBound(1.0, "1 (a permutation on each piece)", True)
+
+
+class Householder(nn.Module):
+    r"""Householder activation of order 1 (HH; Singla, Singla and Feizi, ICLR 2022).
+
+    Channels are paired as :math:`(x_i, y_i) = (z_i, z_{i + C/2})`. With one learned angle
+    :math:`\theta_i` per pair and :math:`v = (\sin\tfrac\theta2, -\cos\tfrac\theta2)`, a pair is
+    reflected, :math:`z \mapsto (I - 2vv^\top) z`, where :math:`v^\top z > 0` and left unchanged
+    elsewhere. The two pieces agree on :math:`v^\top z = 0`, so the map is continuous and
+    piecewise orthogonal: 1-Lipschitz and gradient-norm-preserving. At :math:`\theta = \pi/2` it
+    outputs :math:`(\min, \max)` of each pair, i.e. MaxMin up to a channel permutation.
+    """
+
+    def __init__(self, channels: int, theta: float = math.pi / 2):
+        super().__init__()
+        if channels % 2:
+            msg = f"Householder needs an even number of channels, got {channels}"
+            raise ValueError(msg)
+        self.channels = channels
+        self.theta = nn.Parameter(torch.full((channels // 2,), float(theta)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[1] != self.channels:
+            msg = f"Householder expects {self.channels} channels, got {z.shape[1]}"
+            raise ValueError(msg)
+        x, y = z.chunk(2, dim=1)
+        shape = (1, -1) + (1,) * (z.dim() - 2)
+        t = self.theta.view(shape)
+        s = torch.sin(t / 2) * x - torch.cos(t / 2) * y
+        rx = torch.cos(t) * x + torch.sin(t) * y
+        ry = torch.sin(t) * x - torch.cos(t) * y
+        reflect = s > 0
+        return torch.cat([torch.where(reflect, rx, x), torch.where(reflect, ry, y)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}"
+
+
+@register_bound(Householder)
+def _householder_bound(module, in_shape, mode, n_iter) -> LayerBound:
+    return LayerBound(1.0, "1 (piecewise orthogonal, continuous)", True)

@@ -44,4 +44,4 @@ def create(name: str, **kwargs) -> nn.Module:
 
 
 def _load_builtin() -> None:
-    from . import convnets, toy  # noqa: F401  (register on import)
+    from . import convnets, lipconvnet, toy  # noqa: F401  (register on import)

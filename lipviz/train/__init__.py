@@ -3,11 +3,18 @@ the validation split."""
 
 from .fit import fit
 from .lipschitz import PowerIterationBound
-from .objectives import LMT, CrossEntropy, SpectralRegularized, linear_warmup
+from .objectives import (
+    LMT,
+    CertificateRegularized,
+    CrossEntropy,
+    SpectralRegularized,
+    linear_warmup,
+)
 from .trainer import FitResult, TrainConfig, Trainer
 
 __all__ = [
     "LMT",
+    "CertificateRegularized",
     "CrossEntropy",
     "FitResult",
     "PowerIterationBound",

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["LMT", "CrossEntropy", "SpectralRegularized", "linear_warmup"]
+__all__ = [
+    "LMT",
+    "CertificateRegularized",
+    "CrossEntropy",
+    "SpectralRegularized",
+    "linear_warmup",
+]
 
 SQRT2 = math.sqrt(2.0)
 
@@ -109,3 +115,30 @@ class SpectralRegularized:
         _, sigmas = lip()
         penalty = 0.5 * self.beta * sum(s * s for s in sigmas)
         return nn.functional.cross_entropy(logits, y) + penalty, {"logits": logits}
+
+
+@dataclass(frozen=True)
+class CertificateRegularized:
+    r"""Certificate regularisation (CR; Singla, Singla and Feizi, ICLR 2022):
+    :math:`\mathrm{CE} - \gamma\,\mathrm{mean}\,\mathrm{ReLU}(\mathrm{cert}(x, y))`.
+
+    ``cert`` is the pairwise last-layer certificate for the *true* label over all classes,
+    :math:`\min_{j \ne y} (f_y - f_j) / (L\,\|w_y - w_j\|)`, with :math:`L` the declared
+    Lipschitz constant of everything before the last layer (``lipschitz``; for a network of
+    orthogonal layers, the input normalisation's 1/min std).
+    """
+
+    gamma: float = 0.5
+    lipschitz: float = 1.0
+    needs_lipschitz = False
+
+    def __call__(self, model, x, y, lip, epoch):
+        logits = model(x)
+        w = model[-1].weight
+        gap = logits.gather(1, y[:, None]) - logits  # f_y - f_j
+        dist = (w[y][:, None, :] - w[None, :, :]).norm(dim=2)  # ||w_y - w_j||
+        ratio = gap / (self.lipschitz * dist.clamp_min(1e-12))
+        ratio = ratio.masked_fill(nn.functional.one_hot(y, logits.shape[1]).bool(), float("inf"))
+        cert = ratio.amin(1)
+        loss = nn.functional.cross_entropy(logits, y) - self.gamma * torch.relu(cert).mean()
+        return loss, {"logits": logits}

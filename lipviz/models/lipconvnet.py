@@ -1,0 +1,60 @@
+"""LipConvnet-N (Singla, Singla and Feizi, ICLR 2022): SOC convolutions with GNP activations."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..data.transforms import CIFAR10_MEAN, CIFAR10_STD, Normalize
+from ..layers import LLN, SOC, Householder, MaxMin
+from .registry import register
+
+__all__ = ["lipconvnet"]
+
+
+def _activation(name: str, channels: int) -> nn.Module:
+    if name == "maxmin":
+        return MaxMin()
+    if name == "hh1":
+        return Householder(channels)
+    msg = f"activation must be 'maxmin' or 'hh1', got {name!r}"
+    raise ValueError(msg)
+
+
+@register("lipconvnet")
+def lipconvnet(depth: int = 5, in_channels: int = 3, n_classes: int = 10, activation: str = "hh1",
+               last_layer: str = "lln", init_channels: int = 32, normalize=None,
+               seed: int = 0) -> nn.Sequential:  # fmt: skip
+    """LipConvnet-``depth`` for 32x32 inputs (``depth`` = 5, 10, ..., 40).
+
+    Five stages of ``depth/5 - 1`` stride-1 3x3 SOCs and one stride-2 SOC (3x3, 1x1 in the last
+    stage), each followed by the activation; channels double per stage from ``2*init_channels``
+    to ``32*init_channels`` at 1x1. Input normalisation sits inside (per-channel CIFAR-10
+    statistics by default; its bound is 1/min std). The last layer is LLN or an orthogonal 1x1
+    SOC (``last_layer="soc"``).
+    """
+    if depth % 5 or not 5 <= depth <= 40:
+        msg = f"depth must be one of 5, 10, ..., 40, got {depth}"
+        raise ValueError(msg)
+    torch.manual_seed(seed)
+    mean, std = normalize if normalize is not None else (CIFAR10_MEAN, CIFAR10_STD)
+    layers: list[nn.Module] = [Normalize(mean, std)]
+    block = depth // 5
+    channels = in_channels
+    for stage in range(5):
+        planes = init_channels * 2**stage
+        for _ in range(block - 1):
+            layers += [SOC(channels, planes, 3), _activation(activation, planes)]
+            channels = planes
+        kernel = 3 if stage < 4 else 1
+        layers += [SOC(channels, 2 * planes, kernel, stride=2), _activation(activation, 2 * planes)]
+        channels = 2 * planes
+    layers.append(nn.Flatten())
+    if last_layer == "lln":
+        layers.append(LLN(channels, n_classes))
+    elif last_layer == "soc":
+        layers += [nn.Unflatten(1, (channels, 1, 1)), SOC(channels, n_classes, 1), nn.Flatten()]
+    else:
+        msg = f"last_layer must be 'lln' or 'soc', got {last_layer!r}"
+        raise ValueError(msg)
+    return nn.Sequential(*layers)

@@ -1,0 +1,162 @@
+"""Gradient-norm-preserving layers: SOC orthogonality and its sound bound, Householder, LLN."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.func import jacrev
+
+import lipviz
+from lipviz.layers import LLN, SOC, Householder, MaxMin, terms_for_tolerance
+from lipviz.layers.soc import skew_symmetrize
+
+
+def dense_jacobian(f, x):
+    return jacrev(lambda v: f(v[None]).flatten())(x).reshape(-1, x.numel()).detach()
+
+
+SOCS = [(4, 4, 3, 1, 6), (3, 8, 3, 1, 5), (2, 4, 3, 2, 6), (8, 4, 3, 1, 5), (6, 6, 1, 1, 4)]
+
+
+@pytest.mark.parametrize("cfg", SOCS, ids=lambda c: "-".join(map(str, c)))
+def test_soc_is_orthogonal_at_eval_terms_and_bounded(cfg):
+    c_in, c_out, k, s, n = cfg
+    torch.manual_seed(0)
+    soc = SOC(c_in, c_out, k, s, bias=False).double().eval()
+    x = torch.randn(c_in, n, n, dtype=torch.float64)
+    sv = torch.linalg.svdvals(dense_jacobian(soc, x))
+    assert float(sv.max()) <= 1 + 1e-5
+    if c_out >= c_in * s * s:  # no slicing: gradient-norm-preserving
+        assert float(sv.min()) >= 1 - 1e-5
+    bound = lipviz.lipschitz_bound(soc, (c_in, n, n))
+    assert bound.sound and float(sv.max()) <= bound.value
+    assert bound.value - 1 < 1e-6
+
+
+def test_skew_symmetry_of_the_jacobian():
+    torch.manual_seed(1)
+    w = torch.randn(5, 5, 3, 3, dtype=torch.float64)
+    filt = skew_symmetrize(w)
+    conv = nn.Conv2d(5, 5, 3, padding=1, bias=False).double()
+    conv.weight.data.copy_(filt)
+    jac = dense_jacobian(conv, torch.zeros(5, 4, 4, dtype=torch.float64))
+    assert torch.allclose(jac, -jac.T, atol=1e-12)
+
+
+def test_training_terms_are_not_exactly_orthogonal_and_the_bound_says_so():
+    torch.manual_seed(2)
+    soc = SOC(6, 6, 3, bias=False, multiplier=1.0).double().eval()
+    soc.eval_terms = 2  # a deliberately short series
+    x = torch.randn(6, 5, 5, dtype=torch.float64)
+    top = float(torch.linalg.svdvals(dense_jacobian(soc, x)).max())
+    bound = lipviz.lipschitz_bound(soc, (6, 5, 5)).value
+    assert top <= bound
+    assert bound > 1.01  # the truncation error term is visible
+
+
+def test_fresh_layer_is_well_scaled_and_eval_never_updates_buffers():
+    soc = SOC(4, 4, 3)
+    assert soc.operator_norm_bound((4, 8, 8)) < 3.0  # scaled at construction, not stale
+    with torch.no_grad():
+        soc.weight.add_(torch.randn_like(soc.weight))  # the stored vectors are now stale
+    soc.eval()
+    before = {k: v.clone() for k, v in soc.state_dict().items()}
+    for _ in range(20):
+        soc(torch.randn(2, 4, 8, 8))
+    assert all(torch.equal(before[k], v) for k, v in soc.state_dict().items())
+    soc.train()
+    soc(torch.randn(2, 4, 8, 8))
+    assert not torch.equal(before["u0"], soc.u0)
+
+
+def test_terms_for_tolerance():
+    k = terms_for_tolerance(1.5, 1e-8)
+    assert 1.5 ** (k + 1) / math.factorial(k + 1) <= 1e-8 < 1.5**k / math.factorial(k)
+    soc = SOC(4, 4, 3)
+    assert soc.set_eval_terms((4, 8, 8), tol=1e-10) == soc.eval_terms
+    with pytest.raises(ValueError, match="tol"):
+        terms_for_tolerance(1.0, 0.0)
+
+
+def test_soc_argument_errors():
+    with pytest.raises(ValueError, match="odd"):
+        SOC(2, 2, 4)
+    with pytest.raises(ValueError, match="stride"):
+        SOC(2, 2, 3, stride=3)
+    with pytest.raises(ValueError, match="expects"):
+        SOC(2, 2, 3)(torch.zeros(1, 3, 4, 4))
+
+
+def test_householder_preserves_norms_and_equals_maxmin_at_half_pi():
+    hh = Householder(6).double()
+    with torch.no_grad():
+        hh.theta.uniform_(0, 2 * math.pi)
+    x = torch.randn(6, 3, 3, dtype=torch.float64)
+    sv = torch.linalg.svdvals(dense_jacobian(hh, x))
+    assert torch.allclose(sv, torch.ones_like(sv), atol=1e-12)
+    z = torch.randn(10, 6)
+    a, b = z.chunk(2, dim=1)
+    expected = torch.cat([torch.minimum(a, b), torch.maximum(a, b)], dim=1)
+    assert torch.allclose(Householder(6)(z), expected)
+    # the same as MaxMin on the pairs (i, i + C/2), up to a fixed channel permutation
+    perm = torch.arange(6).view(2, 3).T.flatten()  # interleave the halves
+    maxmin = MaxMin()(z[:, perm])
+    assert torch.allclose(maxmin[:, 1::2], expected[:, :3]) and torch.allclose(
+        maxmin[:, 0::2], expected[:, 3:]
+    )
+    assert lipviz.bounds.layer_bound(hh, (6,)).value == 1.0
+
+
+def test_lln_certificate_equals_brute_force():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), LLN(8, 6))
+    assert torch.allclose(model[-1].weight.norm(dim=1), torch.ones(6))
+    x = torch.randn(30, 5)
+    cert = lipviz.certified_radius(model, x)
+    assert cert.form == "pairwise"
+    prefix = lipviz.lipschitz_bound(model[:-1], (5,)).value
+    w = model[-1].weight.detach()
+    with torch.no_grad():
+        logits = model(x)
+    for i in range(30):
+        t = int(logits[i].argmax())
+        brute = min(float(logits[i, t] - logits[i, j]) / (prefix * float((w[t] - w[j]).norm()))
+                    for j in range(6) if j != t)  # fmt: skip
+        assert float(cert.radius[i]) == pytest.approx(brute, rel=1e-5)
+
+
+def test_lipconvnet_shapes_and_sound_bound():
+    model = lipviz.models.create("lipconvnet", depth=5, init_channels=4).eval()
+    x = torch.rand(2, 3, 32, 32)
+    assert model(x).shape == (2, 10)
+    bound = lipviz.lipschitz_bound(model, (3, 32, 32))
+    assert bound.sound
+    t = bound.table
+    # orthogonal layers at 12 eval terms: each SOC is 1 up to the truncation term
+    assert (t[t.type == "SOC"].bound <= 1 + 1e-6).all()
+    assert t.bound.iloc[0] == pytest.approx(1 / min(lipviz.data.CIFAR10_STD))
+    cert = lipviz.certified_radius(model, x)
+    assert cert.form == "pairwise" and cert.lipschitz == pytest.approx(t.bound.iloc[:-1].prod())
+    soc_last = lipviz.models.create("lipconvnet", depth=5, init_channels=4, last_layer="soc")
+    assert soc_last.eval()(x).shape == (2, 10)
+    with pytest.raises(ValueError, match="depth"):
+        lipviz.models.create("lipconvnet", depth=7)
+
+
+def test_certificate_regularization_matches_brute_force():
+    from lipviz.train import CertificateRegularized
+
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), LLN(8, 4))
+    x, y = torch.randn(16, 5), torch.randint(0, 4, (16,))
+    loss, _ = CertificateRegularized(gamma=0.3, lipschitz=2.0)(model, x, y, None, 0.0)
+    logits = model(x)
+    w = model[-1].weight
+
+    def pair(i, j):
+        return (logits[i, y[i]] - logits[i, j]) / (2.0 * (w[y[i]] - w[j]).norm())
+
+    cert = torch.stack([min(pair(i, j) for j in range(4) if j != y[i]) for i in range(16)])
+    expected = nn.functional.cross_entropy(logits, y) - 0.3 * torch.relu(cert).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
