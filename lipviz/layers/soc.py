@@ -137,11 +137,12 @@ class SOC(nn.Module):
     # --- forward --------------------------------------------------------------------------------
 
     def _exp(self, z: torch.Tensor, filt: torch.Tensor, terms: int) -> torch.Tensor:
+        """Horner: z <- x + A z / i for i = K..2, then x + A z (K convolutions)."""
         pad = self.kernel_size // 2
         x = z
         for i in range(terms, 1, -1):
-            z = x + F.conv2d(z, filt, padding=pad) / i
-        return x + F.conv2d(z, filt, padding=pad)
+            z = F.conv2d(z, filt / i, padding=pad).add_(x)  # 1/i folded into the tiny filter
+        return F.conv2d(z, filt, padding=pad).add_(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
