@@ -35,6 +35,7 @@ INJECT = {
     "02_bounding_lipschitz": {"preset": "smoke", "seed": 1, "n_points": 50},
     "03_lipschitz_margin_training": {"preset": "smoke", "methods": "standard,lmt", "epochs": 2},
     "04_attacks_and_audits": {"preset": "smoke", "n_points": 60, "epochs": 2, "seed": 1},
+    "05_orthogonal_convolutions_soc": {"preset": "smoke", "epochs": 1, "n_audit": 40, "seed": 1},
 }
 
 
@@ -94,7 +95,7 @@ def built_book(tmp_path_factory) -> Path:
     """Build a copy of the book with warnings as errors; return its HTML folder."""
     work = tmp_path_factory.mktemp("book")
     shutil.copytree(
-        BOOK, work / "book", ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints")
+        BOOK, work / "book", ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints", "runs")
     )
     shutil.copy(ROOT / "jupyter_book.yml", work / "jupyter_book.yml")
     exe = Path(sys.executable).parent / "jupyter-book"

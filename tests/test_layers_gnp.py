@@ -160,3 +160,25 @@ def test_certificate_regularization_matches_brute_force():
     cert = torch.stack([min(pair(i, j) for j in range(4) if j != y[i]) for i in range(16)])
     expected = nn.functional.cross_entropy(logits, y) - 0.3 * torch.relu(cert).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_truncation_table_is_bounded_and_converges():
+    from lipviz.layers.soc import truncation_table
+
+    torch.manual_seed(5)
+    soc = SOC(4, 4, 3, bias=False, multiplier=1.0).double()
+    table = truncation_table(soc, (4, 5, 5), terms=(1, 2, 4, 8, 12))
+    assert (table.sigma_max <= table.bound * (1 + 1e-9)).all()
+    assert abs(table.sigma_max.iloc[-1] - 1) < 1e-6 and abs(table.sigma_min.iloc[-1] - 1) < 1e-6
+    assert table.bound.is_monotonic_decreasing
+    assert soc.eval_terms == 12  # restored
+
+
+def test_run_soc_smoke_writes_a_sound_run(tmp_path):
+    cfg = lipviz.resolve("soc", "smoke", epochs=1, init_channels=4, n_test=100, n_val_eval=100)
+    result = lipviz.experiments.run_soc(cfg, out_dir=tmp_path, progress=False)
+    assert result.summary["certificate"] == "pairwise, sound"
+    assert (tmp_path / "summary.json").exists()
+    test = lipviz.load_dataset("mnist5k", "test").subset(60)
+    report = lipviz.audit(result.model, test.x, test.y, restarts=2, steps=30, lipschitz_steps=5)
+    assert report.violations == 0

@@ -98,7 +98,9 @@ def _linear(module: nn.Linear, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(float(sigma), f"power iteration ({n_iter} steps)", False)
 
 
-@register_bound(nn.ReLU, nn.Tanh, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Unflatten)
+@register_bound(
+    nn.ReLU, nn.Tanh, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Unflatten, nn.ZeroPad2d
+)
 def _one(module, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(1.0, "1 (analytic)", True)
 

@@ -9,9 +9,9 @@ import json
 import sys
 
 from ..config import resolve
-from . import run_lmt, run_margins2d
+from . import run_lmt, run_margins2d, run_soc
 
-RUNNERS = {"lmt": run_lmt}
+RUNNERS = {"lmt": run_lmt, "soc": run_soc}
 
 
 def _value(text: str):

@@ -28,7 +28,7 @@ from torch.nn import functional as F  # noqa: N812
 from ..bounds.rules import LayerBound, register_bound
 from ..functional import conv_norm_fft
 
-__all__ = ["SOC", "skew_symmetrize", "soc_bound", "terms_for_tolerance"]
+__all__ = ["SOC", "skew_symmetrize", "soc_bound", "terms_for_tolerance", "truncation_table"]
 
 
 def skew_symmetrize(weight: torch.Tensor) -> torch.Tensor:
@@ -203,3 +203,30 @@ def soc_bound(module: SOC, in_shape, mode, n_iter) -> LayerBound:
 
 
 register_bound(SOC)(soc_bound)
+
+
+def truncation_table(soc: SOC, in_shape, terms=(1, 2, 3, 4, 5, 6, 8, 12)):
+    """For each highest power K: the exact largest and smallest singular values of the layer's
+    Jacobian (dense, small inputs only) and the sound bound :math:`1 + \\|A\\|^{K+1}/(K+1)!`.
+
+    Returns a DataFrame with columns ``terms``, ``sigma_max``, ``sigma_min``, ``bound``.
+    """
+    import pandas as pd
+    from torch.func import jacrev
+
+    saved = soc.eval_terms
+    layer = soc.eval()
+    x = torch.zeros((1, *in_shape), dtype=soc.weight.dtype)
+    rows = []
+    try:
+        for k in terms:
+            layer.eval_terms = k
+            layer._cache = None
+            jac = jacrev(lambda v: layer(v).flatten())(x).reshape(-1, x.numel()).detach()
+            sv = torch.linalg.svdvals(jac.double())
+            rows.append({"terms": k, "sigma_max": float(sv.max()), "sigma_min": float(sv.min()),
+                         "bound": layer.lipschitz_bound(in_shape)})  # fmt: skip
+    finally:
+        layer.eval_terms = saved
+        layer._cache = None
+    return pd.DataFrame(rows)

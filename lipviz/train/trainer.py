@@ -36,6 +36,8 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_milestones: tuple[float, ...] = ()  # fractions of the epochs where lr is divided by 10
+    no_decay: tuple[str, ...] = ("theta",)  # parameter names ending so get no weight decay
+    augment: str = "none"  # "none" or "crop-flip" (random 4-pixel-padded crop, horizontal flip)
     select_on: str = "val_acc"
     select_eps: float = 0.0
     n_val_eval: int = 2000
@@ -76,7 +78,13 @@ class Trainer:
         self.lip = None
         if getattr(objective, "needs_lipschitz", False):
             self.lip = PowerIterationBound(model, self.input_shape).to(self.device)
-        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.augment not in ("none", "crop-flip"):
+            msg = f"augment must be 'none' or 'crop-flip', got {cfg.augment!r}"
+            raise ValueError(msg)
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        decay = [p for n, p in named if not n.endswith(cfg.no_decay)]
+        no_decay = [p for n, p in named if n.endswith(cfg.no_decay)]
+        params = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
         if cfg.optimizer == "adam":
             self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         elif cfg.optimizer == "sgd":
@@ -119,7 +127,13 @@ class Trainer:
         if path is None or not path.exists():
             return 0, [], {"score": None, "epoch": 0, "state": None}
         state = torch.load(path, map_location=self.device, weights_only=False)
-        if state["train_config"] != dataclasses.asdict(self.cfg):
+        saved, current = state["train_config"], dataclasses.asdict(self.cfg)
+        defaults = dataclasses.asdict(TrainConfig())
+        # fields added to TrainConfig after the checkpoint was written must be at their defaults
+        same = all(
+            saved[k] == v if k in saved else v == defaults[k] for k, v in current.items()
+        ) and set(saved) <= set(current)
+        if not same:
             msg = f"{path} was written with another training config; use a new out_dir"
             raise ValueError(msg)
         self.model.load_state_dict(state["model"])
@@ -166,6 +180,8 @@ class Trainer:
             extra = {}
             for b, (xb, yb) in enumerate(loader):
                 xb, yb = xb.to(self.device), yb.to(self.device)
+                if cfg.augment == "crop-flip":
+                    xb = crop_flip(xb)
                 loss, info = self.objective(self.model, xb, yb, self.lip, epoch - 1 + b / n_batches)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -195,6 +211,20 @@ class Trainer:
         history = pd.DataFrame(rows)
         total = rows[-1]["time_s"] if rows else 0.0
         return FitResult(self.model, best["epoch"], history, total)
+
+
+def crop_flip(x: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """Random crops of the zero-padded images (``pad`` pixels) and random horizontal flips."""
+    n, _, h, w = x.shape
+    padded = nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,))
+    dx = torch.randint(0, 2 * pad + 1, (n,))
+    rows = (dy[:, None] + torch.arange(h)[None]).to(x.device)  # (n, h)
+    cols = (dx[:, None] + torch.arange(w)[None]).to(x.device)  # (n, w)
+    idx = torch.arange(n, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    flip = torch.rand(n, device=x.device) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
 def write_json(path: Path, obj) -> None:

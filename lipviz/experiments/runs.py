@@ -1,0 +1,113 @@
+"""What every experiment shares: its run folder, training, and the final sound certification."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..certify import Certifier, certified_accuracy
+from ..train import TrainConfig, Trainer
+from ..train.trainer import write_json
+
+__all__ = ["RunResult", "commit", "device_name", "run_folder", "train_and_certify"]
+
+
+@dataclass(eq=False)
+class RunResult:
+    """A finished run: config, selected model, history, certified table, summary, folder."""
+
+    config: object
+    model: nn.Module
+    history: object
+    certified: object
+    summary: dict
+    out_dir: Path | None
+
+
+def commit() -> str:
+    """The git commit of the source tree, flagged when ``lipviz/`` has uncommitted changes."""
+    here = Path(__file__).resolve().parent
+    try:
+
+        def git(*args):
+            return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()  # fmt: skip
+
+        sha = git("rev-parse", "--short", "HEAD") or "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ":/lipviz")
+        return sha + (" (lipviz/ had uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device) -> str:
+    if str(device).startswith("cuda"):
+        return torch.cuda.get_device_name(0)
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({cpu}, {torch.get_num_threads()} threads)"
+
+
+def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, method: str,
+                      out_dir=None, device=None, progress=True) -> RunResult:  # fmt: skip
+    """Train (resuming from ``out_dir``), select on validation, certify the test split once.
+
+    ``data`` is ``(train, val, test)``; ``cfg`` must have ``eps`` and ``model`` fields.
+    """
+    train, val, test = data
+    out = Path(out_dir) if out_dir else None
+    if out:
+        write_json(out / "config.json", dataclasses.asdict(cfg))
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    trainer = Trainer(model.to(device), objective, tcfg, train.input_shape, out_dir=out,
+                      progress=progress)  # fmt: skip
+    fitted = trainer.fit(train, val)
+    model = fitted.model.float().eval()  # certification always in float32 or wider
+    start = time.perf_counter()
+    certifier = Certifier(model, test.input_shape, mode="sound")
+    x, y = test.x.to(device), test.y.to(device)
+    table = certified_accuracy(model, x, y, cfg.eps, certifier=certifier)
+    table.insert(0, "dataset", test.label)
+    table.insert(1, "method", method)
+    cert = certifier(x)
+    radius = cert.radius[cert.predicted == y].cpu()
+    certify_s = time.perf_counter() - start
+    summary = {
+        "dataset": test.label,
+        "method": method,
+        "model": cfg.model,
+        "clean_accuracy": float(table.certified_accuracy.iloc[0]) if cfg.eps[0] == 0 else None,
+        "certified_accuracy": dict(zip(map(str, cfg.eps), table.certified_accuracy, strict=True)),
+        "certificate": f"{cert.form}, {'sound' if cert.sound else 'estimate'}",
+        "lipschitz_bound": cert.lipschitz,
+        "radius_quantiles_correct": {
+            str(q): float(radius.quantile(q)) if len(radius) else 0.0 for q in (0.1, 0.5, 0.9)
+        },
+        "best_epoch": fitted.best_epoch,
+        "selected_on": f"{tcfg.select_on} (eps={tcfg.select_eps}, {tcfg.n_val_eval} val images)",
+        "train_wall_time_s": fitted.wall_time_s,
+        "certify_wall_time_s": certify_s,
+        "wall_time_s": fitted.wall_time_s + certify_s,
+        "device": device_name(device),
+        "commit": commit(),
+    }
+    if out:
+        table.to_csv(out / "certified.csv", index=False)
+        write_json(out / "summary.json", summary)
+    return RunResult(cfg, model, fitted.history, table, summary, out)
+
+
+def run_folder(base, cfg) -> str:
+    """``base`` plus a short hash of ``cfg``: a changed config gets a new folder (notebooks)."""
+    import hashlib
+    import json
+
+    blob = json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str).encode()
+    return f"{base}-{hashlib.sha1(blob).hexdigest()[:8]}"
