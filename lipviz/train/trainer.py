@@ -94,7 +94,8 @@ class Trainer:
         else:
             msg = f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}"
             raise ValueError(msg)
-        milestones = [max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones]
+        # distinct epochs only: with very few epochs two fractions can round to the same epoch
+        milestones = sorted({max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones})
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, milestones, gamma=0.1)
 
     # --- checkpointing ---------------------------------------------------------------------
