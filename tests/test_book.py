@@ -36,6 +36,7 @@ INJECT = {
     "03_lipschitz_margin_training": {"preset": "smoke", "methods": "standard,lmt", "epochs": 2},
     "04_attacks_and_audits": {"preset": "smoke", "n_points": 60, "epochs": 2, "seed": 1},
     "05_orthogonal_convolutions_soc": {"preset": "smoke", "epochs": 1, "n_audit": 40, "seed": 1},
+    "06_gnp_activations": {"preset": "smoke", "depth": 8, "width": 16, "seed": 1},
 }
 
 

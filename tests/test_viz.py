@@ -44,3 +44,16 @@ def test_toy_gallery_has_two_traces_per_toy():
     fig = interactive.toy_gallery(n=50)
     assert len(fig.data) == 8
     assert sum(len(tr.x) for tr in fig.data) == 4 * 50
+
+
+def test_gradient_norm_decay_known_answers():
+    from torch import nn
+
+    from lipviz.layers import MaxMin
+
+    t = compute.gradient_norm_decay({"relu": lambda w: nn.ReLU(), "maxmin": lambda w: MaxMin()},
+                                    depth=6, width=16, n=128)  # fmt: skip
+    maxmin = t[t.activation == "maxmin"].grad_norm
+    relu = t[t.activation == "relu"].grad_norm.to_numpy()
+    assert np.allclose(maxmin, 1.0, atol=1e-5)  # orthogonal layers + GNP activation
+    assert (np.diff(relu) < 0).all() and relu[-1] < 0.3  # about sqrt(1/2) per layer
