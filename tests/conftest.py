@@ -89,3 +89,18 @@ def trained_toy():
 
     cfg = lipviz.resolve("margins2d", "smoke", epochs=25, n_show=30, n_directions=180)
     return run_margins2d(cfg, progress=False)
+
+
+@pytest.fixture
+def linear_classifier():
+    """A 2-class linear model on R^4 with its exact distances to the decision boundary."""
+    model = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 2.0, 0.0, -1.0], [-1.0, 0.0, 1.0, 1.0]]))
+        model.bias.copy_(torch.tensor([0.2, -0.1]))
+    x = torch.rand(30, 4)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    w = (model.weight[0] - model.weight[1]).detach()
+    b = float((model.bias[0] - model.bias[1]).detach())
+    return model, x, y, ((x @ w + b).abs() / w.norm()).detach()

@@ -2,35 +2,19 @@
 
 import pytest
 import torch
-from torch import nn
 
 from lipviz.attacks import check_eps, margin_loss, pgd_l2
 
 
-@pytest.fixture
-def linear():
-    model = nn.Linear(4, 2)
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor([[1.0, 2.0, 0.0, -1.0], [-1.0, 0.0, 1.0, 1.0]]))
-        model.bias.copy_(torch.tensor([0.2, -0.1]))
-    x = torch.rand(30, 4)
-    with torch.no_grad():
-        y = model(x).argmax(1)
-    w = (model.weight[0] - model.weight[1]).detach()
-    b = float((model.bias[0] - model.bias[1]).detach())
-    dist = ((x @ w + b).abs() / w.norm()).detach()  # exact distance to the boundary
-    return model, x, y, dist
-
-
-def test_pgd_finds_the_boundary_just_beyond_the_exact_distance(linear):
-    model, x, y, dist = linear
+def test_pgd_finds_the_boundary_just_beyond_the_exact_distance(linear_classifier):
+    model, x, y, dist = linear_classifier
     res = pgd_l2(model, x, y, dist * 1.01, steps=30, box=None)
     assert res.success.all()
     assert (res.distance <= dist * 1.01 + 1e-5).all()
 
 
-def test_pgd_cannot_succeed_below_the_exact_distance(linear):
-    model, x, y, dist = linear
+def test_pgd_cannot_succeed_below_the_exact_distance(linear_classifier):
+    model, x, y, dist = linear_classifier
     res = pgd_l2(model, x, y, dist * 0.99, steps=30, restarts=3, box=None)
     assert not res.success.any()
 

@@ -13,30 +13,16 @@ from lipviz.auditing import audit, empirical_lipschitz, tightness
 from lipviz.regions import linear_regions
 
 
-@pytest.fixture
-def linear():
-    model = nn.Linear(4, 2)
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor([[1.0, 2.0, 0.0, -1.0], [-1.0, 0.0, 1.0, 1.0]]))
-        model.bias.copy_(torch.tensor([0.2, -0.1]))
-    x = torch.rand(30, 4)
-    with torch.no_grad():
-        y = model(x).argmax(1)
-    w = (model.weight[0] - model.weight[1]).detach()
-    b = float((model.bias[0] - model.bias[1]).detach())
-    return model, x, y, ((x @ w + b).abs() / w.norm()).detach()
-
-
-def test_minimal_norm_attack_finds_the_closed_form_distance(linear):
-    model, x, y, exact = linear
+def test_minimal_norm_attack_finds_the_closed_form_distance(linear_classifier):
+    model, x, y, exact = linear_classifier
     res = minimal_l2(model, x, y, steps=200, box=None)
     assert res.success.all()
     assert (res.distance >= exact * (1 - 1e-4)).all()  # a real adversarial: never below the truth
     assert (res.distance <= exact * 1.02).all()
 
 
-def test_empirical_lipschitz_of_a_linear_map_is_its_norm(linear):
-    model, x, _, _ = linear
+def test_empirical_lipschitz_of_a_linear_map_is_its_norm(linear_classifier):
+    model, x, _, _ = linear_classifier
     found = empirical_lipschitz(model, x[:8], steps=20)
     norm = float(torch.linalg.matrix_norm(model.weight.detach(), 2))
     assert found["jacobian"] == pytest.approx(norm, rel=1e-4)
@@ -90,8 +76,8 @@ def test_audit_catches_an_unsound_certificate(smoke_lmt, monkeypatch):
     assert not report.passed
 
 
-def test_audit_errors(linear):
-    model, x, y, _ = linear
+def test_audit_errors(linear_classifier):
+    model, x, y, _ = linear_classifier
     with pytest.raises(ValueError, match="fraction"):
         audit(model, x, y, fraction=1.5)
     with pytest.raises(ValueError, match="rows"):
