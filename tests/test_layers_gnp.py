@@ -8,7 +8,15 @@ from torch import nn
 from torch.func import jacrev
 
 import lipviz
-from lipviz.layers import LLN, SOC, Householder, MaxMin, terms_for_tolerance
+from lipviz.layers import (
+    LLN,
+    SOC,
+    Householder,
+    Householder2,
+    MaxMin,
+    OrthogonalLinear,
+    terms_for_tolerance,
+)
 from lipviz.layers.soc import skew_symmetrize
 
 
@@ -108,6 +116,67 @@ def test_householder_preserves_norms_and_equals_maxmin_at_half_pi():
     assert lipviz.bounds.layer_bound(hh, (6,)).value == 1.0
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_householder2_is_continuous_norm_preserving_and_1_lipschitz(seed):
+    torch.manual_seed(seed)
+    act = Householder2(8, seed=seed).double()
+    with torch.no_grad():
+        act.theta.uniform_(0, 2 * math.pi)
+    x = torch.randn(8, 3, 3, dtype=torch.float64)
+    sv = torch.linalg.svdvals(dense_jacobian(act, x))
+    assert torch.allclose(sv, torch.ones_like(sv), atol=1e-12)  # gradient-norm-preserving
+    # continuity: tiny steps never jump (a sector mismatch gives ratios ~1e4), and far pairs
+    # never expand; points sit right next to the sector boundaries too
+    z = 3 * torch.randn(4000, 8, dtype=torch.float64)
+    step = 1e-6 * torch.randn_like(z)
+    near = (act(z + step) - act(z)).norm(dim=1) / step.norm(dim=1)
+    far = (act(z) - act(z.flip(0))).norm(dim=1) / (z - z.flip(0)).norm(dim=1)
+    assert near.max() < 1 + 1e-6 and far.max() < 1 + 1e-9
+    t0, t1, t2 = act.theta.detach()[:, 0]
+    edges = t0 / 2 + torch.stack([t1 / 2, (t1 + t2) / 2, math.pi + t2 / 2, torch.zeros(())])
+    for e in edges:
+        pair = torch.zeros(2, 8, dtype=torch.float64)
+        pair[0, 0], pair[0, 4] = torch.cos(e - 1e-9), torch.sin(e - 1e-9)
+        pair[1, 0], pair[1, 4] = torch.cos(e + 1e-9), torch.sin(e + 1e-9)
+        out = act(pair)
+        assert (out[0] - out[1]).norm() < 1e-8
+    assert lipviz.bounds.layer_bound(act, (8,)).value == 1.0
+    loss = act(z).square().sum() + act(z).sum()
+    loss.backward()
+    assert act.theta.grad is not None and act.theta.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="even"):
+        Householder2(3)
+
+
+def test_orthogonal_linear_last_layer_is_orthogonal_and_certifies_globally():
+    torch.manual_seed(6)
+    layer = OrthogonalLinear(6, 4).double().eval()
+    x = torch.randn(6, dtype=torch.float64)
+    jac = torch.func.jacrev(lambda v: layer(v[None])[0])(x)
+    sv = torch.linalg.svdvals(jac)
+    assert torch.allclose(sv, torch.ones_like(sv), atol=1e-9)  # rows of an orthogonal matrix
+    assert lipviz.bounds.layer_bound(layer, (6,)).value <= 1 + 1e-9
+    model = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), OrthogonalLinear(6, 4)).eval()
+    cert = lipviz.certified_radius(model, torch.randn(5, 3))
+    assert cert.form == "global"
+    with pytest.raises(ValueError, match="expects"):
+        layer(torch.zeros(2, 5, dtype=torch.float64))
+
+
+def test_certificate_regularization_with_an_orthogonal_last_layer():
+    from lipviz.train import CertificateRegularized
+
+    torch.manual_seed(7)
+    model = nn.Sequential(nn.Linear(5, 6), OrthogonalLinear(6, 3))
+    x, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    loss, out = CertificateRegularized(gamma=0.5, lipschitz=2.0)(model, x, y, None, 0.0)
+    logits = out["logits"]
+    other = logits.masked_fill(nn.functional.one_hot(y, 3).bool(), -float("inf")).amax(1)
+    cert = (logits.gather(1, y[:, None])[:, 0] - other) / (math.sqrt(2) * 2.0)
+    expected = nn.functional.cross_entropy(logits, y) - 0.5 * torch.relu(cert).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 def test_lln_certificate_equals_brute_force():
     torch.manual_seed(3)
     model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), LLN(8, 6))
@@ -140,6 +209,9 @@ def test_lipconvnet_shapes_and_sound_bound():
     assert cert.form == "pairwise" and cert.lipschitz == pytest.approx(t.bound.iloc[:-1].prod())
     soc_last = lipviz.models.create("lipconvnet", depth=5, init_channels=4, last_layer="soc")
     assert soc_last.eval()(x).shape == (2, 10)
+    assert lipviz.certified_radius(soc_last, x).form == "global"
+    hh2 = lipviz.models.create("lipconvnet", depth=5, init_channels=4, activation="hh2")
+    assert hh2.eval()(x).shape == (2, 10)
     with pytest.raises(ValueError, match="depth"):
         lipviz.models.create("lipconvnet", depth=7)
 

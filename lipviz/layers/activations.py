@@ -1,4 +1,4 @@
-"""Gradient-norm-preserving activations: GroupSort and its special case MaxMin."""
+"""Gradient-norm-preserving activations: GroupSort, MaxMin and Householder of orders 1 and 2."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import nn
 
 from ..bounds.rules import LayerBound, register_bound
 
-__all__ = ["GroupSort", "Householder", "MaxMin", "group_sort"]
+__all__ = ["GroupSort", "Householder", "Householder2", "MaxMin", "group_sort"]
 
 
 def group_sort(x: torch.Tensor, group_size: int, dim: int = 1) -> torch.Tensor:
@@ -103,6 +103,69 @@ class Householder(nn.Module):
         return f"channels={self.channels}"
 
 
-@register_bound(Householder)
+def _reflect(x, y, a):
+    """Reflection of (x, y) across the line at angle a/2: polar angle phi -> a - phi."""
+    return torch.cos(a) * x + torch.sin(a) * y, torch.sin(a) * x - torch.cos(a) * y
+
+
+class Householder2(nn.Module):
+    r"""Householder activation of order 2 (Singla, Singla and Feizi, ICLR 2022).
+
+    Each channel pair :math:`(x, y) = (z_i, z_{i + C/2})` is split into four angular
+    sectors around the origin by three learned angles
+    :math:`\theta_0, \theta_1, \theta_2 \in [0, 2\pi]`. With
+    :math:`\varphi = (\operatorname{atan2}(y, x) - \theta_0/2) \bmod 2\pi`, the sectors
+    :math:`[0, \tfrac{\theta_1}2)`, :math:`[\tfrac{\theta_1}2, \tfrac{\theta_1+\theta_2}2)`,
+    :math:`[\tfrac{\theta_1+\theta_2}2, \pi + \tfrac{\theta_2}2)` and
+    :math:`[\pi + \tfrac{\theta_2}2, 2\pi)` apply, in order: the identity, the reflection
+    :math:`\psi \mapsto \theta_0 + \theta_1 - \psi` of the polar angle :math:`\psi`, the
+    rotation by :math:`-\theta_2`, and the reflection :math:`\psi \mapsto \theta_0 - \psi`.
+    Consecutive pieces agree on every sector boundary (the rotation must be by
+    :math:`-\theta_2` for that), so the map is continuous and piecewise orthogonal, hence
+    1-Lipschitz and gradient-norm-preserving.
+
+    Examples
+    --------
+    >>> act = Householder2(2)
+    >>> z = torch.randn(5, 2)
+    >>> torch.allclose(act(z).norm(dim=1), z.norm(dim=1), atol=1e-6)
+    True
+    """
+
+    def __init__(self, channels: int, seed: int | None = None):
+        super().__init__()
+        if channels % 2:
+            msg = f"Householder2 needs an even number of channels, got {channels}"
+            raise ValueError(msg)
+        self.channels = channels
+        gen = torch.Generator().manual_seed(0 if seed is None else seed)
+        self.theta = nn.Parameter(math.pi * torch.rand(3, channels // 2, generator=gen))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() < 2 or z.shape[1] != self.channels:
+            msg = f"Householder2 expects (N, {self.channels}, ...), got {tuple(z.shape)}"
+            raise ValueError(msg)
+        x, y = z.chunk(2, dim=1)
+        shape = (3, 1, -1) + (1,) * (z.dim() - 2)
+        t0, t1, t2 = self.theta.clamp(0.0, 2 * math.pi).view(shape)
+        phi = torch.remainder(torch.atan2(y, x) - t0 / 2, 2 * math.pi)
+        pieces = [
+            (x, y),
+            _reflect(x, y, t0 + t1),
+            (torch.cos(t2) * x + torch.sin(t2) * y, -torch.sin(t2) * x + torch.cos(t2) * y),
+            _reflect(x, y, t0),
+        ]
+        ends = (t1 / 2, (t1 + t2) / 2, math.pi + t2 / 2)
+        out_x, out_y = pieces[3]
+        for (px, py), end in zip(pieces[2::-1], ends[::-1], strict=True):
+            inside = phi < end
+            out_x, out_y = torch.where(inside, px, out_x), torch.where(inside, py, out_y)
+        return torch.cat([out_x, out_y], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}"
+
+
+@register_bound(Householder, Householder2)
 def _householder_bound(module, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(1.0, "1 (piecewise orthogonal, continuous)", True)

@@ -28,7 +28,14 @@ from torch.nn import functional as F  # noqa: N812
 from ..bounds.rules import LayerBound, register_bound
 from ..functional import conv_norm_fft
 
-__all__ = ["SOC", "skew_symmetrize", "soc_bound", "terms_for_tolerance", "truncation_table"]
+__all__ = [
+    "SOC",
+    "OrthogonalLinear",
+    "skew_symmetrize",
+    "soc_bound",
+    "terms_for_tolerance",
+    "truncation_table",
+]
 
 
 def skew_symmetrize(weight: torch.Tensor) -> torch.Tensor:
@@ -203,6 +210,47 @@ def soc_bound(module: SOC, in_shape, mode, n_iter) -> LayerBound:
 
 
 register_bound(SOC)(soc_bound)
+
+
+class OrthogonalLinear(SOC):
+    r"""An orthogonal linear layer: a 1x1 SOC on features, :math:`x \mapsto
+    [\exp(A)]_{:m,:n}\, x + b` for inputs of shape (N, n).
+
+    Used as the last layer of an SOC network: the logits are 1-Lipschitz up to the truncation
+    term, and the global certificate :math:`(f_y - \max_{j \ne y} f_j) / (\sqrt2\, L)`
+    applies. Its bound is the SOC bound :math:`1 + \|A\|^{K+1}/(K+1)!`.
+
+    Examples
+    --------
+    >>> layer = OrthogonalLinear(4, 3).eval()
+    >>> layer(torch.randn(2, 4)).shape
+    torch.Size([2, 3])
+    >>> bool(layer.lipschitz_bound() < 1 + 1e-6)
+    True
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 train_terms: int = 5, eval_terms: int = 12):  # fmt: skip
+        super().__init__(in_features, out_features, 1, bias=bias, train_terms=train_terms,
+                         eval_terms=eval_terms)  # fmt: skip
+        self.in_features, self.out_features = in_features, out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.in_features:
+            msg = f"OrthogonalLinear expects (N, {self.in_features}), got {tuple(x.shape)}"
+            raise ValueError(msg)
+        return super().forward(x[:, :, None, None]).flatten(1)
+
+    def lipschitz_bound(self, in_shape=None, terms: int | None = None) -> float:
+        return super().lipschitz_bound((self.in_features, 1, 1), terms)
+
+
+@register_bound(OrthogonalLinear)
+def _orthogonal_linear_bound(module, in_shape, mode, n_iter) -> LayerBound:
+    if tuple(in_shape) != (module.in_features,):
+        msg = f"{module!r} expects inputs ({module.in_features},), got {in_shape}"
+        raise ValueError(msg)
+    return soc_bound(module, (module.in_features, 1, 1), mode, n_iter)
 
 
 def truncation_table(soc: SOC, in_shape, terms=(1, 2, 3, 4, 5, 6, 8, 12)):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..data.transforms import CIFAR10_MEAN, CIFAR10_STD, MNIST_MEAN, MNIST_STD, Normalize
-from ..layers import LLN, SOC, Householder, MaxMin
+from ..layers import LLN, SOC, Householder, Householder2, MaxMin, OrthogonalLinear
 from .registry import register
 
 __all__ = ["lipconvnet"]
@@ -17,7 +17,9 @@ def _activation(name: str, channels: int) -> nn.Module:
         return MaxMin()
     if name == "hh1":
         return Householder(channels)
-    msg = f"activation must be 'maxmin' or 'hh1', got {name!r}"
+    if name == "hh2":
+        return Householder2(channels)
+    msg = f"activation must be 'maxmin', 'hh1' or 'hh2', got {name!r}"
     raise ValueError(msg)
 
 
@@ -60,7 +62,7 @@ def lipconvnet(depth: int = 5, in_channels: int = 3, n_classes: int = 10, activa
     if last_layer == "lln":
         layers.append(LLN(channels, n_classes))
     elif last_layer == "soc":
-        layers += [nn.Unflatten(1, (channels, 1, 1)), SOC(channels, n_classes, 1), nn.Flatten()]
+        layers.append(OrthogonalLinear(channels, n_classes))
     else:
         msg = f"last_layer must be 'lln' or 'soc', got {last_layer!r}"
         raise ValueError(msg)

@@ -122,8 +122,10 @@ class CertificateRegularized:
     r"""Certificate regularisation (CR; Singla, Singla and Feizi, ICLR 2022):
     :math:`\mathrm{CE} - \gamma\,\mathrm{mean}\,\mathrm{ReLU}(\mathrm{cert}(x, y))`.
 
-    ``cert`` is the pairwise last-layer certificate for the *true* label over all classes,
-    :math:`\min_{j \ne y} (f_y - f_j) / (L\,\|w_y - w_j\|)`, with :math:`L` the declared
+    ``cert`` is the last-layer certificate for the *true* label over all classes. When the last
+    layer is an ``nn.Linear`` (e.g. LLN) it is the pairwise one,
+    :math:`\min_{j \ne y} (f_y - f_j) / (L\,\|w_y - w_j\|)`; otherwise (an orthogonal last
+    layer) it is :math:`(f_y - \max_{j \ne y} f_j) / (\sqrt2\, L)`. :math:`L` is the declared
     Lipschitz constant of everything before the last layer (``lipschitz``; for a network of
     orthogonal layers, the input normalisation's 1/min std).
     """
@@ -134,9 +136,12 @@ class CertificateRegularized:
 
     def __call__(self, model, x, y, lip, epoch):
         logits = model(x)
-        w = model[-1].weight
         gap = logits.gather(1, y[:, None]) - logits  # f_y - f_j
-        dist = (w[y][:, None, :] - w[None, :, :]).norm(dim=2)  # ||w_y - w_j||
+        if isinstance(model[-1], nn.Linear):
+            w = model[-1].weight
+            dist = (w[y][:, None, :] - w[None, :, :]).norm(dim=2)  # ||w_y - w_j||
+        else:
+            dist = torch.full_like(gap, math.sqrt(2.0))
         ratio = gap / (self.lipschitz * dist.clamp_min(1e-12))
         ratio = ratio.masked_fill(nn.functional.one_hot(y, logits.shape[1]).bool(), float("inf"))
         cert = ratio.amin(1)
