@@ -160,10 +160,16 @@ class Certifier:
             msg = f"certifier was built for inputs {self.input_shape}, x has {tuple(x.shape[1:])}"
             raise ValueError(msg)
         model = self.model
+        low = {torch.float16, torch.bfloat16}
+        if any(p.dtype in low for p in model.parameters()):
+            msg = "certificates are computed in fp32: convert the model with model.float() first"
+            raise ValueError(msg)
+        if x.dtype in low:
+            x = x.float()
         was_training = model.training
         model.eval()
-        try:
-            with torch.no_grad():
+        try:  # fp32 even inside an autocast region (mixed-precision training)
+            with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
                 logits = torch.cat([model(xb) for xb in x.split(batch_size)])
         finally:
             model.train(was_training)

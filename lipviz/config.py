@@ -101,6 +101,7 @@ class SOCConfig:
     eps: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
     seed: int = 0
     model: str = "lipconvnet"
+    amp: str = "none"  # "bf16"/"fp16" train in mixed precision (GPU); certificates are fp32
 
 
 SOCConfig.SMOKE = SOCConfig()

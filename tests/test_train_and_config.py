@@ -67,3 +67,31 @@ def test_margins2d_experiment_has_no_violations(trained_toy):
     summary = compute.tightness_summary(t)
     assert int(summary.violations.iloc[0]) == 0
     assert 0 < summary.ratio_median.iloc[0] <= 1
+
+
+def test_mixed_precision_trains_and_certifies_in_fp32():
+    from lipviz.certify import Certifier
+    from lipviz.train import CrossEntropy, TrainConfig, Trainer
+
+    train, val = make_toy("moons", n=200, seed=0), make_toy("moons", n=100, seed=1)
+    model = create("toy-mlp", hidden=16, depth=1, spectral=False)
+    seen = []
+    cfg = TrainConfig(epochs=3, lr=0.05, amp="bf16")
+    res = Trainer(model, CrossEntropy(), cfg, (2,), progress=False, callbacks=[seen.append]).fit(
+        train, val
+    )
+    assert [len(rows) for rows in seen] == [1, 2, 3]  # the callback saw every epoch
+    assert res.history.loss.notna().all() and res.history.val_acc.iloc[-1] > 0.6
+    assert all(p.dtype == torch.float32 for p in res.model.parameters())
+    cert = Certifier(res.model, (2,))
+    outside = cert(val.x)
+    with torch.autocast("cpu", torch.bfloat16):  # inside an autocast region: still fp32
+        inside = cert(val.x)
+        low_input = cert(val.x.bfloat16())
+    assert torch.equal(outside.radius, inside.radius)
+    assert low_input.radius.dtype == torch.float32
+    cert.model = res.model.half()
+    with pytest.raises(ValueError, match="fp32"):
+        cert(val.x)
+    with pytest.raises(ValueError, match="amp"):
+        Trainer(model, CrossEntropy(), TrainConfig(amp="fp8"), (2,))

@@ -30,7 +30,7 @@ def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True)
         epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, optimizer="sgd",
         momentum=cfg.momentum, weight_decay=cfg.weight_decay, lr_milestones=cfg.lr_milestones,
         augment=cfg.augment, select_on="val_cert_acc", select_eps=cfg.select_eps,
-        n_val_eval=cfg.n_val_eval, seed=cfg.seed,
+        n_val_eval=cfg.n_val_eval, seed=cfg.seed, amp=cfg.amp,
     )  # fmt: skip
     method = f"LipConvnet-{cfg.depth} {cfg.activation}+{cfg.last_layer}+CR({cfg.gamma})"
     return train_and_certify(cfg, model, objective, tcfg, (train, val, test), method=method,

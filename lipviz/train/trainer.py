@@ -20,6 +20,8 @@ from .lipschitz import PowerIterationBound
 
 __all__ = ["FitResult", "TrainConfig", "Trainer"]
 
+AMP_DTYPES = {"none": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -27,6 +29,8 @@ class TrainConfig:
 
     ``select_on`` is ``"val_acc"`` or ``"val_cert_acc"`` (certified accuracy at ``select_eps``
     on the validation split, with a sound bound). The test set is never looked at.
+    ``amp`` runs the training forward/backward under ``torch.autocast`` (fp16 with a gradient
+    scaler); parameters stay fp32 and every evaluation and certificate runs in fp32.
     """
 
     epochs: int = 10
@@ -38,6 +42,7 @@ class TrainConfig:
     lr_milestones: tuple[float, ...] = ()  # fractions of the epochs where lr is divided by 10
     no_decay: tuple[str, ...] = ("theta",)  # parameter names ending so get no weight decay
     augment: str = "none"  # "none" or "crop-flip" (random 4-pixel-padded crop, horizontal flip)
+    amp: str = "none"  # mixed-precision training: "none", "bf16" or "fp16"; certification is fp32
     select_on: str = "val_acc"
     select_eps: float = 0.0
     n_val_eval: int = 2000
@@ -58,11 +63,13 @@ class Trainer:
     """Train ``model`` with ``objective`` (see :mod:`lipviz.train.objectives`).
 
     With ``out_dir`` set, each epoch writes ``checkpoint.pt`` and ``metrics.csv`` there, and a
-    new Trainer on the same folder resumes where the last one stopped.
+    new Trainer on the same folder resumes where the last one stopped. Each callable in
+    ``callbacks`` is called after every epoch with the list of rows so far (e.g. a live
+    dashboard, :class:`lipviz.viz.widgets.TrainingDashboard`).
     """
 
     def __init__(self, model, objective, cfg: TrainConfig, input_shape, *, out_dir=None,
-                 progress: bool = True, device=None):  # fmt: skip
+                 progress: bool = True, device=None, callbacks=()):  # fmt: skip
         if cfg.epochs < 1:
             msg = f"epochs must be >= 1, got {cfg.epochs}"
             raise ValueError(msg)
@@ -81,6 +88,11 @@ class Trainer:
         if cfg.augment not in ("none", "crop-flip"):
             msg = f"augment must be 'none' or 'crop-flip', got {cfg.augment!r}"
             raise ValueError(msg)
+        if cfg.amp not in AMP_DTYPES:
+            msg = f"amp must be one of {sorted(AMP_DTYPES)}, got {cfg.amp!r}"
+            raise ValueError(msg)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
+        self.callbacks = list(callbacks)
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         decay = [p for n, p in named if not n.endswith(cfg.no_decay)]
         no_decay = [p for n, p in named if n.endswith(cfg.no_decay)]
@@ -183,10 +195,14 @@ class Trainer:
                 xb, yb = xb.to(self.device), yb.to(self.device)
                 if cfg.augment == "crop-flip":
                     xb = crop_flip(xb)
-                loss, info = self.objective(self.model, xb, yb, self.lip, epoch - 1 + b / n_batches)
+                with torch.autocast(self.device.type, AMP_DTYPES[cfg.amp], cfg.amp != "none"):
+                    loss, info = self.objective(
+                        self.model, xb, yb, self.lip, epoch - 1 + b / n_batches
+                    )
                 self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.opt)
+                self.scaler.update()
                 total += loss.item() * len(yb)
                 correct += int((info["logits"].argmax(1) == yb).sum())
                 count += len(yb)
@@ -203,6 +219,8 @@ class Trainer:
             self._save(epoch, rows, best)
             if self.out_dir:
                 pd.DataFrame(rows).to_csv(self.out_dir / "metrics.csv", index=False)
+            for callback in self.callbacks:
+                callback(list(rows))
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row[cfg.select_on]:.3f}")
         bar.close()
