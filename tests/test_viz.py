@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from lipviz.viz import compute, interactive, static
 
@@ -57,3 +58,27 @@ def test_gradient_norm_decay_known_answers():
     relu = t[t.activation == "relu"].grad_norm.to_numpy()
     assert np.allclose(maxmin, 1.0, atol=1e-5)  # orthogonal layers + GNP activation
     assert (np.diff(relu) < 0).all() and relu[-1] < 0.3  # about sqrt(1/2) per layer
+
+
+def test_last_layer_certificates_and_the_topk_trap():
+    import torch
+
+    import lipviz
+    from lipviz.viz.compute import last_layer_certificates, lln_topk_trap
+
+    model, x = lln_topk_trap(n_classes=20, top_k=9)
+    t = last_layer_certificates(model, x, top_k=9)
+    # a linear classifier: the all-class pairwise certificate is the exact boundary distance
+    assert t.pairwise.iloc[0] == pytest.approx(0.25, rel=1e-9)
+    assert t.top_k_overestimates.iloc[0] and t.top_k.iloc[0] > 2 * t.pairwise.iloc[0]
+    assert t["global"].iloc[0] <= t.pairwise.iloc[0]
+    # the top-k "radius" is broken by an attack; the all-class one is not
+    y = torch.tensor(t.predicted.values)
+    inside_topk = lipviz.attacks.pgd_l2(model, x, y, eps=0.9 * t.top_k.iloc[0], box=None)
+    inside_sound = lipviz.attacks.pgd_l2(model, x, y, eps=0.99 * t.pairwise.iloc[0], box=None)
+    assert bool(inside_topk.success[0]) and not bool(inside_sound.success[0])
+    # with every class among the top k the two coincide
+    full = last_layer_certificates(model, x, top_k=19)
+    assert not full.top_k_overestimates.any()
+    with pytest.raises(ValueError, match="top_k"):
+        lln_topk_trap(n_classes=5, top_k=4)
