@@ -1,0 +1,254 @@
+"""Pure computations behind the figures and explorers: spectra, curves and slider tables.
+
+Everything here returns arrays or DataFrames and is tested numerically; ``static`` draws the
+results with matplotlib and ``widgets`` wires them to sliders.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..bounds.compare import exact_operator_norm
+from ..bounds.rules import layer_bound
+from ..certify import Certifier
+from ..functional import conv_singular_values_fft, operator_power_iteration, polyphase_kernel
+
+__all__ = [
+    "accuracy_vs_eps",
+    "certified_fractions",
+    "layer_spectra",
+    "lmt_c_profile",
+    "point_certificate",
+    "power_iteration_trace",
+]
+
+
+def _input_shapes(model: nn.Module, input_shape) -> dict[nn.Module, tuple[int, ...]]:
+    shapes: dict[nn.Module, tuple[int, ...]] = {}
+
+    def record(mod, args):
+        if args and isinstance(args[0], torch.Tensor):  # parametrizations get no input
+            shapes.setdefault(mod, tuple(args[0].shape[1:]))  # returns None: inputs unchanged
+
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules()]
+    try:
+        with torch.no_grad():
+            was = model.training
+            model.eval()
+            dtype = next(iter(model.parameters()), torch.zeros(())).dtype
+            model(torch.zeros((1, *input_shape), dtype=dtype))
+            model.train(was)
+    finally:
+        for h in hooks:
+            h.remove()
+    return shapes
+
+
+def _soc_singular_values(layer, in_shape) -> torch.Tensor:
+    """Per-frequency singular values of the truncated exponential (circular padding)."""
+    _, h, w = in_shape
+    filt = layer.normalized_filter().detach().double()
+    s, p = layer.stride, layer.kernel_size // 2
+    n1, n2 = h // s, w // s
+    grid = torch.zeros(*filt.shape[:2], n1, n2, dtype=filt.dtype)
+    for a in range(filt.shape[2]):  # tap a sits at offset a - p; taps alias on tiny grids
+        for b in range(filt.shape[3]):
+            grid[:, :, (a - p) % n1, (b - p) % n2] += filt[:, :, a, b]
+    # cross-correlation: y[i] = sum_a K[a] x[i + a - p], so each frequency multiplies by
+    # sum_a K[a] exp(+2 pi i f (a - p) / n): an inverse DFT, scaled
+    spec = (torch.fft.ifft2(grid) * (n1 * n2)).permute(2, 3, 0, 1)  # (n1, n2, m, m)
+    spec = spec.reshape(-1, layer.channels, layer.channels)
+    eye = torch.eye(layer.channels, dtype=spec.dtype).expand_as(spec)
+    total, term = eye.clone(), eye.clone()
+    for k in range(1, layer.eval_terms + 1):
+        term = term @ spec / k
+        total = total + term
+    block = total[:, : layer.out_channels, : layer.in_channels * s * s]
+    return torch.linalg.svdvals(block).flatten()
+
+
+def layer_spectra(model: nn.Module, input_shape) -> object:
+    r"""Every singular value of every linear layer of ``model``, for inputs of ``input_shape``.
+
+    - ``nn.Linear`` (LLN included): the SVD of the weight;
+    - ``nn.Conv2d``: the singular values of the **circular** convolution on the input grid, one
+      :math:`c_{out} \times c_{in}` matrix per frequency (Sedghi et al., 2019), strides through
+      the polyphase decomposition. A zero-padded convolution has different values; its largest
+      one is bounded by the FFT bound on the padded grid that certificates use;
+    - SOC layers: the truncated exponential per frequency (circular padding), which sits at 1.
+
+    Returns a DataFrame with columns ``layer`` (index in ``model.named_modules()``), ``name``,
+    ``type``, ``sigma`` and ``method``.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(3, 2)
+    >>> layer_spectra(nn.Sequential(lin), (3,)).sigma.size
+    2
+    """
+    import pandas as pd
+
+    from ..layers import SOC
+
+    shapes = _input_shapes(model, tuple(input_shape))
+    frames = []
+    for index, (name, module) in enumerate(model.named_modules()):
+        if module not in shapes:
+            continue
+        in_shape = tuple(shapes[module])
+        if isinstance(module, SOC):
+            grid = (module.in_features, 1, 1) if in_shape == (module.in_channels,) else in_shape
+            sv, method = _soc_singular_values(module, grid), "truncated exp per frequency"
+        elif isinstance(module, nn.Conv2d):
+            if module.groups != 1 or module.dilation != (1, 1):
+                continue
+            weight = polyphase_kernel(module.weight, module.stride)
+            grid = (in_shape[1] // module.stride[0], in_shape[2] // module.stride[1])
+            sv = conv_singular_values_fft(weight, grid).flatten()
+            method = "circular convolution (FFT)"
+        elif isinstance(module, nn.Linear):
+            sv, method = torch.linalg.svdvals(module.weight.detach().double()), "SVD"
+        else:
+            continue
+        frames.append(pd.DataFrame({"layer": index, "name": name or type(module).__name__,
+                                    "type": type(module).__name__,
+                                    "sigma": sv.detach().double().numpy(),
+                                    "method": method}))  # fmt: skip
+    if not frames:
+        msg = f"{type(model).__name__} has no Linear, Conv2d or SOC layer to take a spectrum of"
+        raise ValueError(msg)
+    return pd.concat(frames, ignore_index=True)
+
+
+def power_iteration_trace(module: nn.Module, input_shape, steps: int = 50) -> object:
+    r"""Power-iteration estimates after 1..``steps`` steps against the exact norm and the sound
+    bound of one linear module (small inputs: the exact norm is a dense Jacobian SVD).
+
+    Every estimate is :math:`\le` exact :math:`\le` sound. Returns a DataFrame with columns
+    ``step``, ``estimate``, ``exact``, ``sound``.
+    """
+    import pandas as pd
+
+    if steps < 1:
+        msg = f"steps must be >= 1, got {steps}"
+        raise ValueError(msg)
+    mod = _float64_linear(module)
+    exact = exact_operator_norm(module, input_shape)
+    sound = layer_bound(module, tuple(input_shape)).value
+    rows, u = [], None
+    for step in range(1, steps + 1):
+        sigma, u = operator_power_iteration(mod, input_shape, n_iter=1, u=u)
+        rows.append({"step": step, "estimate": sigma})
+    return pd.DataFrame(rows).assign(exact=exact, sound=sound)
+
+
+def _float64_linear(module: nn.Module) -> nn.Module:
+    import copy
+
+    mod = copy.deepcopy(module).double().eval()
+    if getattr(mod, "bias", None) is not None:
+        mod.bias = None  # the operator, not the affine map
+    return mod
+
+
+def certified_fractions(radii: dict, eps) -> object:
+    """Fraction certified at each ε for several models.
+
+    ``radii`` maps a label to per-input certified radii that are 0 for misclassified inputs
+    (e.g. ``CertifiedRadii.radius * correct``). Returns a DataFrame ``label``, ``eps``,
+    ``fraction``.
+
+    Examples
+    --------
+    >>> certified_fractions({"a": np.array([0.0, 0.5, 1.0])}, [0, 0.5]).fraction.tolist()
+    [0.6666666666666666, 0.6666666666666666]
+    """
+    import pandas as pd
+
+    rows = []
+    for label, r in radii.items():
+        r = np.asarray(r, dtype=float)
+        for e in np.atleast_1d(eps):
+            hit = (r >= e) & (r > 0) if e > 0 else r > 0
+            rows.append({"label": label, "eps": float(e), "fraction": float(hit.mean())})
+    return pd.DataFrame(rows)
+
+
+def correct_radii(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Sound certified radii, with 0 for misclassified inputs (and 0 < r for correct ones)."""
+    cert = Certifier(model, tuple(x.shape[1:]))(x)
+    ok = cert.predicted == y
+    return torch.where(ok, cert.radius.clamp_min(1e-12), torch.zeros_like(cert.radius)).numpy()
+
+
+def accuracy_vs_eps(model: nn.Module, x, y, eps, *, steps: int = 20, restarts: int = 1,
+                    box=(0.0, 1.0)) -> object:  # fmt: skip
+    """Clean, certified (sound) and empirical (PGD-l2) accuracy at each ε.
+
+    Empirical accuracy is an upper bound on robust accuracy and certified accuracy a lower
+    bound, so ``certified <= empirical <= clean`` at every ε (a test checks it). Returns a
+    DataFrame ``eps``, ``clean``, ``certified``, ``empirical``.
+    """
+    import pandas as pd
+
+    from ..attacks import pgd_l2
+
+    radii = correct_radii(model, x, y)
+    clean = float((radii > 0).mean())
+    rows = []
+    for e in eps:
+        e = float(e)
+        correct = torch.as_tensor(radii > 0)
+        robust = correct.clone()
+        if e > 0 and correct.any():
+            idx = correct.nonzero().flatten()
+            attack = pgd_l2(model, x[idx], y[idx], e, steps=steps, restarts=restarts, box=box)
+            robust[idx] = ~attack.success.cpu()
+        rows.append({"eps": e, "clean": clean, "certified": float(np.mean(radii >= max(e, 1e-12))),
+                     "empirical": float(robust.double().mean())})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def lmt_c_profile(model: nn.Module, x, y, c_values) -> object:
+    r"""What LMT's :math:`c` asks of a trained model.
+
+    LMT adds :math:`c\,L_{\text{prefix}}\|w_j - w_y\|` (pairwise; :math:`\sqrt2\,c\,L` in the
+    global form) to every wrong logit, so a point meets the LMT margin at :math:`c` exactly when
+    it is certified at radius :math:`c`. For each ``c``: the fraction meeting it and the mean
+    cross-entropy of the enlarged logits. Returns a DataFrame ``c``, ``fraction_met``,
+    ``lmt_loss``.
+    """
+    import pandas as pd
+
+    cert = Certifier(model, tuple(x.shape[1:]))
+    with torch.no_grad():
+        logits = model.eval()(x).double()
+    if cert.form == "pairwise":
+        scale = cert.lipschitz * cert.row_dist.double()[y]  # (N, C)
+    else:
+        scale = torch.full_like(logits, math.sqrt(2) * cert.lipschitz)
+    scale = scale.scatter(1, y[:, None], 0.0)
+    rows = []
+    for c in c_values:
+        enlarged = logits + float(c) * scale
+        others = enlarged.scatter(1, y[:, None], -math.inf).amax(1)
+        met = enlarged.gather(1, y[:, None])[:, 0] > others
+        loss = nn.functional.cross_entropy(enlarged, y)
+        rows.append({"c": float(c), "fraction_met": float(met.double().mean()),
+                     "lmt_loss": float(loss)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def point_certificate(model: nn.Module, point, **boundary_kwargs) -> dict:
+    """The sound certified radius of one 2-D point and its true distance to the boundary."""
+    from ..planar import boundary_distance
+
+    x = torch.as_tensor(point, dtype=torch.float32).reshape(1, 2)
+    cert = Certifier(model, (2,))(x)
+    true = boundary_distance(model, x, **boundary_kwargs)
+    return {"x": float(x[0, 0]), "y": float(x[0, 1]), "predicted": int(cert.predicted[0]),
+            "certified_radius": float(cert.radius[0]), "true_distance": float(true[0])}  # fmt: skip
