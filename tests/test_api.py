@@ -25,6 +25,8 @@ MODULES = [
     "lipviz.viz.compute",
     "lipviz.viz.interactive",
     "lipviz.viz.static",
+    "lipviz.viz.explorers",
+    "lipviz.viz.widgets",
 ]
 
 
