@@ -27,7 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 book: setup
-	$(BIN)/$(BOOK_BUILD)
+	LIPVIZ_STATIC=1 $(BIN)/$(BOOK_BUILD)
 	@echo
 	@echo "The book is built: file://$(CURDIR)/book/_build/html/index.html"
 

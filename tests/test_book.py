@@ -43,6 +43,7 @@ INJECT = {
         "top_k": 9,
         "seed": 1,
     },
+    "08_interactive_explorers": {"preset": "smoke", "epochs": 1, "n_points": 60, "attack_steps": 5},
 }
 
 
@@ -108,6 +109,7 @@ def built_book(tmp_path_factory) -> Path:
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe), "build", "book", "--all", "--config", "jupyter_book.yml", "-W", "--keep-going"]
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # kernels draw inline
+    env["LIPVIZ_STATIC"] = "1"  # explorers show their static fallbacks in the book
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return work / "book" / "_build" / "html"
