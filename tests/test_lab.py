@@ -1,0 +1,111 @@
+"""The live widgets in a real JupyterLab: headless Chromium opens a chapter, runs it, moves a
+slider and sees the plotly figure change, with no request leaving 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import urlparse
+
+import pytest
+from conftest import CHROMIUM_ARGS
+from test_book import BOOK, INJECT, _read
+
+pytestmark = pytest.mark.browser
+CHAPTER = "01_margins_2d"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab on 127.0.0.1 serving the chapter (with its smoke test parameters) as .ipynb."""
+    import nbformat
+    import papermill as pm
+
+    src = tmp_path / "source.ipynb"
+    nbformat.write(_read(BOOK / f"{CHAPTER}.md"), src)
+    pm.execute_notebook(str(src), str(tmp_path / f"{CHAPTER}.ipynb"), parameters=INJECT[CHAPTER],
+                        kernel_name="python3", prepare_only=True)  # fmt: skip
+    src.unlink()
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if k not in ("LIPVIZ_STATIC", "MPLBACKEND")}
+    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "config")  # no user settings, no news fetching
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+           f"--port={port}", f"--IdentityProvider.token={token}", "--expose-app-in-browser",
+           f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+    log = (tmp_path / "lab.log").open("w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
+        yield f"{base}/lab/tree/{CHAPTER}.ipynb?token={token}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+        def record(request):
+            url = urlparse(request.url)
+            if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
+                outside.append(request.url)
+
+        page.on("request", record)
+        page.goto(lab)
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget",
+                               timeout=60000)  # fmt: skip
+        page.wait_for_function(
+            "window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status"
+            " === 'idle'", timeout=60000,
+        )  # fmt: skip
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        slider = page.locator(".widget-slider .noUi-handle").first
+        slider.wait_for(timeout=240000)
+        shape = page.locator(".jp-OutputArea .js-plotly-plot .shapelayer path").first
+        shape.wait_for(timeout=60000)
+        page.wait_for_timeout(1000)
+        before = shape.get_attribute("d")
+        slider.scroll_into_view_if_needed()
+        box = slider.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=5)
+        page.mouse.up()
+        page.screenshot(path=str(tmp_path / "lab.png"))
+        page.wait_for_function(
+            "([el, d]) => el.getAttribute('d') !== d", arg=[shape.element_handle(), before],
+            timeout=30000,
+        )  # fmt: skip
+        after = shape.get_attribute("d")
+        page.screenshot(path=str(tmp_path / "lab.png"))
+        browser.close()
+    assert after != before
+    assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
