@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,13 +11,18 @@ import torch
 from torch import nn
 
 from .bounds import LipschitzBound, lipschitz_bound
+from .bounds.guards import check_hooks, current_weight
+from .bounds.rules import find_rule
+from .state import eval_mode, state_digest
 
 __all__ = [
     "CertifiedRadii",
     "Certifier",
     "certified_accuracy",
     "certified_radius",
+    "check_labels",
     "margins",
+    "round_down",
 ]
 
 SQRT2 = math.sqrt(2.0)
@@ -81,9 +87,22 @@ FORMS = ("auto", "global", "pairwise")
 
 
 def _last_linear(model: nn.Module):
-    if isinstance(model, nn.Sequential) and len(model) and isinstance(model[-1], nn.Linear):
-        return model[:-1], model[-1]
+    """(prefix, last) when ``model`` is a Sequential ending in ``nn.Linear``, else (None, None).
+
+    The prefix is a plain Sequential of the same child instances under the same names.
+    """
+    if isinstance(model, nn.Sequential) and len(model._modules):
+        items = list(model._modules.items())
+        if isinstance(items[-1][1], nn.Linear):
+            return nn.Sequential(OrderedDict(items[:-1])), items[-1][1]
     return None, None
+
+
+def _row_distances(weight: torch.Tensor) -> torch.Tensor:
+    r"""Exact :math:`\|w_i - w_j\|` in float64 (differences first, never the
+    :math:`\|a\|^2 + \|b\|^2 - 2ab` shortcut that cancels for close rows)."""
+    w = weight.detach().double()
+    return torch.stack([(w - row).norm(dim=1) for row in w])
 
 
 class Certifier:
@@ -123,25 +142,45 @@ class Certifier:
                 raise ValueError(msg)
             self.lipschitz = self.bound.value
         else:
+            check_hooks(model, "")
+            find_rule(last)  # a Linear subclass overriding forward has other rows
+            check_hooks(last, "last layer")
             if len(prefix):
                 self.bound = lipschitz_bound(prefix, input_shape, mode=mode)
                 self.lipschitz = self.bound.value
             else:
                 self.bound, self.lipschitz = None, 1.0
-            w = last.weight.detach().double()
-            self.row_dist = torch.cdist(w, w).float()  # (C, C): ||w_i - w_j||
+            self.row_dist = _row_distances(current_weight(last))  # (C, C), float64
+        self.digest = state_digest(model)
+        if bound is not None and bound.state_digest not in ("", self.digest):
+            msg = (
+                "the bound was computed for other weights (another model, or this one before an "
+                "edit or a training step): recompute it with lipviz.lipschitz_bound(model, ...)"
+            )
+            raise ValueError(msg)
         self.sound = self.bound is None or self.bound.sound
         self.input_shape = tuple(input_shape)
 
+    def check_current(self) -> None:
+        """Raise if the model's parameters or buffers changed since this certifier was built."""
+        if state_digest(self.model) != self.digest:
+            msg = (
+                "the model changed since this Certifier was built (a training step, "
+                "load_state_dict, or an edit of a weight or buffer): its bounds describe the old "
+                "weights. Build a new Certifier."
+            )
+            raise RuntimeError(msg)
+
     def radii_from_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(radius, margin) of the predicted class, from logits (N, C)."""
+        """(radius, margin) of the predicted class, from logits (N, C), in float64."""
+        logits = logits.double()
         margin = margins(logits)
         if self.form == "global":
             radius = margin / (SQRT2 * self.lipschitz)
         else:
             pred = logits.argmax(1)
             gap = logits.gather(1, pred[:, None]) - logits  # f_t - f_j >= 0
-            den = self.lipschitz * self.row_dist.to(logits.device)[pred]
+            den = self.lipschitz * self.row_dist.to(logits.device, logits.dtype)[pred]
             inf = torch.full_like(gap, float("inf"))
             # identical rows: f_t - f_j is constant, so that pair never flips if it is positive
             degenerate = torch.where(gap > 0, inf, torch.zeros_like(gap))
@@ -160,20 +199,25 @@ class Certifier:
             msg = f"certifier was built for inputs {self.input_shape}, x has {tuple(x.shape[1:])}"
             raise ValueError(msg)
         model = self.model
+        dtypes = {t.dtype for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()}
         low = {torch.float16, torch.bfloat16}
-        if any(p.dtype in low for p in model.parameters()):
-            msg = "certificates are computed in fp32: convert the model with model.float() first"
+        if dtypes & low:
+            msg = "certificates are computed in fp32 or wider: convert the model with model.float()"
             raise ValueError(msg)
-        if x.dtype in low:
-            x = x.float()
-        was_training = model.training
-        model.eval()
-        try:  # fp32 even inside an autocast region (mixed-precision training)
-            with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-                logits = torch.cat([model(xb) for xb in x.split(batch_size)])
-        finally:
-            model.train(was_training)
-        radius, margin = self.radii_from_logits(logits.float())
+        dtype = torch.float64 if torch.float64 in dtypes else torch.float32
+        if x.is_floating_point() and x.dtype.itemsize > dtype.itemsize:
+            msg = (
+                f"x is {x.dtype} but the model computes in {dtype}: rounding x would certify "
+                "other points. Convert the model (model.double()) or x explicitly."
+            )
+            raise ValueError(msg)
+        x = x.to(dtype)  # exact: never narrower than x
+        self.check_current()
+        # fp32 or wider even inside an autocast region (mixed-precision training)
+        with eval_mode(model), torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            logits = torch.cat([model(xb) for xb in x.split(batch_size)])
+        radius, margin = self.radii_from_logits(logits.double())
+        radius, margin = round_down(radius, dtype), margin.to(dtype)
         return CertifiedRadii(
             radius=radius,
             predicted=logits.argmax(1),
@@ -223,8 +267,9 @@ def certified_radius(
     --------
     >>> lin = nn.Linear(2, 2, bias=False)
     >>> _ = lin.weight.data.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
-    >>> certified_radius(lin, torch.tensor([[0.5, 3.0]])).radius.tolist()  # distance to x0 = 0
-    [0.5]
+    >>> r = certified_radius(lin, torch.tensor([[0.5, 3.0]])).radius  # distance to x0 = 0
+    >>> round(float(r), 6), bool(r <= 0.5)  # rounded down, never up
+    (0.5, True)
     """
     if x.dim() < 2:
         msg = f"x must be batched (N, ...), got shape {tuple(x.shape)}"
@@ -248,10 +293,19 @@ def certified_accuracy(
     form: str = "auto",
     certifier: Certifier | None = None,
 ):
-    """Fraction of inputs correctly classified with a certified radius >= each ε.
+    """Fraction of inputs correctly classified with a certified radius *greater than* each ε.
 
-    Returns a DataFrame with columns ``eps``, ``certified_accuracy``, ``kind``. At ε = 0 the
-    value is the clean accuracy.
+    A radius equal to ε does not count: a perturbation of norm ε may reach a tie, where the
+    argmax can flip. Returns a DataFrame with columns ``eps``, ``certified_accuracy``, ``kind``.
+    At ε = 0 the value is the clean accuracy.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(2, 2, bias=False)
+    >>> _ = lin.weight.data.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
+    >>> x, y = torch.tensor([[0.5, 0.0], [-2.0, 0.0]]), torch.tensor([0, 1])
+    >>> certified_accuracy(lin, x, y, [0.0, 0.5, 1.0])["certified_accuracy"].tolist()
+    [1.0, 0.5, 0.5]
     """
     import pandas as pd
 
@@ -259,20 +313,45 @@ def certified_accuracy(
     if any((not math.isfinite(e)) or e < 0 for e in eps_list):
         msg = f"every eps must be a finite number >= 0, got {eps_list}"
         raise ValueError(msg)
-    if len(y) != len(x):
-        msg = f"x has {len(x)} rows but y has {len(y)}"
-        raise ValueError(msg)
+    y = check_labels(y, len(x))
     cert = certified_radius(model, x, bound=bound, mode=mode, form=form, certifier=certifier)
     correct = cert.predicted.cpu() == y.cpu()
     radius = cert.radius.cpu()
     rows = [
         {
             "eps": e,
-            "certified_accuracy": float(
-                (correct & ((radius >= e) if e > 0 else True)).float().mean()
-            ),
+            "certified_accuracy": float((correct & ((radius > e) if e > 0 else True)).float().mean()),
             "kind": cert.kind,
         }
         for e in eps_list
     ]
     return pd.DataFrame(rows)
+
+
+def round_down(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``value`` in ``dtype``, rounded toward zero, so a float64 radius never grows when narrowed.
+
+    Examples
+    --------
+    >>> r = torch.tensor([0.1], dtype=torch.float64)
+    >>> bool(round_down(r, torch.float32).double() <= r)
+    True
+    """
+    out = value.to(dtype)
+    up = out.double() > value.double()
+    return torch.where(up, torch.nextafter(out, torch.zeros_like(out)), out)
+
+
+def check_labels(y, n: int) -> torch.Tensor:
+    """Labels as a 1-D integer tensor of length ``n``; a clear error for anything else.
+
+    Labels of shape (N, 1) would broadcast against (N,) predictions into an (N, N) comparison.
+    """
+    y = torch.as_tensor(y)
+    if y.dim() != 1 or len(y) != n:
+        msg = f"labels must have shape ({n},) (one class index per input), got {tuple(y.shape)}"
+        raise ValueError(msg)
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        msg = f"labels must be integer class indices, got dtype {y.dtype}"
+        raise ValueError(msg)
+    return y

@@ -21,19 +21,21 @@ def test_slab_certificate_is_exact(slab):
 
 def test_nan_and_inf_logits_are_never_certified():
     class Broken(nn.Module):
-        def forward(self, x):
-            out = x.clone()
-            if len(out) > 1:  # the bound's shape probe passes a single zero row
-                out[0, 0] = float("nan")
-                out[1, 1] = float("inf")
-            return out
+        """Elementwise: NaN for a large first coordinate, inf for a large second one."""
 
-    model = nn.Sequential(nn.Linear(2, 2), Broken())
+        def forward(self, x):
+            nan, inf = torch.full_like(x, float("nan")), torch.full_like(x, float("inf"))
+            out = torch.where((x[:, :1] > 50) & (torch.arange(2) == 0), nan, x)
+            return torch.where((x[:, 1:] > 50) & (torch.arange(2) == 1), inf, out)
+
+    model = nn.Sequential(nn.Identity(), Broken())
     from lipviz.bounds import LayerBound, register_bound
 
     register_bound(Broken)(lambda m, s, mode, n_iter: LayerBound(1.0, "test", True))
-    cert = certified_radius(model, torch.randn(4, 2))
+    x = torch.tensor([[100.0, 0.0], [0.0, 100.0], [1.0, 2.0], [3.0, 1.0]])
+    cert = certified_radius(model, x)
     assert cert.radius[:2].tolist() == [0.0, 0.0]
+    assert (cert.radius[2:] > 0).all()
     assert torch.isfinite(cert.radius).all()
 
 
@@ -96,7 +98,7 @@ def test_bad_inputs(slab):
         certified_accuracy(model, ds.x, ds.y, [-0.1])
     with pytest.raises(ValueError, match="eps"):
         certified_accuracy(model, ds.x, ds.y, [float("nan")])
-    with pytest.raises(ValueError, match="rows"):
+    with pytest.raises(ValueError, match="labels must have shape"):
         certified_accuracy(model, ds.x, ds.y[:-1], [0.1])
     with pytest.raises(ValueError, match="batched"):
         certified_radius(model, ds.x[0])

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..functional import conv_norm_fft, operator_power_iteration, reshaped_kernel_bounds
+from .guards import current_weight
 from .rules import LayerBound, register_bound
 
 __all__ = ["bn_scale", "conv_bn_bound", "conv_operator_bound"]
@@ -36,7 +37,7 @@ def conv_operator_bound(
 ) -> LayerBound:
     """Bound the linear part of ``conv`` (bias ignored), optionally with a replacement weight."""
     _check_conv(conv, in_shape)
-    w = conv.weight if weight is None else weight
+    w = current_weight(conv) if weight is None else weight
     if mode == "estimate":
 
         def op(x):
@@ -78,56 +79,93 @@ def conv_bn_bound(conv: nn.Conv2d, bn: nn.BatchNorm2d, in_shape, mode, n_iter) -
     Tighter than the product of the two bounds.
     """
     scale = bn_scale(bn).to(conv.weight.device)
-    fused = conv.weight.detach().double() * scale.view(-1, 1, 1, 1)
+    fused = current_weight(conv).detach().double() * scale.view(-1, 1, 1, 1)
     lb = conv_operator_bound(conv, in_shape, mode, n_iter, weight=fused)
     return LayerBound(lb.value, lb.method + ", conv+BN fused", lb.sound)
 
 
-def _pool_geometry(module, in_shape):
+def _check_pool_input(module, in_shape):
     if len(in_shape) != 3:
         msg = f"{module!r} expects inputs (C, H, W), got {in_shape}"
         raise ValueError(msg)
-    k = nn.modules.utils._pair(module.kernel_size)
-    s = nn.modules.utils._pair(module.stride if module.stride is not None else module.kernel_size)
-    p = nn.modules.utils._pair(module.padding)
-    d = nn.modules.utils._pair(getattr(module, "dilation", 1))
-    overlap = 1
-    for kk, ss, pp, dd, n in zip(k, s, p, d, in_shape[1:], strict=True):
-        span = dd * (kk - 1) + 1
-        n_out = (n + 2 * pp - span) // ss + 1 + (ss - 1 if module.ceil_mode else 0)
-        overlap *= max(1, min(kk, -(-kk * math.gcd(ss, dd) // ss), n_out))
-    return k, p, overlap
+
+
+def _window_counts(n: int, n_out: int, k: int, s: int, p: int, d: int) -> int:
+    """The largest number of pooling windows (along one axis) that contain one input index."""
+    counts = [0] * n
+    for o in range(n_out):
+        for j in range(k):
+            i = o * s - p + j * d
+            if 0 <= i < n:
+                counts[i] += 1
+    return max(counts, default=0)
 
 
 @register_bound(nn.MaxPool2d)
 def _maxpool(module, in_shape, mode, n_iter) -> LayerBound:
-    r"""Each output is a max over a window (1-Lipschitz from l-inf of the window to R), and each
-    input lies in at most ``overlap`` windows: :math:`\sqrt{\text{overlap}}`."""
-    _, _, overlap = _pool_geometry(module, in_shape)
-    return LayerBound(math.sqrt(overlap), f"sqrt(overlap={overlap})", True)
+    r"""Each output is a max over a window, 1-Lipschitz from :math:`\ell_\infty` (hence
+    :math:`\ell_2`) of the window; each input lies in at most :math:`o_h o_w` windows, counted
+    exactly on the actual grid (padding, dilation, ``ceil_mode``), so
+    :math:`\|y - y'\|^2 \le \sum_w \|x_w - x'_w\|^2 \le o_h o_w \|x - x'\|^2`."""
+    _check_pool_input(module, in_shape)
+    pair = nn.modules.utils._pair
+    k, p, d = pair(module.kernel_size), pair(module.padding), pair(module.dilation)
+    s = pair(module.stride if module.stride is not None else module.kernel_size)
+    probe = torch.zeros((1, 1, *in_shape[1:]))
+    out_hw = nn.functional.max_pool2d(probe, k, s, p, d, module.ceil_mode).shape[-2:]
+    overlap = 1
+    for axis in range(2):
+        overlap *= _window_counts(in_shape[1 + axis], out_hw[axis], k[axis], s[axis], p[axis],
+                                  d[axis])  # fmt: skip
+    return LayerBound(math.sqrt(overlap), f"sqrt(overlap={overlap}), counted", True)
+
+
+def _axis_matrix(pool, n: int) -> torch.Tensor:
+    """The (n, n_out) matrix of a separable pooling along one axis, by pooling the identity."""
+    eye = torch.eye(n, dtype=torch.float64).view(n, 1, n, 1)
+    return pool(eye).reshape(n, -1)
+
+
+def _separable_bound(mats, scale: float = 1.0) -> float:
+    r""":math:`\|A_h \otimes A_w\|_2 = \|A_h\|_2 \|A_w\|_2` (exact singular values)."""
+    from ..functional import spectral_norm_exact
+
+    return scale * math.prod(float(spectral_norm_exact(m)) for m in mats)
 
 
 @register_bound(nn.AvgPool2d)
 def _avgpool(module, in_shape, mode, n_iter) -> LayerBound:
-    r""":math:`\sqrt{\text{overlap} / m}` where :math:`m` is the smallest number of terms averaged
-    (Cauchy-Schwarz per window)."""
-    if module.divisor_override:
-        msg = f"{module!r}: divisor_override is not supported by the bounds"
-        raise NotImplementedError(msg)
-    k, p, overlap = _pool_geometry(module, in_shape)
-    if module.count_include_pad or p == (0, 0):
-        terms = k[0] * k[1]
-    else:
-        terms = max(1, k[0] - p[0]) * max(1, k[1] - p[1])
-    if module.ceil_mode:
-        terms = 1  # windows hanging over the edge may average a single input
-    return LayerBound(math.sqrt(overlap / terms), f"sqrt(overlap={overlap} / {terms})", True)
+    r"""Exact: average pooling acts on each channel as :math:`A_h X A_w^\top` (its divisor, with
+    or without padding counted, is a product of per-axis counts), so its norm is
+    :math:`\|A_h\|_2 \|A_w\|_2`, with each axis matrix obtained by pooling the identity."""
+    _check_pool_input(module, in_shape)
+    pair = nn.modules.utils._pair
+    k, p = pair(module.kernel_size), pair(module.padding)
+    s = pair(module.stride if module.stride is not None else module.kernel_size)
+    override = module.divisor_override
+    mats = []
+    for axis in range(2):
+        kk, ss, pp = (k[axis], 1), (s[axis], 1), (p[axis], 0)
+
+        def pool(t, kk=kk, ss=ss, pp=pp):
+            return nn.functional.avg_pool2d(t, kk, ss, pp, module.ceil_mode,
+                                            module.count_include_pad,
+                                            1 if override else None)  # fmt: skip
+
+        mats.append(_axis_matrix(pool, in_shape[1 + axis]))
+    value = _separable_bound(mats, 1.0 / override if override else 1.0)
+    return LayerBound(value, "exact (separable: ||A_h|| ||A_w||)", True)
 
 
 @register_bound(nn.AdaptiveAvgPool2d)
 def _adaptive_avg(module, in_shape, mode, n_iter) -> LayerBound:
+    r"""Exact, as for :class:`~torch.nn.AvgPool2d`: :math:`\|A_h\|_2 \|A_w\|_2` (for
+    ``output_size=1``, :math:`1/\sqrt{HW}`)."""
+    _check_pool_input(module, in_shape)
     size = nn.modules.utils._pair(module.output_size)
-    if size != (1, 1):
-        msg = f"{module!r}: only global average pooling (output_size=1) has a bound rule"
-        raise NotImplementedError(msg)
-    return LayerBound(1 / math.sqrt(in_shape[1] * in_shape[2]), "1/sqrt(H W)", True)
+    mats = []
+    for axis in range(2):
+        n = in_shape[1 + axis]
+        m = size[axis] if size[axis] is not None else n
+        mats.append(_axis_matrix(lambda t, m=m: nn.functional.adaptive_avg_pool2d(t, (m, 1)), n))
+    return LayerBound(_separable_bound(mats), "exact (separable: ||A_h|| ||A_w||)", True)

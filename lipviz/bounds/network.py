@@ -1,26 +1,39 @@
-"""Composition of per-layer bounds over a network."""
+"""Composition of per-layer bounds over a network: the walker and its composition rules.
+
+The walker follows the model's forward pass call by call: a module instance used twice is
+multiplied in twice, a block's parts see exactly the tensors its ``forward`` gives them, and the
+output of the walk is checked against the model's own forward pass. It refuses what it does not
+understand, with an error naming the module: a type without a rule, a subclass that overrides a
+registered type's methods, a forward hook or an unknown pre-hook, a residual whose two parts have
+different shapes (broadcasting), a block part that modifies the block's input in place, and a
+module whose eval-mode forward changes its parameters or buffers.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..layers.blocks import Concat, Residual
+from ..state import eval_mode, state_digest
 from .conv import conv_bn_bound
-from .rules import DEFAULT_N_ITER, MODES, LayerBound, layer_bound
+from .guards import check_hooks
+from .rules import DEFAULT_N_ITER, MODES, LayerBound, find_rule, layer_bound, lookup
 
-__all__ = ["LipschitzBound", "lipschitz_bound"]
+__all__ = ["LipschitzBound", "Walker", "lipschitz_bound", "register_composite"]
 
 
 @dataclass(frozen=True, eq=False)
 class LipschitzBound:
     """A network's Lipschitz bound: value, mode (``sound``/``estimate``), method and breakdown.
 
-    ``table`` is a DataFrame with one row per layer (name, type, shapes, bound, method, sound,
-    cumulative product).
+    ``table`` is a DataFrame with one row per layer call (name, type, shapes, bound, method,
+    sound, whether the instance is shared, cumulative product). ``state_digest`` fingerprints the
+    parameters and buffers the bound was computed for (:func:`lipviz.state.state_digest`).
     """
 
     value: float
@@ -28,6 +41,7 @@ class LipschitzBound:
     method: str
     input_shape: tuple[int, ...]
     table: object
+    state_digest: str = ""
 
     @property
     def sound(self) -> bool:
@@ -54,75 +68,187 @@ def _check_shape(input_shape) -> tuple[int, ...]:
     return shape
 
 
-class _Composer:
-    """Walks a model, composing per-layer bounds and recording one row per layer."""
+Step = tuple[float, bool, torch.Tensor]
+CompositeRule = Callable[["Walker", nn.Module, torch.Tensor, str, int], Step]
+_COMPOSITES: dict[type, CompositeRule] = {}
+
+
+def register_composite(*types: type) -> Callable[[CompositeRule], CompositeRule]:
+    """Register a composition rule ``rule(walker, module, x, name, depth) -> (bound, sound, out)``
+    for container types whose bound combines their parts' bounds (decorator)."""
+
+    def decorate(rule: CompositeRule) -> CompositeRule:
+        for t in types:
+            _COMPOSITES[t] = rule
+        return rule
+
+    return decorate
+
+
+class Walker:
+    """Walks a model call by call, composing per-layer bounds and recording one row per call."""
 
     def __init__(self, mode: str, n_iter: int):
         self.mode, self.n_iter = mode, n_iter
         self.rows: list[dict] = []
+        self.inplace: list[str] = []  # leaves that modified their input in place
 
     def row(self, name, module, x_in, x_out, lb: LayerBound, depth):
-        self.rows.append(
-            {
-                "layer": name,
-                "type": type(module).__name__,
-                "in_shape": tuple(x_in.shape[1:]),
-                "out_shape": tuple(x_out.shape[1:]),
-                "bound": lb.value,
-                "method": lb.method,
-                "sound": lb.sound,
-                "depth": depth,
-            }
-        )
+        self.rows.append({
+            "layer": name, "type": type(module).__name__, "in_shape": tuple(x_in.shape[1:]),
+            "out_shape": tuple(x_out.shape[1:]), "bound": lb.value, "method": lb.method,
+            "sound": lb.sound, "depth": depth, "_id": id(module),
+        })  # fmt: skip
 
-    def compose(self, module: nn.Module, x: torch.Tensor, name: str, depth: int):
-        """Return (bound, sound, output) for ``module`` applied to ``x``."""
-        if isinstance(module, nn.Sequential):
-            return self.sequence(list(module.named_children()), x, name, depth)
-        if isinstance(module, Residual):
-            parts = [(module.branch, "branch"), (module.shortcut, "shortcut")]
-            values, sound, out = [], True, None
-            for sub, label in parts:
-                v, s, y = self.compose(sub, x, f"{name}.{label}", depth + 1)
-                values.append(v)
-                sound &= s
-                out = y if out is None else out + y
-            lb = LayerBound(sum(values), "sum of branch bounds (residual)", sound)
-            self.row(name, module, x, out, lb, depth)
-            return lb.value, sound, out
-        if isinstance(module, Concat):
-            values, sound, outs = [], True, []
-            for i, sub in enumerate(module.branches):
-                v, s, y = self.compose(sub, x, f"{name}.{i}", depth + 1)
-                values.append(v)
-                sound &= s
-                outs.append(y)
-            out = torch.cat(outs, dim=module.dim)
-            lb = LayerBound(math.sqrt(sum(v * v for v in values)), "sqrt(sum l^2) (concat)", sound)
-            self.row(name, module, x, out, lb, depth)
-            return lb.value, sound, out
-        lb = layer_bound(module, tuple(x.shape[1:]), self.mode, self.n_iter)
+    def walk(self, module: nn.Module, x: torch.Tensor, name: str, depth: int) -> Step:
+        """(bound, sound, output) of ``module`` applied to ``x``."""
+        check_hooks(module, name)
+        rule = lookup(_COMPOSITES, module, "composition rule")
+        if rule is not None:
+            value, sound, out = rule(self, module, x, name, depth)
+        else:
+            value, sound, out = self.leaf(module, x, name, depth)
+        if not isinstance(out, torch.Tensor) or out.dim() == 0 or out.shape[0] != x.shape[0]:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            msg = (
+                f"{name or type(module).__name__} maps a batch of {x.shape[0]} inputs to {got}: "
+                "bounds need a module that keeps the batch dimension (one output per input)"
+            )
+            raise ValueError(msg)
+        return value, sound, out
+
+    def leaf(self, module: nn.Module, x: torch.Tensor, name: str, depth: int) -> Step:
+        for sub_name, sub in module.named_modules():
+            if sub is not module:
+                check_hooks(sub, f"{name}.{sub_name}")
+        version = x._version
         out = module(x)
+        if x._version != version:
+            self.inplace.append(name or type(module).__name__)
+        lb = layer_bound(module, tuple(x.shape[1:]), self.mode, self.n_iter)
         self.row(name, module, x, out, lb, depth)
         return lb.value, lb.sound, out
 
-    def sequence(self, children, x, prefix, depth):
-        total, sound, i = 1.0, True, 0
-        while i < len(children):
-            name, module = children[i]
-            full = f"{prefix}.{name}" if prefix else name
-            nxt = children[i + 1][1] if i + 1 < len(children) else None
-            if isinstance(module, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
-                lb = conv_bn_bound(module, nxt, tuple(x.shape[1:]), self.mode, self.n_iter)
-                out = nxt(module(x))
-                self.row(f"{full}+{children[i + 1][0]}", module, x, out, lb, depth)
-                value, ok, x, i = lb.value, lb.sound, out, i + 2
-            else:
-                value, ok, x = self.compose(module, x, full, depth)
-                i += 1
-            total *= value
-            sound &= ok
-        return total, sound, x
+    def fused_conv_bn(self, conv, bn, x, name: str, depth: int) -> Step:
+        for mod in (conv, bn):
+            check_hooks(mod, name)
+            find_rule(mod)  # refuses subclasses that override the registered type
+        version = x._version
+        out = bn(conv(x))
+        if x._version != version:
+            self.inplace.append(name)
+        lb = conv_bn_bound(conv, bn, tuple(x.shape[1:]), self.mode, self.n_iter)
+        self.row(name, conv, x, out, lb, depth)
+        return lb.value, lb.sound, out
+
+    def check_unmodified(self, x: torch.Tensor, version: int, first: int, block: str) -> None:
+        """Refuse a block whose parts modified its shared input in place."""
+        if x._version != version:
+            culprits = self.inplace[first:] or ["a module"]
+            msg = (
+                f"{block}: {culprits} modified the block's input in place, so its other parts "
+                "see a changed input and the composed bound does not hold. Use inplace=False "
+                "(e.g. nn.ReLU(inplace=False)) for modules that start a branch."
+            )
+            raise ValueError(msg)
+
+
+@register_composite(nn.Sequential)
+def _sequential(walker: Walker, seq: nn.Sequential, x, name: str, depth: int) -> Step:
+    """Product of the children's bounds; a Conv2d followed by BatchNorm2d is one fused map."""
+    children = list(seq._modules.items())  # every call: a repeated instance is counted each time
+    total, sound, i = 1.0, True, 0
+    while i < len(children):
+        child, module = children[i]
+        full = f"{name}.{child}" if name else child
+        nxt = children[i + 1] if i + 1 < len(children) else (None, None)
+        if isinstance(module, nn.Conv2d) and isinstance(nxt[1], nn.BatchNorm2d):
+            value, ok, x = walker.fused_conv_bn(module, nxt[1], x, f"{full}+{nxt[0]}", depth)
+            i += 2
+        else:
+            value, ok, x = walker.walk(module, x, full, depth)
+            i += 1
+        total *= value
+        sound &= ok
+    return total, sound, x
+
+
+@register_composite(Residual)
+def _residual(walker: Walker, block: Residual, x, name: str, depth: int) -> Step:
+    r""":math:`\mathrm{Lip}(b + s) \le \mathrm{Lip}(b) + \mathrm{Lip}(s)`, for outputs of equal
+    shape (broadcasting would repeat entries and break the sum rule)."""
+    version, first = x._version, len(walker.inplace)
+    vb, sb, yb = walker.walk(block.branch, x, f"{name}.branch", depth + 1)
+    vs, ss, ys = walker.walk(block.shortcut, x, f"{name}.shortcut", depth + 1)
+    walker.check_unmodified(x, version, first, name or "Residual")
+    if yb.shape != ys.shape:
+        msg = (
+            f"{name or 'Residual'}: the branch gives {tuple(yb.shape[1:])} but the shortcut gives "
+            f"{tuple(ys.shape[1:])}; broadcasting them breaks the sum rule. Make both parts "
+            "output the same shape (e.g. a 1x1 convolution or pooling on the shortcut)."
+        )
+        raise ValueError(msg)
+    out = yb + ys
+    lb = LayerBound(vb + vs, "sum of branch bounds (residual)", sb and ss)
+    walker.row(name, block, x, out, lb, depth)
+    return lb.value, lb.sound, out
+
+
+@register_composite(Concat)
+def _concat(walker: Walker, block: Concat, x, name: str, depth: int) -> Step:
+    r""":math:`\mathrm{Lip}([f; g]) \le \sqrt{\mathrm{Lip}(f)^2 + \mathrm{Lip}(g)^2}`, along any
+    dimension but the batch dimension."""
+    version, first = x._version, len(walker.inplace)
+    values, sound, outs = [], True, []
+    for i, sub in enumerate(block.branches):
+        v, s, y = walker.walk(sub, x, f"{name}.{i}", depth + 1)
+        values.append(v)
+        sound &= s
+        outs.append(y)
+    walker.check_unmodified(x, version, first, name or "Concat")
+    if block.dim % outs[0].dim() == 0:
+        msg = f"{name or 'Concat'}: concatenating along the batch dimension (dim={block.dim})"
+        raise ValueError(msg)
+    out = torch.cat(outs, dim=block.dim)
+    lb = LayerBound(math.sqrt(sum(v * v for v in values)), "sqrt(sum l^2) (concat)", sound)
+    walker.row(name, block, x, out, lb, depth)
+    return lb.value, lb.sound, out
+
+
+def _probe_input(model: nn.Module, shape) -> torch.Tensor:
+    """Two random inputs in the model's dtype and device (a local generator: no global RNG)."""
+    ref = next(
+        (t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()), None
+    )
+    dtype = ref.dtype if ref is not None else torch.float32
+    device = ref.device if ref is not None else torch.device("cpu")
+    gen = torch.Generator().manual_seed(0)
+    return torch.rand((2, *shape), generator=gen, dtype=torch.float64).to(device, dtype)
+
+
+def _check_forward(model: nn.Module, x: torch.Tensor, walked: torch.Tensor) -> None:
+    """The walk must reproduce the model's forward pass, row by row (no batch mixing)."""
+    ref, single = model(x), model(x[:1])
+    scale = 1.0 + float(ref.detach().abs().nan_to_num(posinf=0.0).max()) if ref.numel() else 1.0
+    tol = 1e-4 if walked.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-9
+
+    def close(a, b):
+        return a.shape == b.shape and bool(
+            torch.isclose(a, b, rtol=tol, atol=tol * scale, equal_nan=True).all()
+        )
+
+    if not close(ref, walked):
+        msg = (
+            f"walking {type(model).__name__} layer by layer does not reproduce its forward pass: "
+            "its forward does something its parts' rules do not describe. Register a rule for it."
+        )
+        raise RuntimeError(msg)
+    if not close(single, walked[:1]):
+        msg = (
+            f"{type(model).__name__} gives another output for an input alone than inside a batch:"
+            " its outputs depend on other inputs of the batch, so no per-input bound applies"
+        )
+        raise RuntimeError(msg)
 
 
 def lipschitz_bound(
@@ -137,7 +263,13 @@ def lipschitz_bound(
 
     The bound is for the model in eval mode (running statistics, no dropout) and for inputs of
     ``input_shape`` (without the batch dimension): convolution norms depend on the input size.
-    A Conv2d directly followed by a BatchNorm2d is bounded as one fused linear map.
+    A Conv2d directly followed by a BatchNorm2d is bounded as one fused linear map. No module's
+    mode, parameters or buffers change.
+
+    The walk refuses (``TypeError``/``ValueError``/``RuntimeError`` naming the module) a type
+    without a rule, a subclass overriding a registered type's methods, forward hooks and unknown
+    pre-hooks, residual parts of different shapes, in-place changes of a block's shared input
+    or of the model's input, and any model whose forward pass the walk does not reproduce.
 
     Parameters
     ----------
@@ -171,21 +303,29 @@ def lipschitz_bound(
     import pandas as pd
 
     shape = _check_shape(input_shape)
-    was_training = model.training
-    model.eval()
-    composer = _Composer(mode, n_iter)
-    try:
-        param = next(model.parameters(), None)
-        x = torch.zeros(
-            (1, *shape),
-            device=param.device if param is not None else "cpu",
-            dtype=param.dtype if param is not None else torch.float32,
+    walker = Walker(mode, n_iter)
+    before = state_digest(model)
+    with eval_mode(model), torch.no_grad():
+        x = _probe_input(model, shape)
+        version = x._version
+        total, all_sound, out = walker.walk(model, x, "", 0)
+        if x._version != version:
+            msg = (
+                f"{walker.inplace} modify the model's input in place (the caller's tensor would "
+                "change): use inplace=False on the first layers"
+            )
+            raise ValueError(msg)
+        _check_forward(model, x, out)
+    if state_digest(model) != before:
+        msg = (
+            "the model's parameters or buffers changed during an eval-mode forward pass: "
+            "a bound of a model that changes as it runs is not a bound (a custom module?)"
         )
-        with torch.no_grad():
-            total, all_sound, _ = composer.compose(model, x, "", 0)
-    finally:
-        model.train(was_training)
-    table = pd.DataFrame(composer.rows)
+        raise RuntimeError(msg)
+    table = pd.DataFrame(walker.rows)
+    counts = table["_id"].map(table["_id"].value_counts())
+    table["shared"] = counts > 1
+    table = table.drop(columns="_id")
     top = table["depth"] == 0
     table["cumulative"] = table["bound"].where(top).cumprod().where(top)
     if mode == "sound" and not all_sound:
@@ -201,4 +341,5 @@ def lipschitz_bound(
         method="composition of per-layer bounds",
         input_shape=shape,
         table=table,
+        state_digest=before,
     )

@@ -15,8 +15,9 @@ from torch import nn
 
 from ..data.transforms import Normalize
 from ..functional import power_iteration, spectral_norm_exact
+from .guards import current_weight
 
-__all__ = ["LayerBound", "layer_bound", "register_bound", "registered_types"]
+__all__ = ["LayerBound", "find_rule", "layer_bound", "lookup", "register_bound", "registered_types"]
 
 MODES = ("sound", "estimate")
 
@@ -51,11 +52,51 @@ def registered_types() -> list[type]:
     return list(_RULES)
 
 
-def _find_rule(module: nn.Module) -> Rule | None:
-    for cls in type(module).__mro__:
-        if cls in _RULES:
-            return _RULES[cls]
+# Methods a subclass may redefine without changing what the module computes.
+_HARMLESS = frozenset({
+    "__init__", "__repr__", "__getstate__", "__setstate__", "__deepcopy__", "__reduce_ex__",
+    "extra_repr", "reset_parameters", "lipschitz_bound", "to_plain",
+    "_load_from_state_dict", "_save_to_state_dict", "_apply", "train",
+})  # fmt: skip
+
+
+def lookup(registry: dict, module: nn.Module, what: str = "rule"):
+    """The rule registered for the nearest class of ``module``'s MRO, or None.
+
+    A subclass of a registered type that redefines a method of that type (``forward``,
+    ``_conv_forward``, ...) computes something else than the registered rule assumes, so it is
+    refused unless it registers its own rule.
+    """
+    mro = type(module).__mro__
+    for i, cls in enumerate(mro):
+        if cls in registry:
+            for sub in mro[:i]:
+                for attr, value in vars(sub).items():
+                    if attr in _HARMLESS or not callable(value) or not hasattr(cls, attr):
+                        continue
+                    msg = (
+                        f"{type(module).__name__} subclasses {cls.__name__} and overrides "
+                        f"{attr!r}, so the {what} registered for {cls.__name__} may not describe "
+                        f"it. Register one for {type(module).__name__} (lipviz.register_bound) "
+                        "or use the base class."
+                    )
+                    raise TypeError(msg)
+            return registry[cls]
     return None
+
+
+def find_rule(module: nn.Module) -> Rule:
+    """The bound rule of ``module``; a clear TypeError if it has none (or overrides its type)."""
+    rule = lookup(_RULES, module, "bound rule")
+    if rule is None:
+        msg = (
+            f"No Lipschitz bound rule for module {type(module).__name__} ({module!r}). "
+            "lipviz never assumes 1 for an unknown layer: register a rule with "
+            "lipviz.bounds.register_bound. Known types: "
+            + ", ".join(sorted(t.__name__ for t in _RULES))
+        )
+        raise TypeError(msg)
+    return rule
 
 
 def layer_bound(
@@ -66,21 +107,13 @@ def layer_bound(
     Raises
     ------
     TypeError
-        If no rule is registered for the module's type.
+        If no rule is registered for the module's type, or the module's class overrides a
+        method of the registered type without registering its own rule.
     """
     if mode not in MODES:
         msg = f"Unknown bound mode {mode!r}; use one of {MODES}"
         raise ValueError(msg)
-    rule = _find_rule(module)
-    if rule is None:
-        msg = (
-            f"No Lipschitz bound rule for module {type(module).__name__} ({module!r}). "
-            "lipviz never assumes 1 for an unknown layer: register a rule with "
-            "lipviz.bounds.register_bound. Known types: "
-            + ", ".join(sorted(t.__name__ for t in _RULES))
-        )
-        raise TypeError(msg)
-    return rule(module, tuple(in_shape), mode, n_iter)
+    return find_rule(module)(module, tuple(in_shape), mode, n_iter)
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -91,7 +124,7 @@ def _linear(module: nn.Linear, in_shape, mode, n_iter) -> LayerBound:
     if in_shape[-1] != module.in_features:
         msg = f"{module!r} got inputs of shape {in_shape}, last dim must be {module.in_features}"
         raise ValueError(msg)
-    weight = module.weight
+    weight = current_weight(module)
     if mode == "sound":
         return LayerBound(float(spectral_norm_exact(weight)), "exact SVD", True)
     sigma, _ = power_iteration(weight.double(), n_iter=n_iter)
@@ -103,6 +136,16 @@ def _linear(module: nn.Linear, in_shape, mode, n_iter) -> LayerBound:
 )
 def _one(module, in_shape, mode, n_iter) -> LayerBound:
     return LayerBound(1.0, "1 (analytic)", True)
+
+
+@register_bound(nn.Hardtanh, nn.Softplus)
+def _slope_one(module, in_shape, mode, n_iter) -> LayerBound:
+    return LayerBound(1.0, "1 (slopes in [0, 1])", True)
+
+
+@register_bound(nn.ELU)
+def _elu(module: nn.ELU, in_shape, mode, n_iter) -> LayerBound:
+    return LayerBound(max(1.0, abs(module.alpha)), "max(1, |alpha|)", True)
 
 
 @register_bound(nn.LeakyReLU)
@@ -117,4 +160,4 @@ def _sigmoid(module, in_shape, mode, n_iter) -> LayerBound:
 
 @register_bound(Normalize)
 def _normalize(module: Normalize, in_shape, mode, n_iter) -> LayerBound:
-    return LayerBound(module.lipschitz_bound(), "1/min(std)", True)
+    return LayerBound(1.0 / float(module.std.double().abs().min()), "1/min(std)", True)

@@ -166,7 +166,7 @@ class Trainer:
         correct = cert.predicted == y
         out = {"val_acc": float(correct.float().mean()), "lipschitz": cert.lipschitz}
         if self.cfg.select_eps > 0:
-            certified = correct & (cert.radius >= self.cfg.select_eps)
+            certified = correct & (cert.radius > self.cfg.select_eps)
             out["val_cert_acc"] = float(certified.float().mean())
         else:
             out["val_cert_acc"] = out["val_acc"]

@@ -1,0 +1,71 @@
+"""Model state guards: evaluate without changing modes, and detect a model edited since a bound.
+
+A bound or a certificate is a statement about the model *as it was when it was computed*. These
+helpers keep that promise: :func:`eval_mode` switches every module to eval and restores each
+module's own flag afterwards (restoring only the top-level flag would put every child in the
+parent's mode), and :func:`state_digest` fingerprints every parameter and buffer exactly, so a
+:class:`~lipviz.Certifier` can refuse to use a bound computed for other weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+__all__ = ["eval_mode", "state_digest"]
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every module of ``model`` in eval mode; restore each module's own flag on exit.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout()).train()
+    >>> net[1].eval()  # a mixed state must come back as it was
+    Dropout(p=0.5, inplace=False)
+    >>> with eval_mode(net):
+    ...     net.training, net[0].training
+    (False, False)
+    >>> net.training, net[0].training, net[1].training
+    (True, True, False)
+    """
+    flags = [(m, m.training) for m in model.modules()]
+    try:
+        for m, _ in flags:
+            m.training = False  # the flag only: a custom train() may have side effects
+        yield model
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def state_digest(model: nn.Module) -> str:
+    """An exact fingerprint (BLAKE2b) of every parameter and buffer of ``model``, by name.
+
+    Two models with the same digest compute the same function (same architecture assumed), so
+    a bound stamped with the digest can be checked against the model it is used with. Tensors
+    are hashed byte for byte, whatever their dtype or device.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(2, 2)
+    >>> before = state_digest(lin)
+    >>> _ = lin.weight.data.mul_(2)  # an edit that autograd's version counter does not see
+    >>> state_digest(lin) == before
+    False
+    """
+    h = hashlib.blake2b(digest_size=16)
+    tensors = list(model.named_parameters(remove_duplicate=False))
+    tensors += list(model.named_buffers(remove_duplicate=False))
+    for name, t in tensors:
+        if t is None:
+            continue
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        data = t.detach().contiguous().view(-1).view(torch.uint8).cpu()
+        h.update(data.numpy().tobytes())
+    return h.hexdigest()
