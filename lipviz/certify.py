@@ -320,7 +320,9 @@ def certified_accuracy(
     rows = [
         {
             "eps": e,
-            "certified_accuracy": float((correct & ((radius > e) if e > 0 else True)).float().mean()),
+            "certified_accuracy": float(
+                (correct & ((radius > e) if e > 0 else True)).float().mean()
+            ),
             "kind": cert.kind,
         }
         for e in eps_list

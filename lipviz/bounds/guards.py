@@ -21,9 +21,7 @@ _WEIGHT_HOOKS = (WeightNorm, SpectralNorm)
 
 
 def _weight_hooks(module: nn.Module) -> dict[str, object]:
-    return {
-        h.name: h for h in module._forward_pre_hooks.values() if isinstance(h, _WEIGHT_HOOKS)
-    }
+    return {h.name: h for h in module._forward_pre_hooks.values() if isinstance(h, _WEIGHT_HOOKS)}
 
 
 def check_hooks(module: nn.Module, name: str) -> None:

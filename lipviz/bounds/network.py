@@ -217,9 +217,7 @@ def _concat(walker: Walker, block: Concat, x, name: str, depth: int) -> Step:
 
 def _probe_input(model: nn.Module, shape) -> torch.Tensor:
     """Two random inputs in the model's dtype and device (a local generator: no global RNG)."""
-    ref = next(
-        (t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()), None
-    )
+    ref = next((t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()), None)
     dtype = ref.dtype if ref is not None else torch.float32
     device = ref.device if ref is not None else torch.device("cpu")
     gen = torch.Generator().manual_seed(0)
