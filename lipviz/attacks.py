@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .certify import check_labels
+from .state import eval_mode
+
 __all__ = ["AttackResult", "check_eps", "margin_loss", "minimal_l2", "pgd_l2"]
 
 
@@ -72,11 +75,10 @@ def pgd_l2(
     uniform random points of the ball; any success is kept (Madry et al., 2018).
     """
     eps_t = check_eps(eps, x, box)
+    y = check_labels(y, len(x)).to(x.device)
     if steps < 1 or restarts < 1:
         msg = "steps and restarts must be >= 1"
         raise ValueError(msg)
-    was_training = model.training
-    model.eval()
     gen = torch.Generator(device="cpu").manual_seed(seed)
     shape = (-1,) + (1,) * (x.dim() - 1)
     alpha = (step_size if step_size is not None else 2.5 / steps) * (
@@ -84,7 +86,7 @@ def pgd_l2(
     )
     best = x.clone()
     best_loss = torch.full((len(x),), float("-inf"), device=x.device)
-    try:
+    with eval_mode(model):
         for r in range(restarts):
             delta = torch.zeros_like(x)
             if r > 0:
@@ -108,8 +110,6 @@ def pgd_l2(
                 better = loss > best_loss
                 best[better] = (x + delta)[better]
                 best_loss = torch.where(better, loss, best_loss)
-    finally:
-        model.train(was_training)
     dist = (best - x).flatten(1).norm(dim=1)
     return AttackResult(best.detach(), (best_loss > 0).detach(), dist.detach())
 
@@ -136,20 +136,17 @@ def minimal_l2(
         warnings.simplefilter("ignore", DeprecationWarning)
         import foolbox as fb
 
+    y = check_labels(y, len(x)).to(x.device)
     if steps < 1:
         msg = "steps must be >= 1"
         raise ValueError(msg)
-    was_training = model.training
-    model.eval()
     bounds = box if box is not None else (float(x.min()) - 1e3, float(x.max()) + 1e3)
-    try:
+    with eval_mode(model):
         fmodel = fb.PyTorchModel(model, bounds=bounds)
         attack = fb.attacks.DDNAttack(steps=steps, init_epsilon=init_epsilon)
         _, adv, success = attack(fmodel, x, y, epsilons=None)
         with torch.no_grad():
             success = success & (model(adv).argmax(1) != y)  # re-check with our own forward
-    finally:
-        model.train(was_training)
     dist = (adv - x).flatten(1).norm(dim=1)
     dist = torch.where(success, dist, torch.full_like(dist, float("inf")))
     return AttackResult(adv.detach(), success.detach(), dist.detach())

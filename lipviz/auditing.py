@@ -18,7 +18,8 @@ from torch import nn
 from .attacks import margin_loss, minimal_l2, pgd_l2
 from .bounds import lipschitz_bound
 from .bounds.compare import local_jacobian_norms
-from .certify import Certifier
+from .certify import Certifier, check_labels
+from .state import eval_mode
 
 __all__ = ["AuditReport", "audit", "empirical_lipschitz", "tightness"]
 
@@ -40,35 +41,40 @@ def empirical_lipschitz(model: nn.Module, x: torch.Tensor, *, steps: int = 50, l
 
     Any value found is a valid lower bound; a sound upper bound must be above both.
     """
-    model.eval()
-    gen = torch.Generator().manual_seed(seed)
-    shape = (-1,) + (1,) * (x.dim() - 1)
-    start = local_jacobian_norms(model, x)
-    best_jac = float(start.max())
-    a = x.detach().clone()
-    v = torch.randn(x.shape, generator=gen).to(x)
-    for _ in range(steps):
-        v = (v / _flat_norm(v).clamp_min(1e-12).view(shape)).detach()
-        a = a.detach().requires_grad_(True)
-        _, jv = torch.autograd.functional.jvp(model, a, v, create_graph=True)
-        norms = _flat_norm(jv)
-        best_jac = max(best_jac, norms.max().item())
-        (g,) = torch.autograd.grad(norms.sum(), a, allow_unused=True)
-        with torch.no_grad():
-            _, vjp_fn = torch.func.vjp(model, a.detach())
-            (v,) = vjp_fn(jv.detach())  # one power-iteration step for v
-            if g is not None:
-                a = a + lr * g / _flat_norm(g).clamp_min(1e-12).view(shape)
-    p = x.detach().clone().requires_grad_(True)
-    q = (x + 1e-2 * v / _flat_norm(v).clamp_min(1e-12).view(shape)).detach().requires_grad_(True)
-    opt = torch.optim.Adam([p, q], lr=lr * 0.2)
-    best_pair = 0.0
-    for _ in range(steps):
-        ratio = _flat_norm(model(p) - model(q)) / _flat_norm(p - q).clamp_min(1e-9)
-        best_pair = max(best_pair, ratio.max().item())
-        opt.zero_grad()
-        (-ratio.sum()).backward()
-        opt.step()
+    with eval_mode(model):
+        gen = torch.Generator().manual_seed(seed)
+        shape = (-1,) + (1,) * (x.dim() - 1)
+        start = local_jacobian_norms(model, x)
+        best_jac = float(start.max())
+        a = x.detach().clone()
+        v = torch.randn(x.shape, generator=gen).to(x)
+        for _ in range(steps):
+            v = (v / _flat_norm(v).clamp_min(1e-12).view(shape)).detach()
+            a = a.detach().requires_grad_(True)
+            _, jv = torch.autograd.functional.jvp(model, a, v, create_graph=True)
+            norms = _flat_norm(jv)
+            best_jac = max(best_jac, norms.max().item())
+            (g,) = torch.autograd.grad(norms.sum(), a, allow_unused=True)
+            with torch.no_grad():
+                _, vjp_fn = torch.func.vjp(model, a.detach())
+                (v,) = vjp_fn(jv.detach())  # one power-iteration step for v
+                if g is not None:
+                    a = a + lr * g / _flat_norm(g).clamp_min(1e-12).view(shape)
+        p = x.detach().clone().requires_grad_(True)
+        q = (
+            (x + 1e-2 * v / _flat_norm(v).clamp_min(1e-12).view(shape))
+            .detach()
+            .requires_grad_(True)
+        )
+        opt = torch.optim.Adam([p, q], lr=lr * 0.2)
+        best_pair = 0.0
+        for _ in range(steps):
+            ratio = _flat_norm(model(p) - model(q)) / _flat_norm(p - q).clamp_min(1e-9)
+            best_pair = max(best_pair, ratio.max().item())
+            opt.zero_grad()
+            # gradients of the two points only: the model's .grad stays untouched
+            p.grad, q.grad = torch.autograd.grad(-ratio.sum(), [p, q])
+            opt.step()
     return {"jacobian": best_jac, "pairs": best_pair}
 
 
@@ -84,12 +90,14 @@ def tightness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int 
     """
     import pandas as pd
 
+    y = check_labels(y, len(x))
     certifier = certifier or Certifier(model, tuple(x.shape[1:]))
     cert = certifier(x)
     pred = cert.predicted
     attack = minimal_l2(model, x, pred, steps=steps, box=box)
     xg = x.detach().clone().requires_grad_(True)
-    logits = model(xg)
+    with eval_mode(model):
+        logits = model(xg)
     runner_up = logits.detach().scatter(1, pred[:, None], float("-inf")).argmax(1)
     gap = logits.gather(1, pred[:, None]).squeeze(1) - logits.gather(1, runner_up[:, None]).squeeze(
         1
@@ -176,9 +184,7 @@ def audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, restarts: int =
     if not 0 < fraction <= 1:
         msg = f"fraction must be in (0, 1], got {fraction}"
         raise ValueError(msg)
-    if len(x) != len(y):
-        msg = f"x has {len(x)} rows but y has {len(y)}"
-        raise ValueError(msg)
+    y = check_labels(y, len(x)).to(x.device)
     start = time.perf_counter()
     shape = tuple(x.shape[1:])
     cert = Certifier(model, shape)(x)
@@ -192,7 +198,7 @@ def audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, restarts: int =
             radius = radius.clamp(max=(box[1] - box[0]) * math.sqrt(x[0].numel()))
         res = pgd_l2(model, x[idx], y[idx], radius, steps=steps, restarts=restarts, box=box,
                      seed=seed)  # fmt: skip
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(model):
             after = margin_loss(model(res.x_adv), y[idx])
         violations = int(res.success.sum())
         order = after.argsort(descending=True)[:n_worst]

@@ -80,8 +80,10 @@ def test_audit_errors(linear_classifier):
     model, x, y, _ = linear_classifier
     with pytest.raises(ValueError, match="fraction"):
         audit(model, x, y, fraction=1.5)
-    with pytest.raises(ValueError, match="rows"):
+    with pytest.raises(ValueError, match="labels must have shape"):
         audit(model, x, y[:-1])
+    with pytest.raises(ValueError, match="labels must have shape"):
+        audit(model, x, y[:, None])
 
 
 def test_linear_regions_are_exact():

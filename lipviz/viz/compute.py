@@ -100,13 +100,14 @@ def last_layer_certificates(model, x, input_shape=None, top_k: int = 9):
     import torch
 
     from ..certify import Certifier
+    from ..state import eval_mode
 
     shape = tuple(input_shape) if input_shape is not None else tuple(x.shape[1:])
     pairwise = Certifier(model, shape, form="pairwise")
     glob = Certifier(model, shape, form="global")
     cert = pairwise(x)
-    with torch.no_grad():
-        logits = model.eval()(x).float()
+    with torch.no_grad(), eval_mode(model):
+        logits = model(x).float()
     k = min(top_k, logits.shape[1] - 1)
     top = logits.topk(k + 1, dim=1).indices  # the predicted class and its k runners-up
     gap = logits.gather(1, cert.predicted[:, None]) - logits.gather(1, top)

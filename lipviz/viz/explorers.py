@@ -14,8 +14,9 @@ from torch import nn
 
 from ..bounds.compare import exact_operator_norm
 from ..bounds.rules import layer_bound
-from ..certify import Certifier
+from ..certify import Certifier, check_labels
 from ..functional import conv_singular_values_fft, operator_power_iteration, polyphase_kernel
+from ..state import eval_mode
 
 __all__ = [
     "accuracy_vs_eps",
@@ -36,12 +37,9 @@ def _input_shapes(model: nn.Module, input_shape) -> dict[nn.Module, tuple[int, .
 
     hooks = [m.register_forward_pre_hook(record) for m in model.modules()]
     try:
-        with torch.no_grad():
-            was = model.training
-            model.eval()
+        with torch.no_grad(), eval_mode(model):
             dtype = next(iter(model.parameters()), torch.zeros(())).dtype
             model(torch.zeros((1, *input_shape), dtype=dtype))
-            model.train(was)
     finally:
         for h in hooks:
             h.remove()
@@ -156,7 +154,7 @@ def _float64_linear(module: nn.Module) -> nn.Module:
 
 
 def certified_fractions(radii: dict, eps) -> object:
-    """Fraction certified at each ε for several models.
+    """Fraction certified at each ε (radius > ε; at ε = 0, radius > 0) for several models.
 
     ``radii`` maps a label to per-input certified radii that are 0 for misclassified inputs
     (e.g. ``CertifiedRadii.radius * correct``). Returns a DataFrame ``label``, ``eps``,
@@ -165,7 +163,7 @@ def certified_fractions(radii: dict, eps) -> object:
     Examples
     --------
     >>> certified_fractions({"a": np.array([0.0, 0.5, 1.0])}, [0, 0.5]).fraction.tolist()
-    [0.6666666666666666, 0.6666666666666666]
+    [0.6666666666666666, 0.3333333333333333]
     """
     import pandas as pd
 
@@ -173,7 +171,7 @@ def certified_fractions(radii: dict, eps) -> object:
     for label, r in radii.items():
         r = np.asarray(r, dtype=float)
         for e in np.atleast_1d(eps):
-            hit = (r >= e) & (r > 0) if e > 0 else r > 0
+            hit = r > e if e > 0 else r > 0
             rows.append({"label": label, "eps": float(e), "fraction": float(hit.mean())})
     return pd.DataFrame(rows)
 
@@ -181,7 +179,7 @@ def certified_fractions(radii: dict, eps) -> object:
 def correct_radii(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Sound certified radii, with 0 for misclassified inputs (and 0 < r for correct ones)."""
     cert = Certifier(model, tuple(x.shape[1:]))(x)
-    ok = cert.predicted == y
+    ok = cert.predicted == check_labels(y, len(x)).to(cert.predicted.device)
     return torch.where(ok, cert.radius.clamp_min(1e-12), torch.zeros_like(cert.radius)).numpy()
 
 
@@ -225,8 +223,8 @@ def lmt_c_profile(model: nn.Module, x, y, c_values) -> object:
     import pandas as pd
 
     cert = Certifier(model, tuple(x.shape[1:]))
-    with torch.no_grad():
-        logits = model.eval()(x).double()
+    with torch.no_grad(), eval_mode(model):
+        logits = model(x).double()
     if cert.form == "pairwise":
         scale = cert.lipschitz * cert.row_dist.double()[y]  # (N, C)
     else:
