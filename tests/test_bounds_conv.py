@@ -55,8 +55,31 @@ def test_fft_is_exact_for_circular_convolution():
     assert float(conv_singular_values_fft(conv.weight, (6, 6)).max()) == (
         pytest.approx(exact, rel=1e-9)
     )
-    with pytest.raises(NotImplementedError, match="padding_mode"):
-        layer_bound(conv, (2, 6, 6))
+    # ... and the layer's sound bound uses it (the folded circular bound, exact here)
+    assert layer_bound(conv, (2, 6, 6)).value == pytest.approx(exact, rel=1e-9)
+
+
+@pytest.mark.parametrize("padding_mode", ["circular", "reflect", "replicate"])
+@pytest.mark.parametrize(
+    "options",
+    [{"padding": 1}, {"padding": 2, "stride": 2}, {"padding": (1, 2), "dilation": 2},
+     {"padding": "same"}, {"padding": 1, "groups": 2}, {"padding": 3, "stride": (1, 2)}],
+)  # fmt: skip
+def test_non_zero_padding_modes_are_bounded_soundly(padding_mode, options):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 4, 3, padding_mode=padding_mode, bias=False, **options).double()
+    for shape in [(2, 6, 7), (2, 4, 5)]:
+        if padding_mode == "reflect" and max(_pad(options)) >= min(shape[1:]):
+            continue  # reflect padding needs padding < size (torch refuses it too)
+        exact = jac_norm(conv, torch.randn(*shape, dtype=torch.float64))
+        bound = layer_bound(conv, shape)
+        assert bound.sound and bound.value >= exact * (1 - 1e-9), (bound, exact)
+        assert layer_bound(conv, shape, "estimate", n_iter=300).value <= exact * (1 + 1e-9)
+
+
+def _pad(options):
+    pad = options["padding"]
+    return (1, 1) if pad == "same" else (pad, pad) if isinstance(pad, int) else pad
 
 
 def test_polyphase_stride_bound_is_tighter_than_stride_one():

@@ -13,7 +13,13 @@ import math
 import torch
 from torch import nn
 
-from ..functional import conv_norm_fft, operator_power_iteration, reshaped_kernel_bounds
+from ..functional import (
+    conv_norm_fft,
+    conv_singular_values_fft,
+    dilate_kernel,
+    operator_power_iteration,
+    reshaped_kernel_bounds,
+)
 from .guards import current_weight
 from .rules import LayerBound, register_bound
 
@@ -24,34 +30,90 @@ def _check_conv(conv: nn.Conv2d, in_shape):
     if len(in_shape) != 3 or in_shape[0] != conv.in_channels:
         msg = f"{conv!r} expects inputs (C={conv.in_channels}, H, W), got {in_shape}"
         raise ValueError(msg)
-    if conv.padding_mode != "zeros":
-        msg = (
-            f"{conv!r}: padding_mode={conv.padding_mode!r} is not supported by the bounds "
-            "(only zero padding keeps the input embedding an isometry)"
-        )
-        raise NotImplementedError(msg)
+
+
+def _pad_multiplicity(conv: nn.Conv2d, hw) -> tuple[int, tuple[int, int], tuple[int, int]]:
+    r"""For a non-zero ``padding_mode``: the padding operator P copies inputs, so
+    :math:`P^\top P` is diagonal with the number of copies of each input and
+    :math:`\|P\|_2 = \sqrt{\max \text{copies}}`. Returns (max copies, padded size, padding)."""
+    left, right, top, bottom = conv._reversed_padding_repeated_twice
+    counts = []
+    for n, pad in ((hw[0], (0, 0, top, bottom)), (hw[1], (left, right, 0, 0))):
+        index = torch.arange(n, dtype=torch.float64)
+        index = index.view(1, 1, n, 1) if pad[2] or pad[3] else index.view(1, 1, 1, n)
+        padded = nn.functional.pad(index, pad, mode=conv.padding_mode).flatten().long()
+        counts.append(int(torch.bincount(padded, minlength=n).max()))
+    size = (hw[0] + top + bottom, hw[1] + left + right)
+    return counts[0] * counts[1], size, (top, left)
+
+
+def _circular_bound(w: torch.Tensor, conv: nn.Conv2d, hw) -> float:
+    r"""Circular padding: output j reads row :math:`(s j - p) \bmod n` of the circular
+    correlation on the n-grid with the (dilated) kernel folded modulo n, so
+    :math:`\|\mathrm{conv}\| \le \sqrt{m}\, \max_f \sigma_{\max}(\hat K(f))`, with m the most
+    times one row is read."""
+    k = dilate_kernel(w.detach().double(), conv.dilation)
+    left, right, top, bottom = conv._reversed_padding_repeated_twice
+    folded, mult = k, 1
+    for axis, (n, before, after, s) in enumerate(
+        ((hw[0], top, bottom, conv.stride[0]), (hw[1], left, right, conv.stride[1]))
+    ):
+        size = k.shape[2 + axis]
+        n_out = (n + before + after - size) // s + 1
+        rows = [(s * j - before) % n for j in range(n_out)]
+        mult *= max(rows.count(r) for r in set(rows))
+        reps = -(-size // n)
+        shape = list(folded.shape)
+        shape[2 + axis] = reps * n - size
+        folded = torch.cat([folded, folded.new_zeros(shape)], dim=2 + axis)
+        new_shape = list(folded.shape)
+        new_shape[2 + axis : 3 + axis] = [reps, n]
+        folded = folded.reshape(new_shape).sum(2 + axis)
+    sv = conv_singular_values_fft(folded, tuple(hw), conv.groups)
+    return math.sqrt(mult) * float(sv.max())
 
 
 def conv_operator_bound(
     conv: nn.Conv2d, in_shape, mode: str, n_iter: int, weight: torch.Tensor | None = None
 ) -> LayerBound:
-    """Bound the linear part of ``conv`` (bias ignored), optionally with a replacement weight."""
+    r"""Bound the linear part of ``conv`` (bias ignored), optionally with a replacement weight.
+
+    Zero padding: the FFT bound on the padded grid (with polyphase strides) or the reshaped-kernel
+    bound, whichever is smaller. Other padding modes: the unpadded ("valid") convolution on the
+    padded grid times :math:`\|P\|_2` of the padding operator; for circular padding also the
+    folded circular bound (:func:`_circular_bound`), keeping the smaller.
+    """
     _check_conv(conv, in_shape)
     w = current_weight(conv) if weight is None else weight
+    zeros = conv.padding_mode == "zeros"
     if mode == "estimate":
+        wd = w.detach().double()
 
         def op(x):
-            return nn.functional.conv2d(
-                x, w.detach().double(), None, conv.stride, conv.padding, conv.dilation, conv.groups
-            )
+            if not zeros:
+                x = nn.functional.pad(x, conv._reversed_padding_repeated_twice, conv.padding_mode)
+            pad = conv.padding if zeros else 0
+            return nn.functional.conv2d(x, wd, None, conv.stride, pad, conv.dilation, conv.groups)
 
         sigma, _ = operator_power_iteration(op, in_shape, n_iter=n_iter)
         return LayerBound(sigma, f"power iteration ({n_iter} steps)", False)
-    fft = conv_norm_fft(w, in_shape[1:], conv.padding, conv.dilation, conv.groups, conv.stride)
     overlap = reshaped_kernel_bounds(w, conv.stride, conv.dilation, conv.groups)["sqrt(overlap)"]
-    if fft <= overlap:
-        return LayerBound(fft, "FFT (circular conv, padded grid, polyphase stride)", True)
-    return LayerBound(overlap, "reshaped kernel x sqrt(overlap)", True)
+    if zeros:
+        fft = conv_norm_fft(w, in_shape[1:], conv.padding, conv.dilation, conv.groups, conv.stride)
+        if fft <= overlap:
+            return LayerBound(fft, "FFT (circular conv, padded grid, polyphase stride)", True)
+        return LayerBound(overlap, "reshaped kernel x sqrt(overlap)", True)
+    copies, size, _ = _pad_multiplicity(conv, in_shape[1:])
+    valid = conv_norm_fft(w, size, 0, conv.dilation, conv.groups, conv.stride)
+    candidates = {
+        f"FFT of the valid conv x sqrt({copies}) ({conv.padding_mode} padding)": valid,
+        f"reshaped kernel x sqrt(overlap) x sqrt({copies}) ({conv.padding_mode} padding)": overlap,
+    }
+    candidates = {k: v * math.sqrt(copies) for k, v in candidates.items()}
+    if conv.padding_mode == "circular":
+        candidates["FFT of the folded circular conv"] = _circular_bound(w, conv, in_shape[1:])
+    method = min(candidates, key=candidates.get)
+    return LayerBound(candidates[method], method, True)
 
 
 @register_bound(nn.Conv2d)

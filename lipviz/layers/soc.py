@@ -85,7 +85,8 @@ class SOC(nn.Module):
     The filter is divided by :math:`\\min_i \\sigma_i`, power-iteration estimates of the norms of
     four reshapes of it ("Fantastic Four", Singla and Feizi, 2021), with vectors kept as
     buffers. They advance only in training mode; a new layer runs 50 steps at construction, so it
-    is well scaled before any training step. Eval mode caches the normalised filter.
+    is well scaled before any training step. Eval mode caches the normalised filter, and
+    recomputes it whenever the weight or the vectors change (never a stale filter).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
@@ -115,6 +116,7 @@ class SOC(nn.Module):
                 f"u{i}", F.normalize(torch.randn(r.shape[1], generator=gen), dim=0)
             )
         self._cache: torch.Tensor | None = None
+        self._cache_key: tuple = (None, [])
         self._power_step(init_iters)
 
     # --- the normalised filter --------------------------------------------------------------
@@ -141,6 +143,22 @@ class SOC(nn.Module):
         self._cache = None
         return super().train(mode)
 
+    def _cached_filter(self, device) -> torch.Tensor:
+        """The eval-mode filter, recomputed whenever the weight, the scaling vectors or the
+        multiplier differ from those it was computed from (``load_state_dict``, an edit)."""
+        key = [self.weight.detach(), *(getattr(self, f"u{i}") for i in range(4))]
+        fresh = (
+            self._cache is not None
+            and self._cache.device == device
+            and self._cache_key[0] == self.multiplier
+            and all(torch.equal(a, b) for a, b in zip(self._cache_key[1], key, strict=True))
+        )
+        if not fresh:
+            with torch.no_grad():
+                self._cache = self.normalized_filter().detach().to(device)
+            self._cache_key = (self.multiplier, [t.clone() for t in key])
+        return self._cache
+
     # --- forward --------------------------------------------------------------------------------
 
     def _exp(self, z: torch.Tensor, filt: torch.Tensor, terms: int) -> torch.Tensor:
@@ -159,10 +177,7 @@ class SOC(nn.Module):
             self._power_step(1)
             filt, terms = self.normalized_filter(), self.train_terms
         else:
-            if self._cache is None or self._cache.device != x.device:
-                with torch.no_grad():
-                    self._cache = self.normalized_filter().detach().to(x.device)
-            filt, terms = self._cache, self.eval_terms
+            filt, terms = self._cached_filter(x.device), self.eval_terms
         if self.stride > 1:
             x = F.pixel_unshuffle(x, self.stride)
         if x.shape[1] < self.channels:
