@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .certify import check_labels
-from .state import eval_mode
+from .state import frozen
 
 __all__ = ["AttackResult", "check_eps", "margin_loss", "minimal_l2", "pgd_l2"]
 
@@ -86,7 +86,7 @@ def pgd_l2(
     )
     best = x.clone()
     best_loss = torch.full((len(x),), float("-inf"), device=x.device)
-    with eval_mode(model):
+    with frozen(model):
         for r in range(restarts):
             delta = torch.zeros_like(x)
             if r > 0:
@@ -141,7 +141,7 @@ def minimal_l2(
         msg = "steps must be >= 1"
         raise ValueError(msg)
     bounds = box if box is not None else (float(x.min()) - 1e3, float(x.max()) + 1e3)
-    with eval_mode(model):
+    with frozen(model):
         fmodel = fb.PyTorchModel(model, bounds=bounds)
         attack = fb.attacks.DDNAttack(steps=steps, init_epsilon=init_epsilon)
         _, adv, success = attack(fmodel, x, y, epsilons=None)

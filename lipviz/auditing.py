@@ -19,7 +19,7 @@ from .attacks import margin_loss, minimal_l2, pgd_l2
 from .bounds import lipschitz_bound
 from .bounds.compare import local_jacobian_norms
 from .certify import Certifier, check_labels
-from .state import eval_mode
+from .state import eval_mode, frozen
 
 __all__ = ["AuditReport", "audit", "empirical_lipschitz", "tightness"]
 
@@ -41,7 +41,7 @@ def empirical_lipschitz(model: nn.Module, x: torch.Tensor, *, steps: int = 50, l
 
     Any value found is a valid lower bound; a sound upper bound must be above both.
     """
-    with eval_mode(model):
+    with frozen(model):
         gen = torch.Generator().manual_seed(seed)
         shape = (-1,) + (1,) * (x.dim() - 1)
         start = local_jacobian_norms(model, x)
@@ -54,7 +54,9 @@ def empirical_lipschitz(model: nn.Module, x: torch.Tensor, *, steps: int = 50, l
             _, jv = torch.autograd.functional.jvp(model, a, v, create_graph=True)
             norms = _flat_norm(jv)
             best_jac = max(best_jac, norms.max().item())
-            (g,) = torch.autograd.grad(norms.sum(), a, allow_unused=True)
+            g = None  # piecewise-linear models: the norm may not depend on a at all
+            if norms.requires_grad:
+                (g,) = torch.autograd.grad(norms.sum(), a, allow_unused=True)
             with torch.no_grad():
                 _, vjp_fn = torch.func.vjp(model, a.detach())
                 (v,) = vjp_fn(jv.detach())  # one power-iteration step for v
@@ -96,7 +98,7 @@ def tightness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int 
     pred = cert.predicted
     attack = minimal_l2(model, x, pred, steps=steps, box=box)
     xg = x.detach().clone().requires_grad_(True)
-    with eval_mode(model):
+    with frozen(model):
         logits = model(xg)
     runner_up = logits.detach().scatter(1, pred[:, None], float("-inf")).argmax(1)
     gap = logits.gather(1, pred[:, None]).squeeze(1) - logits.gather(1, runner_up[:, None]).squeeze(

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-__all__ = ["eval_mode", "state_digest"]
+__all__ = ["eval_mode", "frozen", "state_digest"]
 
 
 @contextlib.contextmanager
@@ -42,6 +42,33 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, flag in flags:
             m.training = flag
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode, and no gradient into the parameters (``requires_grad`` restored on exit).
+
+    For attacks and searches that differentiate with respect to the *inputs*: the model's
+    ``.grad`` fields stay as they were, even when a third-party attack calls ``backward()``.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(2, 1)
+    >>> x = torch.ones(1, 2, requires_grad=True)
+    >>> with frozen(lin):
+    ...     lin(x).sum().backward()
+    >>> lin.weight.grad is None, x.grad is not None, lin.weight.requires_grad
+    (True, True, True)
+    """
+    params = [(p, p.requires_grad) for p in model.parameters()]
+    with eval_mode(model):
+        try:
+            for p, _ in params:
+                p.requires_grad_(False)
+            yield model
+        finally:
+            for p, flag in params:
+                p.requires_grad_(flag)
 
 
 def state_digest(model: nn.Module) -> str:

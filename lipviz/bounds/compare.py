@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..functional import conv_norm_fft, operator_power_iteration, reshaped_kernel_bounds
-from ..state import eval_mode
+from ..state import frozen
 from .rules import layer_bound
 
 __all__ = ["compare_estimators", "exact_operator_norm", "local_jacobian_norms"]
@@ -98,7 +98,7 @@ def local_jacobian_norms(model: nn.Module, x: torch.Tensor, n_iter: int = 30) ->
     """
     from torch.func import jvp, vjp
 
-    with eval_mode(model):
+    with frozen(model):
         gen = torch.Generator().manual_seed(0)
         v = torch.randn(x.shape, generator=gen).to(x)
         shape = (-1,) + (1,) * (x.dim() - 1)

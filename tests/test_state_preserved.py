@@ -1,0 +1,102 @@
+"""Every public bound, certificate, attack and audit call leaves the model exactly as it was:
+each module's mode, every parameter and buffer, gradients and requires_grad flags, and the
+caller's inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import lipviz
+from lipviz import attacks, auditing
+from lipviz.bounds.compare import compare_estimators, local_jacobian_norms
+from lipviz.layers import SOC, MaxMin, Residual
+
+
+def _snapshot(model: nn.Module, x: torch.Tensor) -> dict:
+    params = list(model.named_parameters())
+    return {
+        "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "modes": [(n, m.training) for n, m in model.named_modules()],
+        "grads": [(n, p.grad if p.grad is None else p.grad.clone()) for n, p in params],
+        "requires_grad": [(n, p.requires_grad) for n, p in params],
+        "x": x.clone(),
+    }  # fmt: skip
+
+
+def _assert_same(before: dict, after: dict) -> None:
+    assert before["modes"] == after["modes"]
+    assert before["requires_grad"] == after["requires_grad"]
+    assert before["state"].keys() == after["state"].keys()
+    for k, v in before["state"].items():
+        assert torch.equal(v, after["state"][k]), k
+    for (n, g), (_, h) in zip(before["grads"], after["grads"], strict=True):
+        assert (g is None and h is None) or torch.equal(g, h), n
+    assert torch.equal(before["x"], after["x"])
+
+
+def _conv_net() -> nn.Module:
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        lipviz.Normalize([0.5], [0.25]),
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        Residual(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.2),
+        nn.Flatten(),
+        nn.Linear(16, 3),
+    )
+    net.train()
+    net(torch.rand(32, 1, 4, 4))  # running statistics away from their defaults
+    net[6].eval()  # a mixed state must survive too
+    return net
+
+
+def _soc_net() -> nn.Module:
+    torch.manual_seed(0)
+    net = nn.Sequential(SOC(2, 4, 3), MaxMin(), nn.Flatten(), nn.Linear(4 * 16, 3)).train()
+    net(torch.rand(4, 2, 4, 4))
+    return net
+
+
+CALLS = {
+    "lipschitz_bound": lambda m, x, y: lipviz.lipschitz_bound(m, x.shape[1:]),
+    "lipschitz_bound estimate": lambda m, x, y: lipviz.lipschitz_bound(
+        m, x.shape[1:], mode="estimate", n_iter=5
+    ),
+    "certified_radius": lambda m, x, y: lipviz.certified_radius(m, x),
+    "certified_radius global": lambda m, x, y: lipviz.certified_radius(m, x, form="global"),
+    "Certifier": lambda m, x, y: lipviz.Certifier(m, x.shape[1:])(x),
+    "certified_accuracy": lambda m, x, y: lipviz.certified_accuracy(m, x, y, [0.0, 0.01]),
+    "pgd_l2": lambda m, x, y: attacks.pgd_l2(m, x, y, 0.1, steps=3, restarts=2),
+    "minimal_l2": lambda m, x, y: attacks.minimal_l2(m, x, y, steps=3),
+    "local_jacobian_norms": lambda m, x, y: local_jacobian_norms(m, x, n_iter=3),
+    "empirical_lipschitz": lambda m, x, y: auditing.empirical_lipschitz(m, x, steps=3),
+    "tightness": lambda m, x, y: auditing.tightness(m, x, y, steps=3),
+    "audit": lambda m, x, y: lipviz.audit(m, x, y, restarts=1, steps=3, lipschitz_steps=2),
+    "to_plain": lambda m, x, y: lipviz.to_plain(m),
+}
+
+
+@pytest.mark.parametrize("build", [_conv_net, _soc_net], ids=["conv-bn-residual", "soc"])
+@pytest.mark.parametrize("call", list(CALLS), ids=list(CALLS))
+def test_public_calls_leave_the_model_untouched(build, call):
+    model = build()
+    gen = torch.Generator().manual_seed(1)
+    in_shape = (1, 4, 4) if build is _conv_net else (2, 4, 4)
+    x = torch.rand((6, *in_shape), generator=gen)
+    y = torch.randint(0, 3, (6,), generator=gen)
+    before = _snapshot(model, x)
+    CALLS[call](model, x, y)
+    _assert_same(before, _snapshot(model, x))
+
+
+def test_layer_level_estimators_leave_the_layer_untouched():
+    conv = nn.Conv2d(2, 3, 3, padding=1).train()
+    before = _snapshot(conv, torch.zeros(1))
+    compare_estimators(conv, (2, 5, 5), n_iters=(1, 3))
+    lipviz.bounds.layer_bound(conv, (2, 5, 5))
+    _assert_same(before, _snapshot(conv, torch.zeros(1)))
