@@ -9,6 +9,8 @@ import lipviz
 MODULES = [
     "lipviz",
     "lipviz.bounds",
+    "lipviz.bounds.guards",
+    "lipviz.state",
     "lipviz.certify",
     "lipviz.config",
     "lipviz.data",

@@ -12,6 +12,7 @@ import lipviz
 from lipviz import attacks, auditing
 from lipviz.bounds.compare import compare_estimators, local_jacobian_norms
 from lipviz.layers import SOC, MaxMin, Residual
+from lipviz.viz import explorers
 
 
 def _snapshot(model: nn.Module, x: torch.Tensor) -> dict:
@@ -78,6 +79,7 @@ CALLS = {
     "tightness": lambda m, x, y: auditing.tightness(m, x, y, steps=3),
     "audit": lambda m, x, y: lipviz.audit(m, x, y, restarts=1, steps=3, lipschitz_steps=2),
     "to_plain": lambda m, x, y: lipviz.to_plain(m),
+    "correct_radii": lambda m, x, y: explorers.correct_radii(m, x, y),
 }
 
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..data.transforms import Normalize
 from ..functional import power_iteration, spectral_norm_exact
-from .guards import current_weight
+from .guards import check_hooks, current_weight
 
 __all__ = ["LayerBound", "find_rule", "layer_bound", "lookup", "register_bound", "registered_types"]
 
@@ -107,12 +107,14 @@ def layer_bound(
     Raises
     ------
     TypeError
-        If no rule is registered for the module's type, or the module's class overrides a
-        method of the registered type without registering its own rule.
+        If no rule is registered for the module's type, the module's class overrides a
+        method of the registered type without registering its own rule, or the module has
+        hooks lipviz cannot account for.
     """
     if mode not in MODES:
         msg = f"Unknown bound mode {mode!r}; use one of {MODES}"
         raise ValueError(msg)
+    check_hooks(module, type(module).__name__)
     return find_rule(module)(module, tuple(in_shape), mode, n_iter)
 
 
