@@ -34,6 +34,19 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _restore_rule_registries():
+    """Tests that register bound or composition rules for their own classes leave no trace."""
+    from lipviz.bounds import network, rules
+
+    saved = dict(rules._RULES), dict(network._COMPOSITES)
+    yield
+    rules._RULES.clear()
+    rules._RULES.update(saved[0])
+    network._COMPOSITES.clear()
+    network._COMPOSITES.update(saved[1])
+
+
 @pytest.fixture
 def shared_data(monkeypatch) -> Path:
     """The folder with the real data files; the test is skipped (failed on CI) without it."""

@@ -256,10 +256,12 @@ def _refusal(d: Draw, kind: str, shape) -> nn.Module:
         return nn.GELU()
     if kind == "override":
         return nn.Sequential(nn.Flatten(), DoubledLinear(int(torch.tensor(shape).prod()), n))
-    if kind == "broadcast":
-        if len(shape) == 3:
+    if kind == "broadcast":  # a branch whose output broadcasts against the shortcut's
+        if len(shape) == 3 and shape[1] * shape[2] > 1:
             return Residual(nn.AdaptiveAvgPool2d(1))
-        return Residual(nn.Linear(n, 1))
+        if len(shape) == 3:
+            return Residual(nn.Conv2d(n, 1 if n > 1 else 2, 1))
+        return Residual(nn.Linear(n, 1 if n > 1 else 2))
     if kind == "inplace":
         return Residual(nn.Sequential(nn.LeakyReLU(3.0, inplace=True)))
     return Concat(nn.Identity(), nn.Identity(), dim=0)
