@@ -37,14 +37,13 @@ def _seed():
 @pytest.fixture(autouse=True)
 def _restore_rule_registries():
     """Tests that register bound or composition rules for their own classes leave no trace."""
-    from lipviz.bounds import network, rules
+    from lipviz.bounds import registry
 
-    saved = dict(rules._RULES), dict(network._COMPOSITES)
+    saved = dict(registry._RULES), dict(registry._COMPOSITES)
     yield
-    rules._RULES.clear()
-    rules._RULES.update(saved[0])
-    network._COMPOSITES.clear()
-    network._COMPOSITES.update(saved[1])
+    for table, old in ((registry._RULES, saved[0]), (registry._COMPOSITES, saved[1])):
+        table.clear()
+        table.update(old)
 
 
 @pytest.fixture

@@ -12,17 +12,16 @@ module whose eval-mode forward changes its parameters or buffers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..layers.blocks import Concat, Residual
 from ..state import eval_mode, state_digest
 from .conv import conv_bn_bound
 from .guards import check_hooks
-from .rules import DEFAULT_N_ITER, MODES, LayerBound, find_rule, layer_bound, lookup
+from .registry import DEFAULT_N_ITER, MODES, LayerBound, find_composite, register_composite
+from .rules import find_rule, layer_bound
 
 __all__ = ["LipschitzBound", "Walker", "lipschitz_bound", "register_composite"]
 
@@ -69,20 +68,6 @@ def _check_shape(input_shape) -> tuple[int, ...]:
 
 
 Step = tuple[float, bool, torch.Tensor]
-CompositeRule = Callable[["Walker", nn.Module, torch.Tensor, str, int], Step]
-_COMPOSITES: dict[type, CompositeRule] = {}
-
-
-def register_composite(*types: type) -> Callable[[CompositeRule], CompositeRule]:
-    """Register a composition rule ``rule(walker, module, x, name, depth) -> (bound, sound, out)``
-    for container types whose bound combines their parts' bounds (decorator)."""
-
-    def decorate(rule: CompositeRule) -> CompositeRule:
-        for t in types:
-            _COMPOSITES[t] = rule
-        return rule
-
-    return decorate
 
 
 class Walker:
@@ -103,7 +88,7 @@ class Walker:
     def walk(self, module: nn.Module, x: torch.Tensor, name: str, depth: int) -> Step:
         """(bound, sound, output) of ``module`` applied to ``x``."""
         check_hooks(module, name)
-        rule = lookup(_COMPOSITES, module, "composition rule")
+        rule = find_composite(module)
         if rule is not None:
             value, sound, out = rule(self, module, x, name, depth)
         else:
@@ -171,48 +156,6 @@ def _sequential(walker: Walker, seq: nn.Sequential, x, name: str, depth: int) ->
         total *= value
         sound &= ok
     return total, sound, x
-
-
-@register_composite(Residual)
-def _residual(walker: Walker, block: Residual, x, name: str, depth: int) -> Step:
-    r""":math:`\mathrm{Lip}(b + s) \le \mathrm{Lip}(b) + \mathrm{Lip}(s)`, for outputs of equal
-    shape (broadcasting would repeat entries and break the sum rule)."""
-    version, first = x._version, len(walker.inplace)
-    vb, sb, yb = walker.walk(block.branch, x, f"{name}.branch", depth + 1)
-    vs, ss, ys = walker.walk(block.shortcut, x, f"{name}.shortcut", depth + 1)
-    walker.check_unmodified(x, version, first, name or "Residual")
-    if yb.shape != ys.shape:
-        msg = (
-            f"{name or 'Residual'}: the branch gives {tuple(yb.shape[1:])} but the shortcut gives "
-            f"{tuple(ys.shape[1:])}; broadcasting them breaks the sum rule. Make both parts "
-            "output the same shape (e.g. a 1x1 convolution or pooling on the shortcut)."
-        )
-        raise ValueError(msg)
-    out = yb + ys
-    lb = LayerBound(vb + vs, "sum of branch bounds (residual)", sb and ss)
-    walker.row(name, block, x, out, lb, depth)
-    return lb.value, lb.sound, out
-
-
-@register_composite(Concat)
-def _concat(walker: Walker, block: Concat, x, name: str, depth: int) -> Step:
-    r""":math:`\mathrm{Lip}([f; g]) \le \sqrt{\mathrm{Lip}(f)^2 + \mathrm{Lip}(g)^2}`, along any
-    dimension but the batch dimension."""
-    version, first = x._version, len(walker.inplace)
-    values, sound, outs = [], True, []
-    for i, sub in enumerate(block.branches):
-        v, s, y = walker.walk(sub, x, f"{name}.{i}", depth + 1)
-        values.append(v)
-        sound &= s
-        outs.append(y)
-    walker.check_unmodified(x, version, first, name or "Concat")
-    if block.dim % outs[0].dim() == 0:
-        msg = f"{name or 'Concat'}: concatenating along the batch dimension (dim={block.dim})"
-        raise ValueError(msg)
-    out = torch.cat(outs, dim=block.dim)
-    lb = LayerBound(math.sqrt(sum(v * v for v in values)), "sqrt(sum l^2) (concat)", sound)
-    walker.row(name, block, x, out, lb, depth)
-    return lb.value, lb.sound, out
 
 
 def _probe_input(model: nn.Module, shape) -> torch.Tensor:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..bounds.registry import LayerBound, register_bound
+
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "MNIST_MEAN", "MNIST_STD", "Normalize"]
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -65,3 +67,9 @@ class Normalize(nn.Module):
 
     def extra_repr(self) -> str:
         return f"mean={self.mean.tolist()}, std={self.std.tolist()}"
+
+
+@register_bound(Normalize)
+def _normalize_bound(module: Normalize, in_shape, mode, n_iter) -> LayerBound:
+    r""":math:`1/\min_c |\sigma_c|`, in float64 (exact up to rounding)."""
+    return LayerBound(1.0 / float(module.std.double().abs().min()), "1/min(std)", True)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ..bounds.rules import LayerBound, register_bound
+from ..bounds.registry import LayerBound, register_bound
 
 __all__ = ["GroupSort", "Householder", "Householder2", "MaxMin", "group_sort"]
 

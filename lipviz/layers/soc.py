@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from ..bounds.rules import LayerBound, register_bound
+from ..bounds.registry import LayerBound, register_bound
 from ..functional import conv_norm_fft
 
 __all__ = [
