@@ -14,11 +14,13 @@ import math
 import torch
 from torch import nn
 
+from .state import eval_mode
+
 __all__ = ["boundary_distance", "decision_grid"]
 
 
 def _predict(model: nn.Module, x: torch.Tensor, batch: int = 1 << 16) -> torch.Tensor:
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         return torch.cat([model(xb).argmax(1) for xb in x.split(batch)])
 
 
@@ -35,8 +37,7 @@ def decision_grid(model: nn.Module, bounds, resolution: int = 200):
     ys = torch.linspace(ymin, ymax, resolution)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     pts = torch.stack([gx.flatten(), gy.flatten()], 1)
-    model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         logits = model(pts)
     shape = (resolution, resolution)
     return xs, ys, logits.argmax(1).view(shape), margins(logits).view(shape)
@@ -72,7 +73,6 @@ def boundary_distance(
     if x.dim() != 2 or x.shape[1] != 2:
         msg = f"boundary_distance works on 2-D inputs (N, 2), got shape {tuple(x.shape)}"
         raise ValueError(msg)
-    model.eval()
     x = x.detach().float()
     n = len(x)
     angles = torch.arange(n_directions) * (2 * math.pi / n_directions)

@@ -10,6 +10,7 @@ MODULES = [
     "lipviz",
     "lipviz.bounds",
     "lipviz.bounds.guards",
+    "lipviz.bounds.registry",
     "lipviz.state",
     "lipviz.certify",
     "lipviz.config",

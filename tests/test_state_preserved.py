@@ -96,6 +96,19 @@ def test_public_calls_leave_the_model_untouched(build, call):
     _assert_same(before, _snapshot(model, x))
 
 
+def test_planar_references_keep_every_module_mode():
+    from lipviz.planar import boundary_distance, decision_grid
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 2)).train()
+    net[1].eval()
+    x = torch.rand(3, 2)
+    before = _snapshot(net, x)
+    decision_grid(net, (-1, 1, -1, 1), resolution=8)
+    boundary_distance(net, x, n_directions=8, n_steps=10, n_bisect=3)
+    _assert_same(before, _snapshot(net, x))
+
+
 def test_layer_level_estimators_leave_the_layer_untouched():
     conv = nn.Conv2d(2, 3, 3, padding=1).train()
     before = _snapshot(conv, torch.zeros(1))
