@@ -109,6 +109,16 @@ def test_planar_references_keep_every_module_mode():
     _assert_same(before, _snapshot(net, x))
 
 
+def test_the_training_time_estimate_keeps_the_model_as_it_was():
+    from lipviz.train.lipschitz import PowerIterationBound
+
+    net = _conv_net()
+    x = torch.rand(2, 1, 4, 4)
+    before = _snapshot(net, x)
+    PowerIterationBound(net, (1, 4, 4))
+    _assert_same(before, _snapshot(net, x))
+
+
 def test_layer_level_estimators_leave_the_layer_untouched():
     conv = nn.Conv2d(2, 3, 3, padding=1).train()
     before = _snapshot(conv, torch.zeros(1))

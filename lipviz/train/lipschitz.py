@@ -15,6 +15,7 @@ from torch import nn
 
 from ..bounds.rules import layer_bound
 from ..layers.blocks import Residual
+from ..state import eval_mode
 
 __all__ = ["PowerIterationBound"]
 
@@ -54,7 +55,7 @@ class PowerIterationBound(nn.Module):
         self.input_shape = tuple(input_shape)
         self._plan: list = []
         gen = torch.Generator().manual_seed(0)
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(model):  # BN uses its running statistics, untouched
             x = torch.zeros((1, *self.input_shape), device=next(model.parameters()).device)
             self._plan = self._build(model, x, gen, "")
 
@@ -73,7 +74,7 @@ class PowerIterationBound(nn.Module):
                 u = torch.randn(x.shape, generator=gen).to(x)
                 self.register_buffer(f"u_{key}", u / u.norm())
                 plan.append(("linear", module, bn, f"u_{key}"))
-                x = module(x) if bn is None else bn.eval()(module(x))
+                x = module(x) if bn is None else bn(module(x))
                 i += 2 if bn is not None else 1
                 continue
             if isinstance(module, nn.Sequential):
