@@ -119,6 +119,20 @@ def _gnp(d: Draw, c: int) -> nn.Module:
     return MaxMin()
 
 
+CHANNELWISE = ("act", "gnp", "bn", "normalize")
+
+
+def _channelwise(d: Draw, op: str, c: int, batch_norm: type) -> nn.Module:
+    """A shape-preserving layer over ``c`` features or channels (dim 1)."""
+    if op == "act":
+        return _activation(d, c)
+    if op == "gnp":
+        return _gnp(d, c)
+    if op == "bn":
+        return _randomize(d, batch_norm(c))
+    return lipviz.Normalize(d.randn(c).tolist(), d.rand(c, low=0.2, high=1.0).tolist())
+
+
 def _linear(d: Draw, n_in: int, n_out: int) -> nn.Module:
     kind = d.pick("linear kind", st.sampled_from(
         ["plain", "plain", "quiet", "spectral", "orthogonal", "legacy-spectral", "weight-norm"]
@@ -146,14 +160,8 @@ def _dense_block(d: Draw, n: int) -> tuple[nn.Module, int]:
         return lin, m
     if op == "shared" and (n, n) in d.linears:  # weight tying: the same instance again
         return d.linears[(n, n)], n
-    if op == "act":
-        return _activation(d, n), n
-    if op == "gnp":
-        return _gnp(d, n), n
-    if op == "bn":
-        return _randomize(d, nn.BatchNorm1d(n)), n
-    if op == "normalize":
-        return lipviz.Normalize(d.randn(n).tolist(), d.rand(n, low=0.2, high=1.0).tolist()), n
+    if op in CHANNELWISE:
+        return _channelwise(d, op, n, nn.BatchNorm1d), n
     if op == "residual":
         branch = nn.Sequential(_linear(d, n, n), _activation(d, n))
         shortcut = d.pick("shortcut", st.sampled_from(["identity", "linear"]))
@@ -187,21 +195,15 @@ def _conv_block(d: Draw, shape: tuple[int, int, int]) -> tuple[nn.Module, tuple[
         c_out = groups * d.pick("out channels per group", st.sampled_from([1, 2, 3]))
         conv = _randomize(d, nn.Conv2d(c, c_out, k, stride, pad, dilation, groups,
                                        padding_mode=mode))  # fmt: skip
-        if (
-            d.pick("conv param", st.sampled_from(["none", "none", "spectral", "legacy"]))
-            == "spectral"
-        ):
+        param = d.pick("conv param", st.sampled_from(["none", "none", "spectral", "legacy"]))
+        if param == "spectral":
             conv = parametrizations.spectral_norm(conv)
+        elif param == "legacy":
+            conv = nn.utils.spectral_norm(conv)
         out = conv(torch.zeros(1, c, h, w)).shape[1:]
         return conv, tuple(out)
-    if op == "act":
-        return _activation(d, c), shape
-    if op == "gnp":
-        return _gnp(d, c), shape
-    if op == "bn":
-        return _randomize(d, nn.BatchNorm2d(c)), shape
-    if op == "normalize":
-        return lipviz.Normalize(d.randn(c).tolist(), d.rand(c, low=0.2, high=1.0).tolist()), shape
+    if op in CHANNELWISE:
+        return _channelwise(d, op, c, nn.BatchNorm2d), shape
     if op in ("avgpool", "maxpool"):
         k = d.pick("pool kernel", st.integers(2, min(3, side)))
         stride = d.pick("pool stride", st.sampled_from([None, 1, 2]))
