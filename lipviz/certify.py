@@ -12,7 +12,7 @@ from torch import nn
 
 from .bounds import LipschitzBound, lipschitz_bound
 from .bounds.guards import check_hooks, current_weight
-from .bounds.rules import find_rule
+from .bounds.registry import find_rule
 from .state import eval_mode, state_digest
 
 __all__ = [

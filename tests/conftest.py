@@ -39,9 +39,10 @@ def _restore_rule_registries():
     """Tests that register bound or composition rules for their own classes leave no trace."""
     from lipviz.bounds import registry
 
-    saved = dict(registry._RULES), dict(registry._COMPOSITES)
+    tables = (registry._RULES, registry._COMPOSITES, registry._FUSIONS)
+    saved = [{k: dict(v) if isinstance(v, dict) else v for k, v in t.items()} for t in tables]
     yield
-    for table, old in ((registry._RULES, saved[0]), (registry._COMPOSITES, saved[1])):
+    for table, old in zip(tables, saved, strict=True):
         table.clear()
         table.update(old)
 

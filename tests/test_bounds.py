@@ -115,7 +115,7 @@ def test_register_bound_for_a_new_layer():
             return 2 * x
 
     @register_bound(Double)
-    def _double(module, in_shape, mode, n_iter):
+    def _double(module, ctx):
         return lipviz.bounds.LayerBound(2.0, "2", True)
 
     assert lipschitz_bound(nn.Sequential(Double(), Double()), (3,)).value == 4.0
@@ -133,3 +133,12 @@ def test_bad_arguments():
         layer_bound(nn.Linear(3, 2), (4,))
     with pytest.raises(ValueError, match="matrix"):
         spectral_norm_exact(torch.ones(2, 2, 2))
+
+
+def test_a_rule_with_the_old_signature_is_refused_at_registration():
+    class Half(nn.Module):
+        def forward(self, x):
+            return x / 2
+
+    with pytest.raises(TypeError, match=r"rule\(module, ctx\)"):
+        register_bound(Half)(lambda module, in_shape, mode, n_iter: None)

@@ -31,7 +31,7 @@ def test_nan_and_inf_logits_are_never_certified():
     model = nn.Sequential(nn.Identity(), Broken())
     from lipviz.bounds import LayerBound, register_bound
 
-    register_bound(Broken)(lambda m, s, mode, n_iter: LayerBound(1.0, "test", True))
+    register_bound(Broken)(lambda m, ctx: LayerBound(1.0, "test", True))
     x = torch.tensor([[100.0, 0.0], [0.0, 100.0], [1.0, 2.0], [3.0, 1.0]])
     cert = certified_radius(model, x)
     assert cert.radius[:2].tolist() == [0.0, 0.0]

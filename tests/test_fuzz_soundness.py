@@ -389,7 +389,7 @@ def test_the_checks_catch_an_unsound_rule():
         def forward(self, x):
             return 3 * x
 
-    register_bound(Triple)(lambda m, s, mode, n: LayerBound(1.0, "wrong on purpose", True))
+    register_bound(Triple)(lambda m, ctx: LayerBound(1.0, "wrong on purpose", True))
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 3), Triple(), nn.Linear(3, 2)).eval()
     with pytest.raises(AssertionError):

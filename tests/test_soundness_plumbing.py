@@ -283,7 +283,7 @@ def test_batch_mixing_and_self_changing_modules_are_refused():
             return x
 
     for cls in (BatchMean, Counter):
-        register_bound(cls)(lambda m, s, mode, n: LayerBound(1.0, "test", True))
+        register_bound(cls)(lambda m, ctx: LayerBound(1.0, "test", True))
     with pytest.raises(RuntimeError, match="batch"):
         lipviz.lipschitz_bound(nn.Sequential(nn.Linear(2, 2), BatchMean()), (2,))
     with pytest.raises(RuntimeError, match="changed during"):

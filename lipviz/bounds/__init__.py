@@ -1,21 +1,32 @@
-"""Lipschitz bounds: one rule per module type, composed over a network."""
+"""Lipschitz bounds: one rule per module type, composed over a network by one walker."""
 
 from . import conv as conv  # registers the convolution, batch-norm and pooling rules
 from .compare import compare_estimators, exact_operator_norm, local_jacobian_norms
 from .guards import current_weight
-from .network import LipschitzBound, lipschitz_bound, register_composite
-from .rules import LayerBound, layer_bound, register_bound, registered_types
+from .network import LipschitzBound, lipschitz_bound, walk
+from .registry import (
+    BoundContext,
+    LayerBound,
+    register_bound,
+    register_composite,
+    register_fusion,
+    registered_types,
+)
+from .rules import layer_bound
 
 __all__ = [
+    "BoundContext",
     "LayerBound",
+    "LipschitzBound",
     "compare_estimators",
     "current_weight",
     "exact_operator_norm",
-    "local_jacobian_norms",
-    "LipschitzBound",
     "layer_bound",
     "lipschitz_bound",
+    "local_jacobian_norms",
     "register_bound",
     "register_composite",
+    "register_fusion",
     "registered_types",
+    "walk",
 ]

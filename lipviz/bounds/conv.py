@@ -21,9 +21,9 @@ from ..functional import (
     reshaped_kernel_bounds,
 )
 from .guards import current_weight
-from .rules import LayerBound, register_bound
+from .registry import BoundContext, LayerBound, register_bound, register_fusion
 
-__all__ = ["bn_scale", "conv_bn_bound", "conv_operator_bound"]
+__all__ = ["bn_scale", "conv_bn_bound", "conv_linear_op", "conv_operator_bound"]
 
 
 def _check_conv(conv: nn.Conv2d, in_shape):
@@ -73,8 +73,25 @@ def _circular_bound(w: torch.Tensor, conv: nn.Conv2d, hw) -> float:
     return math.sqrt(mult) * float(sv.max())
 
 
+def conv_linear_op(conv: nn.Conv2d, weight: torch.Tensor):
+    """The linear part of ``conv`` (no bias) with ``weight``, any padding mode, as a function."""
+    zeros = conv.padding_mode == "zeros"
+
+    def op(x):
+        if not zeros:
+            x = nn.functional.pad(x, conv._reversed_padding_repeated_twice, conv.padding_mode)
+        pad = conv.padding if zeros else 0
+        return nn.functional.conv2d(x, weight, None, conv.stride, pad, conv.dilation, conv.groups)
+
+    return op
+
+
 def conv_operator_bound(
-    conv: nn.Conv2d, in_shape, mode: str, n_iter: int, weight: torch.Tensor | None = None
+    conv: nn.Conv2d,
+    in_shape,
+    mode: str,
+    n_iter: int,
+    weight: torch.Tensor | None = None,
 ) -> LayerBound:
     r"""Bound the linear part of ``conv`` (bias ignored), optionally with a replacement weight.
 
@@ -82,19 +99,29 @@ def conv_operator_bound(
     bound, whichever is smaller. Other padding modes: the unpadded ("valid") convolution on the
     padded grid times :math:`\|P\|_2` of the padding operator; for circular padding also the
     folded circular bound (:func:`_circular_bound`), keeping the smaller.
+
+    Parameters
+    ----------
+    conv : nn.Conv2d
+        The convolution (its stride, padding, dilation and groups).
+    in_shape : tuple of int
+        ``(C, H, W)``, without the batch dimension.
+    mode : {"sound", "estimate"}
+        Guaranteed bound, or ``n_iter`` steps of power iteration (an under-estimate).
+    n_iter : int
+        Power-iteration steps of ``estimate`` mode.
+    weight : Tensor, optional
+        A replacement kernel of the same shape (e.g. fused with a BatchNorm).
+
+    Returns
+    -------
+    LayerBound
     """
     _check_conv(conv, in_shape)
     w = current_weight(conv) if weight is None else weight
     zeros = conv.padding_mode == "zeros"
     if mode == "estimate":
-        wd = w.detach().double()
-
-        def op(x):
-            if not zeros:
-                x = nn.functional.pad(x, conv._reversed_padding_repeated_twice, conv.padding_mode)
-            pad = conv.padding if zeros else 0
-            return nn.functional.conv2d(x, wd, None, conv.stride, pad, conv.dilation, conv.groups)
-
+        op = conv_linear_op(conv, w.detach().double())
         sigma, _ = operator_power_iteration(op, in_shape, n_iter=n_iter)
         return LayerBound(sigma, f"power iteration ({n_iter} steps)", False)
     overlap = reshaped_kernel_bounds(w, conv.stride, conv.dilation, conv.groups)["sqrt(overlap)"]
@@ -117,33 +144,69 @@ def conv_operator_bound(
 
 
 @register_bound(nn.Conv2d)
-def _conv2d(conv: nn.Conv2d, in_shape, mode, n_iter) -> LayerBound:
-    return conv_operator_bound(conv, in_shape, mode, n_iter)
+def _conv2d(conv: nn.Conv2d, ctx: BoundContext) -> LayerBound:
+    if ctx.mode == "differentiable":
+        _check_conv(conv, ctx.in_shape)
+        value = ctx.vectors.sigma(ctx, conv_linear_op(conv, current_weight(conv)))
+        return LayerBound(value, "persistent power iteration", False)
+    return conv_operator_bound(conv, ctx.in_shape, ctx.mode, ctx.n_iter)
 
 
-def bn_scale(bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
-    r"""Per-channel slope of an eval-mode BatchNorm, :math:`\gamma/\sqrt{\hat\sigma^2+\epsilon}`."""
+def bn_scale(
+    bn: nn.modules.batchnorm._BatchNorm, dtype: torch.dtype | None = torch.float64
+) -> torch.Tensor:
+    r"""Per-channel slope of an eval-mode BatchNorm, :math:`\gamma/\sqrt{\hat\sigma^2+\epsilon}`.
+
+    Parameters
+    ----------
+    bn : nn.BatchNorm1d or nn.BatchNorm2d
+        With running statistics.
+    dtype : torch.dtype or None
+        ``float64`` (the default): detached, for sound bounds. ``None``: in the module's dtype
+        and differentiable in :math:`\gamma` (training-time estimates).
+
+    Returns
+    -------
+    Tensor
+        Shape ``(C,)``.
+    """
     if bn.running_var is None:
         msg = f"{bn!r} has no running statistics (track_running_stats=False): no eval-mode bound"
         raise ValueError(msg)
     gamma = bn.weight if bn.affine else torch.ones_like(bn.running_var)
-    return gamma.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    if dtype is None:
+        return gamma / torch.sqrt(bn.running_var + bn.eps)
+    return gamma.detach().to(dtype) / torch.sqrt(bn.running_var.to(dtype) + bn.eps)
 
 
 @register_bound(nn.BatchNorm1d, nn.BatchNorm2d)
-def _batchnorm(bn, in_shape, mode, n_iter) -> LayerBound:
+def _batchnorm(bn, ctx: BoundContext) -> LayerBound:
+    r""":math:`\max_c |\gamma_c| / \sqrt{\hat\sigma_c^2 + \epsilon}` (eval mode: a diagonal map)."""
+    if ctx.mode == "differentiable":
+        return LayerBound(bn_scale(bn, None).abs().max(), "max |gamma|/sqrt(var+eps)", False)
     return LayerBound(float(bn_scale(bn).abs().max()), "max |gamma|/sqrt(var+eps) (eval)", True)
 
 
 def conv_bn_bound(conv: nn.Conv2d, bn: nn.BatchNorm2d, in_shape, mode, n_iter) -> LayerBound:
     """Bound of BN(conv(x)) as one linear map: the kernel scaled per output channel.
 
-    Tighter than the product of the two bounds.
+    Tighter than the product of the two bounds. Parameters as :func:`conv_operator_bound`.
     """
     scale = bn_scale(bn).to(conv.weight.device)
     fused = current_weight(conv).detach().double() * scale.view(-1, 1, 1, 1)
     lb = conv_operator_bound(conv, in_shape, mode, n_iter, weight=fused)
     return LayerBound(lb.value, lb.method + ", conv+BN fused", lb.sound)
+
+
+@register_fusion(nn.Conv2d, nn.BatchNorm2d)
+def _conv_bn(pair: tuple[nn.Conv2d, nn.BatchNorm2d], ctx: BoundContext) -> LayerBound:
+    conv, bn = pair
+    if ctx.mode == "differentiable":
+        _check_conv(conv, ctx.in_shape)
+        linear, scale = conv_linear_op(conv, current_weight(conv)), bn_scale(bn, None)
+        value = ctx.vectors.sigma(ctx, lambda v: linear(v) * scale.view(1, -1, 1, 1))
+        return LayerBound(value, "persistent power iteration, conv+BN fused", False)
+    return conv_bn_bound(conv, bn, ctx.in_shape, ctx.mode, ctx.n_iter)
 
 
 def _check_pool_input(module, in_shape):
@@ -164,11 +227,12 @@ def _window_counts(n: int, n_out: int, k: int, s: int, p: int, d: int) -> int:
 
 
 @register_bound(nn.MaxPool2d)
-def _maxpool(module, in_shape, mode, n_iter) -> LayerBound:
+def _maxpool(module, ctx: BoundContext) -> LayerBound:
     r"""Each output is a max over a window, 1-Lipschitz from :math:`\ell_\infty` (hence
     :math:`\ell_2`) of the window; each input lies in at most :math:`o_h o_w` windows, counted
     exactly on the actual grid (padding, dilation, ``ceil_mode``), so
     :math:`\|y - y'\|^2 \le \sum_w \|x_w - x'_w\|^2 \le o_h o_w \|x - x'\|^2`."""
+    in_shape = ctx.in_shape
     _check_pool_input(module, in_shape)
     pair = nn.modules.utils._pair
     k, p, d = pair(module.kernel_size), pair(module.padding), pair(module.dilation)
@@ -196,10 +260,11 @@ def _separable_bound(mats, scale: float = 1.0) -> float:
 
 
 @register_bound(nn.AvgPool2d)
-def _avgpool(module, in_shape, mode, n_iter) -> LayerBound:
+def _avgpool(module, ctx: BoundContext) -> LayerBound:
     r"""Exact: average pooling acts on each channel as :math:`A_h X A_w^\top` (its divisor, with
     or without padding counted, is a product of per-axis counts), so its norm is
     :math:`\|A_h\|_2 \|A_w\|_2`, with each axis matrix obtained by pooling the identity."""
+    in_shape = ctx.in_shape
     _check_pool_input(module, in_shape)
     pair = nn.modules.utils._pair
     k, p = pair(module.kernel_size), pair(module.padding)
@@ -220,9 +285,10 @@ def _avgpool(module, in_shape, mode, n_iter) -> LayerBound:
 
 
 @register_bound(nn.AdaptiveAvgPool2d)
-def _adaptive_avg(module, in_shape, mode, n_iter) -> LayerBound:
+def _adaptive_avg(module, ctx: BoundContext) -> LayerBound:
     r"""Exact, as for :class:`~torch.nn.AvgPool2d`: :math:`\|A_h\|_2 \|A_w\|_2` (for
     ``output_size=1``, :math:`1/\sqrt{HW}`)."""
+    in_shape = ctx.in_shape
     _check_pool_input(module, in_shape)
     size = nn.modules.utils._pair(module.output_size)
     mats = []

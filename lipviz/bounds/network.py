@@ -1,4 +1,8 @@
-"""Composition of per-layer bounds over a network: the walker and its composition rules.
+"""Composition of per-layer bounds over a network: the one walker and the Sequential rule.
+
+The sound bound, the power-iteration estimate (:func:`lipschitz_bound`) and the training-time
+differentiable estimate (:class:`lipviz.train.PowerIterationBound`) all use this walker; they
+differ only in the :class:`~lipviz.bounds.registry.BoundContext` mode their rules receive.
 
 The walker follows the model's forward pass call by call: a module instance used twice is
 multiplied in twice, a block's parts see exactly the tensors its ``forward`` gives them, and the
@@ -18,12 +22,20 @@ import torch
 from torch import nn
 
 from ..state import eval_mode, state_digest
-from .conv import conv_bn_bound
 from .guards import check_hooks
-from .registry import DEFAULT_N_ITER, MODES, LayerBound, find_composite, register_composite
-from .rules import find_rule, layer_bound
+from .registry import (
+    DEFAULT_N_ITER,
+    MODES,
+    WALK_MODES,
+    BoundContext,
+    LayerBound,
+    find_composite,
+    find_fusion,
+    find_rule,
+    register_composite,
+)
 
-__all__ = ["LipschitzBound", "Walker", "lipschitz_bound", "register_composite"]
+__all__ = ["LipschitzBound", "Walker", "lipschitz_bound", "walk"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,61 +82,91 @@ def _check_shape(input_shape) -> tuple[int, ...]:
 Step = tuple[float, bool, torch.Tensor]
 
 
-class Walker:
-    """Walks a model call by call, composing per-layer bounds and recording one row per call."""
+def _as_value(value, mode: str):
+    """Differentiable walks compose tensors: constant bounds become 0-dim tensors."""
+    if mode == "differentiable" and not isinstance(value, torch.Tensor):
+        return torch.tensor(value)
+    return value
 
-    def __init__(self, mode: str, n_iter: int):
-        self.mode, self.n_iter = mode, n_iter
+
+class Walker:
+    """Walks a model call by call, composing per-layer bounds and recording one row per call.
+
+    Parameters
+    ----------
+    ctx : BoundContext
+        The mode, iteration count and extras every rule of this walk receives (with the call's
+        input shape and name filled in).
+    """
+
+    def __init__(self, ctx: BoundContext):
+        if ctx.mode not in WALK_MODES:
+            msg = f"Unknown walk mode {ctx.mode!r}; use one of {WALK_MODES}"
+            raise ValueError(msg)
+        self.ctx = ctx
+        self.mode = ctx.mode
         self.rows: list[dict] = []
         self.inplace: list[str] = []  # leaves that modified their input in place
 
-    def row(self, name, module, x_in, x_out, lb: LayerBound, depth):
+    def row(self, ctx: BoundContext, module, x_in, x_out, lb: LayerBound) -> None:
+        """Record one call in the walk's table."""
+        value = lb.value
+        if isinstance(value, torch.Tensor):
+            value = float(value.detach())
         self.rows.append({
-            "layer": name, "type": type(module).__name__, "in_shape": tuple(x_in.shape[1:]),
-            "out_shape": tuple(x_out.shape[1:]), "bound": lb.value, "method": lb.method,
-            "sound": lb.sound, "depth": depth, "_id": id(module),
+            "layer": ctx.name, "type": type(module).__name__, "in_shape": tuple(x_in.shape[1:]),
+            "out_shape": tuple(x_out.shape[1:]), "bound": value, "method": lb.method,
+            "sound": lb.sound, "depth": ctx.depth, "_id": id(module),
         })  # fmt: skip
 
-    def walk(self, module: nn.Module, x: torch.Tensor, name: str, depth: int) -> Step:
-        """(bound, sound, output) of ``module`` applied to ``x``."""
-        check_hooks(module, name)
+    def walk(self, module: nn.Module, x: torch.Tensor, ctx: BoundContext) -> Step:
+        """(bound, sound, output) of ``module`` applied to ``x`` (a composite or a leaf)."""
+        check_hooks(module, ctx.name)
         rule = find_composite(module)
         if rule is not None:
-            value, sound, out = rule(self, module, x, name, depth)
+            value, sound, out = rule(self, module, x, ctx)
         else:
-            value, sound, out = self.leaf(module, x, name, depth)
+            value, sound, out = self.leaf(module, x, ctx)
         if not isinstance(out, torch.Tensor) or out.dim() == 0 or out.shape[0] != x.shape[0]:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             msg = (
-                f"{name or type(module).__name__} maps a batch of {x.shape[0]} inputs to {got}: "
-                "bounds need a module that keeps the batch dimension (one output per input)"
+                f"{ctx.name or type(module).__name__} maps a batch of {x.shape[0]} inputs to "
+                f"{got}: bounds need a module that keeps the batch dimension (one output per "
+                "input)"
             )
             raise ValueError(msg)
         return value, sound, out
 
-    def leaf(self, module: nn.Module, x: torch.Tensor, name: str, depth: int) -> Step:
-        for sub_name, sub in module.named_modules():
-            if sub is not module:
-                check_hooks(sub, f"{name}.{sub_name}")
+    def _apply(self, fn, x: torch.Tensor, name: str) -> torch.Tensor:
         version = x._version
-        out = module(x)
-        if x._version != version:
-            self.inplace.append(name or type(module).__name__)
-        lb = layer_bound(module, tuple(x.shape[1:]), self.mode, self.n_iter)
-        self.row(name, module, x, out, lb, depth)
-        return lb.value, lb.sound, out
-
-    def fused_conv_bn(self, conv, bn, x, name: str, depth: int) -> Step:
-        for mod in (conv, bn):
-            check_hooks(mod, name)
-            find_rule(mod)  # refuses subclasses that override the registered type
-        version = x._version
-        out = bn(conv(x))
+        with torch.no_grad():
+            out = fn(x)
         if x._version != version:
             self.inplace.append(name)
-        lb = conv_bn_bound(conv, bn, tuple(x.shape[1:]), self.mode, self.n_iter)
-        self.row(name, conv, x, out, lb, depth)
-        return lb.value, lb.sound, out
+        return out
+
+    def leaf(self, module: nn.Module, x: torch.Tensor, ctx: BoundContext) -> Step:
+        """A module with a bound rule: run it, bound it, record it."""
+        for sub_name, sub in module.named_modules():
+            if sub is not module:
+                check_hooks(sub, f"{ctx.name}.{sub_name}")
+        out = self._apply(module, x, ctx.name or type(module).__name__)
+        rule = find_rule(module)
+        call = ctx.at(x.shape[1:])
+        lb = rule(module, call)
+        self.row(call, module, x, out, lb)
+        return _as_value(lb.value, self.mode), lb.sound, out
+
+    def fused(self, rule, pair, x: torch.Tensor, ctx: BoundContext) -> Step:
+        """Two consecutive modules bounded as one map by a fusion rule."""
+        for mod in pair:
+            check_hooks(mod, ctx.name)
+            find_rule(mod)  # refuses subclasses that override the registered type
+        out = self._apply(lambda t: pair[1](pair[0](t)), x, ctx.name)
+        call = ctx.at(x.shape[1:])
+        lb = rule(pair, call)
+        self.row(call, pair[0], x, out, lb)
+        return _as_value(lb.value, self.mode), lb.sound, out
 
     def check_unmodified(self, x: torch.Tensor, version: int, first: int, block: str) -> None:
         """Refuse a block whose parts modified its shared input in place."""
@@ -139,23 +181,56 @@ class Walker:
 
 
 @register_composite(nn.Sequential)
-def _sequential(walker: Walker, seq: nn.Sequential, x, name: str, depth: int) -> Step:
-    """Product of the children's bounds; a Conv2d followed by BatchNorm2d is one fused map."""
+def _sequential(walker: Walker, seq: nn.Sequential, x, ctx: BoundContext) -> Step:
+    r""":math:`\mathrm{Lip}(f_L \circ \dots \circ f_1) \le \prod_i \mathrm{Lip}(f_i)`, where two
+    consecutive modules with a fusion rule (Conv2d then BatchNorm2d) count as one map."""
     children = list(seq._modules.items())  # every call: a repeated instance is counted each time
     total, sound, i = 1.0, True, 0
     while i < len(children):
         child, module = children[i]
-        full = f"{name}.{child}" if name else child
         nxt = children[i + 1] if i + 1 < len(children) else (None, None)
-        if isinstance(module, nn.Conv2d) and isinstance(nxt[1], nn.BatchNorm2d):
-            value, ok, x = walker.fused_conv_bn(module, nxt[1], x, f"{full}+{nxt[0]}", depth)
+        fusion = find_fusion(module, nxt[1])
+        if fusion is not None:
+            part = ctx.part(f"{child}+{nxt[0]}")
+            value, ok, x = walker.fused(fusion, (module, nxt[1]), x, part)
             i += 2
         else:
-            value, ok, x = walker.walk(module, x, full, depth)
+            value, ok, x = walker.walk(module, x, ctx.part(child))
             i += 1
-        total *= value
+        total = total * value
         sound &= ok
     return total, sound, x
+
+
+def walk(model: nn.Module, x: torch.Tensor, ctx: BoundContext) -> tuple[Walker, Step]:
+    """Walk ``model`` on the probe batch ``x`` with rules in ``ctx``'s mode.
+
+    The model must already be in eval mode (:func:`lipviz.state.eval_mode`).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model (any module with a composition or bound rule).
+    x : Tensor
+        A probe batch, shape ``(N, *in_shape)``; the walk checks that it is not modified.
+    ctx : BoundContext
+        Mode, iteration count, extras (``name=""`` and ``depth=0`` for the model itself).
+
+    Returns
+    -------
+    (Walker, (bound, sound, output))
+        The walker (its ``rows`` are the per-call table) and the composed result.
+    """
+    walker = Walker(ctx)
+    version = x._version
+    step = walker.walk(model, x, ctx)
+    if x._version != version:
+        msg = (
+            f"{walker.inplace} modify the model's input in place (the caller's tensor would "
+            "change): use inplace=False on the first layers"
+        )
+        raise ValueError(msg)
+    return walker, step
 
 
 def _probe_input(model: nn.Module, shape) -> torch.Tensor:
@@ -244,18 +319,10 @@ def lipschitz_bound(
     import pandas as pd
 
     shape = _check_shape(input_shape)
-    walker = Walker(mode, n_iter)
     before = state_digest(model)
     with eval_mode(model), torch.no_grad():
         x = _probe_input(model, shape)
-        version = x._version
-        total, all_sound, out = walker.walk(model, x, "", 0)
-        if x._version != version:
-            msg = (
-                f"{walker.inplace} modify the model's input in place (the caller's tensor would "
-                "change): use inplace=False on the first layers"
-            )
-            raise ValueError(msg)
+        walker, (total, all_sound, out) = walk(model, x, BoundContext(shape, mode, n_iter))
         _check_forward(model, x, out)
     if state_digest(model) != before:
         msg = (

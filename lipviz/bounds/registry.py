@@ -1,14 +1,18 @@
-"""The two registries of the bounds: per-layer bound rules and composition rules.
+"""The registries of the bounds: per-layer bound rules, fusion rules and composition rules.
 
 This module imports nothing else of lipviz, so a layer anywhere in the package registers its
-rule beside its definition (``@register_bound(MyLayer)``) without an import cycle.
+rule beside its definition (``@register_bound(MyLayer)``) without an import cycle. There is one
+way to register each kind of rule, a decorator:
 
-- A **bound rule** is ``rule(module, in_shape, mode, n_iter) -> LayerBound`` for one module
-  type, where ``in_shape`` excludes the batch dimension and ``mode`` is ``"sound"`` (a
-  guaranteed upper bound) or ``"estimate"`` (power iteration, an under-estimate).
-- A **composition rule** is ``rule(walker, module, x, name, depth) -> (bound, sound, output)``
-  for a container whose bound combines its parts' (Sequential, Residual, Concat); it calls
-  ``walker.walk(part, x, name, depth)`` for each part, in the order of the forward pass.
+- A **bound rule**, ``@register_bound(T)``, is ``rule(module, ctx) -> LayerBound`` for one module
+  type; ``ctx`` is a :class:`BoundContext` (the input shape without the batch dimension, the
+  mode, the iteration count, the call's name, and room for what local bounds need).
+- A **fusion rule**, ``@register_fusion(A, B)``, bounds two consecutive modules of a
+  ``Sequential`` as one map, ``rule((a, b), ctx) -> LayerBound`` (a Conv2d and its BatchNorm2d).
+- A **composition rule**, ``@register_composite(T)``, is
+  ``rule(walker, module, x, ctx) -> (bound, sound, output)`` for a container whose bound combines
+  its parts' (Sequential, Residual, Concat); it calls ``walker.walk(part, x, ctx.part(name))`` for
+  each part, in the order of the forward pass.
 
 Rules are looked up along the module's class hierarchy; a subclass that overrides a method of
 the registered type is refused unless it registers a rule of its own (:func:`lookup`).
@@ -16,49 +20,135 @@ the registered type is refused unless it registers a rule of its own (:func:`loo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from torch import nn
 
 __all__ = [
     "DEFAULT_N_ITER",
     "MODES",
+    "WALK_MODES",
+    "BoundContext",
     "LayerBound",
     "find_composite",
+    "find_fusion",
     "find_rule",
     "lookup",
     "register_bound",
     "register_composite",
+    "register_fusion",
     "registered_types",
 ]
 
 MODES = ("sound", "estimate")
+"""Modes of a bound a user asks for: guaranteed (``sound``) or power iteration (``estimate``)."""
+
+WALK_MODES = (*MODES, "differentiable")
+"""The modes a rule may meet; ``differentiable`` is the training-time estimate
+(:class:`lipviz.train.PowerIterationBound`): tensor values with gradients in the weights."""
+
+DEFAULT_N_ITER = 100
+"""Power-iteration steps of ``estimate`` mode (the one name for iteration counts: ``n_iter``)."""
 
 
 @dataclass(frozen=True)
 class LayerBound:
-    """A per-layer Lipschitz bound: its value, how it was obtained and whether it is sound."""
+    """A per-layer Lipschitz bound: its value, how it was obtained and whether it is sound.
+
+    ``value`` is a float, or a 0-dim tensor with gradients in ``differentiable`` mode.
+    """
 
     value: float
     method: str
     sound: bool
 
 
-Rule = Callable[[nn.Module, tuple[int, ...], str, int], LayerBound]
-DEFAULT_N_ITER = 100
+@dataclass(frozen=True)
+class BoundContext:
+    """What a rule knows about the call it bounds.
+
+    Attributes
+    ----------
+    in_shape : tuple of int
+        Shape of the module's input, without the batch dimension.
+    mode : str
+        One of :data:`WALK_MODES`.
+    n_iter : int
+        Power-iteration steps (``estimate`` mode).
+    name : str
+        The call's path in the model (``"3.branch.0"``); ``""`` for the model itself.
+    depth : int
+        Nesting inside residual/concat blocks (0 at the top level).
+    vectors : object
+        ``differentiable`` mode: the owner of the persistent power-iteration vectors, with a
+        method ``sigma(ctx, op) -> Tensor`` for a linear map ``op``.
+    extras : Mapping
+        Room for what other walks carry per call (a local bound's box, ball and masks).
+    """
+
+    in_shape: tuple[int, ...] = ()
+    mode: str = "sound"
+    n_iter: int = DEFAULT_N_ITER
+    name: str = ""
+    depth: int = 0
+    vectors: object = None
+    extras: Mapping = field(default_factory=dict)
+
+    def part(self, suffix: str, *, nested: bool = False) -> BoundContext:
+        """The context of a part of this call (``nested``: one level deeper, e.g. a branch)."""
+        name = f"{self.name}.{suffix}" if self.name else str(suffix)
+        return dataclasses.replace(self, name=name, depth=self.depth + int(nested))
+
+    def at(self, in_shape) -> BoundContext:
+        """The same context for inputs of shape ``in_shape``."""
+        return dataclasses.replace(self, in_shape=tuple(int(s) for s in in_shape))
+
+
+Rule = Callable[[nn.Module, BoundContext], LayerBound]
 _RULES: dict[type, Rule] = {}
 
 
 def register_bound(*types: type) -> Callable[[Rule], Rule]:
-    """Register a bound rule for one or more module types (decorator)."""
+    """Register a bound rule ``rule(module, ctx) -> LayerBound`` for module types (decorator).
+
+    Examples
+    --------
+    >>> class Double(nn.Module):
+    ...     def forward(self, x):
+    ...         return 2 * x
+    >>> @register_bound(Double)
+    ... def _double(module, ctx):
+    ...     return LayerBound(2.0, "2 (analytic)", True)
+    >>> find_rule(Double())(Double(), BoundContext((3,))).value
+    2.0
+    >>> del _RULES[Double]  # (keep the doctest from leaving a rule behind)
+    """
 
     def decorate(rule: Rule) -> Rule:
+        _check_arity(rule, 2, "rule(module, ctx)")
         for t in types:
             _RULES[t] = rule
         return rule
 
     return decorate
+
+
+def _check_arity(rule: Callable, n: int, form: str) -> None:
+    """Refuse, at registration, a rule that cannot be called as ``form``."""
+    try:
+        inspect.signature(rule).bind(*([None] * n))
+    except TypeError as err:
+        msg = (
+            f"{getattr(rule, '__name__', rule)!r} must be callable as {form}; the context "
+            "object carries the input shape, mode and iteration count (ctx.in_shape, ctx.mode, "
+            "ctx.n_iter)"
+        )
+        raise TypeError(msg) from err
+    except ValueError:  # no signature to read (a builtin): accept
+        pass
 
 
 def registered_types() -> list[type]:
@@ -74,12 +164,12 @@ _HARMLESS = frozenset({
 })  # fmt: skip
 
 
-def lookup(registry: dict, module: nn.Module, what: str = "rule"):
+def lookup(registry: Mapping, module: nn.Module, what: str = "rule"):
     """The rule registered for the nearest class of ``module``'s MRO, or None.
 
     A subclass of a registered type that redefines a method of that type (``forward``,
     ``_conv_forward``, ...) computes something else than the registered rule assumes, so it is
-    refused unless it registers its own rule.
+    refused (``TypeError``) unless it registers its own rule.
     """
     mro = type(module).__mro__
     for i, cls in enumerate(mro):
@@ -113,15 +203,44 @@ def find_rule(module: nn.Module) -> Rule:
     return rule
 
 
+FusionRule = Callable[[tuple[nn.Module, nn.Module], BoundContext], LayerBound]
+_FUSIONS: dict[type, dict[type, FusionRule]] = {}
+
+
+def register_fusion(first: type, second: type) -> Callable[[FusionRule], FusionRule]:
+    """Register a rule bounding ``second(first(x))`` as one map, for consecutive modules of a
+    ``Sequential`` (decorator): ``rule((a, b), ctx) -> LayerBound``, tighter than the product."""
+
+    def decorate(rule: FusionRule) -> FusionRule:
+        _check_arity(rule, 2, "rule((first, second), ctx)")
+        _FUSIONS.setdefault(first, {})[second] = rule
+        return rule
+
+    return decorate
+
+
+def find_fusion(first: nn.Module, second: nn.Module | None) -> FusionRule | None:
+    """The fusion rule for the pair ``(first, second)``, or None (subclasses that override a
+    registered type's methods are refused, as for bound rules)."""
+    if second is None:
+        return None
+    try:
+        inner = lookup(_FUSIONS, first, "fusion rule")
+        return lookup(inner, second, "fusion rule") if inner is not None else None
+    except TypeError:  # an overriding subclass: no fusion; its own bound rule decides
+        return None
+
+
 CompositeRule = Callable[..., tuple]
 _COMPOSITES: dict[type, CompositeRule] = {}
 
 
 def register_composite(*types: type) -> Callable[[CompositeRule], CompositeRule]:
-    """Register a composition rule ``rule(walker, module, x, name, depth) -> (bound, sound,
-    out)`` for container types whose bound combines their parts' bounds (decorator)."""
+    """Register a composition rule ``rule(walker, module, x, ctx) -> (bound, sound, output)``
+    for container types whose bound combines their parts' bounds (decorator)."""
 
     def decorate(rule: CompositeRule) -> CompositeRule:
+        _check_arity(rule, 4, "rule(walker, module, x, ctx)")
         for t in types:
             _COMPOSITES[t] = rule
         return rule

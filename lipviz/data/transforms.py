@@ -70,6 +70,6 @@ class Normalize(nn.Module):
 
 
 @register_bound(Normalize)
-def _normalize_bound(module: Normalize, in_shape, mode, n_iter) -> LayerBound:
+def _normalize_bound(module: Normalize, ctx) -> LayerBound:
     r""":math:`1/\min_c |\sigma_c|`, in float64 (exact up to rounding)."""
     return LayerBound(1.0 / float(module.std.double().abs().min()), "1/min(std)", True)

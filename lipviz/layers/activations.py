@@ -63,7 +63,7 @@ class MaxMin(GroupSort):
 
 
 @register_bound(GroupSort)
-def _groupsort_bound(module, in_shape, mode, n_iter) -> LayerBound:
+def _groupsort_bound(module, ctx) -> LayerBound:
     return LayerBound(1.0, "1 (a permutation on each piece)", True)
 
 
@@ -167,5 +167,5 @@ class Householder2(nn.Module):
 
 
 @register_bound(Householder, Householder2)
-def _householder_bound(module, in_shape, mode, n_iter) -> LayerBound:
+def _householder_bound(module, ctx) -> LayerBound:
     return LayerBound(1.0, "1 (piecewise orthogonal, continuous)", True)

@@ -41,43 +41,49 @@ class Concat(nn.Module):
         return torch.cat([b(x) for b in self.branches], dim=self.dim)
 
 
+def _sqrt(value):
+    return torch.sqrt(value) if isinstance(value, torch.Tensor) else math.sqrt(value)
+
+
 @register_composite(Residual)
-def _residual(walker, block: Residual, x, name: str, depth: int) -> tuple:
+def _residual(walker, block: Residual, x, ctx) -> tuple:
     r""":math:`\mathrm{Lip}(b + s) \le \mathrm{Lip}(b) + \mathrm{Lip}(s)`, for outputs of equal
     shape (broadcasting would repeat entries and break the sum rule)."""
+    label = ctx.name or "Residual"
     version, first = x._version, len(walker.inplace)
-    vb, sb, yb = walker.walk(block.branch, x, f"{name}.branch", depth + 1)
-    vs, ss, ys = walker.walk(block.shortcut, x, f"{name}.shortcut", depth + 1)
-    walker.check_unmodified(x, version, first, name or "Residual")
+    vb, sb, yb = walker.walk(block.branch, x, ctx.part("branch", nested=True))
+    vs, ss, ys = walker.walk(block.shortcut, x, ctx.part("shortcut", nested=True))
+    walker.check_unmodified(x, version, first, label)
     if yb.shape != ys.shape:
         msg = (
-            f"{name or 'Residual'}: the branch gives {tuple(yb.shape[1:])} but the shortcut gives "
+            f"{label}: the branch gives {tuple(yb.shape[1:])} but the shortcut gives "
             f"{tuple(ys.shape[1:])}; broadcasting them breaks the sum rule. Make both parts "
             "output the same shape (e.g. a 1x1 convolution or pooling on the shortcut)."
         )
         raise ValueError(msg)
     out = yb + ys
     lb = LayerBound(vb + vs, "sum of branch bounds (residual)", sb and ss)
-    walker.row(name, block, x, out, lb, depth)
+    walker.row(ctx, block, x, out, lb)
     return lb.value, lb.sound, out
 
 
 @register_composite(Concat)
-def _concat(walker, block: Concat, x, name: str, depth: int) -> tuple:
+def _concat(walker, block: Concat, x, ctx) -> tuple:
     r""":math:`\mathrm{Lip}([f; g]) \le \sqrt{\mathrm{Lip}(f)^2 + \mathrm{Lip}(g)^2}`, along any
     dimension but the batch dimension."""
+    label = ctx.name or "Concat"
     version, first = x._version, len(walker.inplace)
     values, sound, outs = [], True, []
     for i, sub in enumerate(block.branches):
-        v, s, y = walker.walk(sub, x, f"{name}.{i}", depth + 1)
+        v, s, y = walker.walk(sub, x, ctx.part(str(i), nested=True))
         values.append(v)
         sound &= s
         outs.append(y)
-    walker.check_unmodified(x, version, first, name or "Concat")
+    walker.check_unmodified(x, version, first, label)
     if block.dim % outs[0].dim() == 0:
-        msg = f"{name or 'Concat'}: concatenating along the batch dimension (dim={block.dim})"
+        msg = f"{label}: concatenating along the batch dimension (dim={block.dim})"
         raise ValueError(msg)
     out = torch.cat(outs, dim=block.dim)
-    lb = LayerBound(math.sqrt(sum(v * v for v in values)), "sqrt(sum l^2) (concat)", sound)
-    walker.row(name, block, x, out, lb, depth)
+    lb = LayerBound(_sqrt(sum(v * v for v in values)), "sqrt(sum l^2) (concat)", sound)
+    walker.row(ctx, block, x, out, lb)
     return lb.value, lb.sound, out

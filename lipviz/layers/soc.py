@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from ..bounds.registry import LayerBound, register_bound
+from ..bounds.registry import BoundContext, LayerBound, register_bound
 from ..functional import conv_norm_fft
 
 __all__ = [
@@ -213,8 +213,9 @@ class SOC(nn.Module):
         )
 
 
-def soc_bound(module: SOC, in_shape, mode, n_iter) -> LayerBound:
+def soc_bound(module: SOC, ctx: BoundContext) -> LayerBound:
     """Bound rule: :math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound FFT bound on :math:`\\|A\\|`."""
+    in_shape = ctx.in_shape
     if len(in_shape) != 3 or in_shape[0] != module.in_channels:
         msg = f"{module!r} expects inputs (C={module.in_channels}, H, W), got {in_shape}"
         raise ValueError(msg)
@@ -261,11 +262,12 @@ class OrthogonalLinear(SOC):
 
 
 @register_bound(OrthogonalLinear)
-def _orthogonal_linear_bound(module, in_shape, mode, n_iter) -> LayerBound:
+def _orthogonal_linear_bound(module, ctx: BoundContext) -> LayerBound:
+    in_shape = ctx.in_shape
     if tuple(in_shape) != (module.in_features,):
         msg = f"{module!r} expects inputs ({module.in_features},), got {in_shape}"
         raise ValueError(msg)
-    return soc_bound(module, (module.in_features, 1, 1), mode, n_iter)
+    return soc_bound(module, ctx.at((module.in_features, 1, 1)))
 
 
 def truncation_table(soc: SOC, in_shape, terms=(1, 2, 3, 4, 5, 6, 8, 12)):
