@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-__all__ = ["eval_mode", "frozen", "state_digest"]
+__all__ = ["eval_mode", "frozen", "seeded", "state_digest"]
 
 
 @contextlib.contextmanager
@@ -96,3 +96,41 @@ def state_digest(model: nn.Module) -> str:
         data = t.detach().contiguous().view(-1).view(torch.uint8).cpu()
         h.update(data.numpy().tobytes())
     return h.hexdigest()
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded to ``seed``; the caller's RNG state (CPU, and
+    ``device``'s if it is a CUDA device) is restored on exit.
+
+    Model builders use it so that ``create(name, seed=s)`` gives the same weights as seeding and
+    building would, without reseeding the caller's random stream.
+
+    Parameters
+    ----------
+    seed : int
+        The seed of the block.
+    device : torch.device or str, optional
+        A CUDA device whose RNG the block also uses (seeded and restored).
+
+    Examples
+    --------
+    >>> torch.manual_seed(1)
+    <torch._C.Generator object at ...>
+    >>> with seeded(0):
+    ...     a = torch.rand(1)
+    >>> b = torch.rand(1)  # the caller's stream, as if the block had not run
+    >>> _ = torch.manual_seed(1)
+    >>> bool(torch.equal(b, torch.rand(1)))
+    True
+    """
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    cuda = device.type == "cuda"
+    devices = []
+    if cuda:
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            torch.cuda.manual_seed(seed)
+        yield

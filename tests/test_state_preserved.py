@@ -125,3 +125,29 @@ def test_layer_level_estimators_leave_the_layer_untouched():
     compare_estimators(conv, (2, 5, 5), n_iters=(1, 3))
     lipviz.bounds.layer_bound(conv, (2, 5, 5))
     _assert_same(before, _snapshot(conv, torch.zeros(1)))
+
+
+@pytest.mark.parametrize("name", ["toy-mlp", "lmt-mnist", "4c3f", "lipconvnet"])
+def test_model_builders_leave_the_global_rng_alone(name):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = lipviz.models.create(name, seed=7)
+    assert torch.equal(torch.rand(3), expected)  # the caller's stream goes on as if untouched
+    b = lipviz.models.create(name, seed=7)
+    c = lipviz.models.create(name, seed=8)
+    pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_trainer_fit_leaves_the_global_rng_alone():
+    from lipviz.train import CrossEntropy, TrainConfig, Trainer
+
+    toy = lipviz.make_toy("moons", n=64, seed=0)
+    net = lipviz.models.create("toy-mlp", hidden=8, depth=1)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    Trainer(net, CrossEntropy(), TrainConfig(epochs=1, augment="none"), (2,),
+            progress=False).fit(toy, toy)  # fmt: skip
+    assert torch.equal(torch.rand(3), expected)

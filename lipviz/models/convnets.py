@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..data.transforms import MNIST_MEAN, MNIST_STD, Normalize
+from ..state import seeded
 from .registry import register
 
 __all__ = ["four_c_three_f", "lmt_mnist"]
@@ -29,16 +29,16 @@ def lmt_mnist(in_channels: int = 1, input_size: int = 28, n_classes: int = 10,
 
     Tsuzuku, Sato and Sugiyama (2018), after Wong and Kolter's small MNIST model.
     """
-    torch.manual_seed(seed)
-    side = ((input_size + 2 - 4) // 2 + 1 + 2 - 4) // 2 + 1
-    return nn.Sequential(
-        *_norm(normalize, in_channels),
-        nn.Conv2d(in_channels, 16, 4, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(32 * side * side, 100), nn.ReLU(),
-        nn.Linear(100, n_classes),
-    )  # fmt: skip
+    with seeded(seed):  # the caller's RNG stream is left as it was
+        side = ((input_size + 2 - 4) // 2 + 1 + 2 - 4) // 2 + 1
+        return nn.Sequential(
+            *_norm(normalize, in_channels),
+            nn.Conv2d(in_channels, 16, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(32 * side * side, 100), nn.ReLU(),
+            nn.Linear(100, n_classes),
+        )  # fmt: skip
 
 
 @register("4c3f")
@@ -48,16 +48,16 @@ def four_c_three_f(in_channels: int = 1, input_size: int = 28, n_classes: int = 
 
     The large model of Wong et al. (2018), used by LMT/BCP comparisons.
     """
-    torch.manual_seed(seed)
-    side = (((input_size + 2 - 4) // 2 + 1) + 2 - 4) // 2 + 1
-    return nn.Sequential(
-        *_norm(normalize, in_channels),
-        nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 32, 4, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(64, 64, 4, stride=2, padding=1), nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(64 * side * side, 512), nn.ReLU(),
-        nn.Linear(512, 512), nn.ReLU(),
-        nn.Linear(512, n_classes),
-    )  # fmt: skip
+    with seeded(seed):  # the caller's RNG stream is left as it was
+        side = (((input_size + 2 - 4) // 2 + 1) + 2 - 4) // 2 + 1
+        return nn.Sequential(
+            *_norm(normalize, in_channels),
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(64, 64, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * side * side, 512), nn.ReLU(),
+            nn.Linear(512, 512), nn.ReLU(),
+            nn.Linear(512, n_classes),
+        )  # fmt: skip

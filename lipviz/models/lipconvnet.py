@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..data.transforms import CIFAR10_MEAN, CIFAR10_STD, MNIST_MEAN, MNIST_STD, Normalize
 from ..layers import LLN, SOC, Householder, Householder2, MaxMin, OrthogonalLinear
+from ..state import seeded
 from .registry import register
 
 __all__ = ["lipconvnet"]
@@ -39,31 +39,34 @@ def lipconvnet(depth: int = 5, in_channels: int = 3, n_classes: int = 10, activa
     if depth % 5 or not 5 <= depth <= 40:
         msg = f"depth must be one of 5, 10, ..., 40, got {depth}"
         raise ValueError(msg)
-    torch.manual_seed(seed)
-    if normalize is None:
-        normalize = (CIFAR10_MEAN, CIFAR10_STD) if in_channels == 3 else (MNIST_MEAN, MNIST_STD)
-    layers: list[nn.Module] = [Normalize(*normalize)]
-    if input_size != 32:
-        if input_size > 32 or (32 - input_size) % 2:
-            msg = f"input_size must be 32 or smaller by an even number, got {input_size}"
+    with seeded(seed):  # the caller's RNG stream is left as it was
+        if normalize is None:
+            normalize = (CIFAR10_MEAN, CIFAR10_STD) if in_channels == 3 else (MNIST_MEAN, MNIST_STD)
+        layers: list[nn.Module] = [Normalize(*normalize)]
+        if input_size != 32:
+            if input_size > 32 or (32 - input_size) % 2:
+                msg = f"input_size must be 32 or smaller by an even number, got {input_size}"
+                raise ValueError(msg)
+            layers.append(nn.ZeroPad2d((32 - input_size) // 2))
+        block = depth // 5
+        channels = in_channels
+        for stage in range(5):
+            planes = init_channels * 2**stage
+            for _ in range(block - 1):
+                layers += [SOC(channels, planes, 3), _activation(activation, planes)]
+                channels = planes
+            kernel = 3 if stage < 4 else 1
+            layers += [
+                SOC(channels, 2 * planes, kernel, stride=2),
+                _activation(activation, 2 * planes),
+            ]
+            channels = 2 * planes
+        layers.append(nn.Flatten())
+        if last_layer == "lln":
+            layers.append(LLN(channels, n_classes))
+        elif last_layer == "soc":
+            layers.append(OrthogonalLinear(channels, n_classes))
+        else:
+            msg = f"last_layer must be 'lln' or 'soc', got {last_layer!r}"
             raise ValueError(msg)
-        layers.append(nn.ZeroPad2d((32 - input_size) // 2))
-    block = depth // 5
-    channels = in_channels
-    for stage in range(5):
-        planes = init_channels * 2**stage
-        for _ in range(block - 1):
-            layers += [SOC(channels, planes, 3), _activation(activation, planes)]
-            channels = planes
-        kernel = 3 if stage < 4 else 1
-        layers += [SOC(channels, 2 * planes, kernel, stride=2), _activation(activation, 2 * planes)]
-        channels = 2 * planes
-    layers.append(nn.Flatten())
-    if last_layer == "lln":
-        layers.append(LLN(channels, n_classes))
-    elif last_layer == "soc":
-        layers.append(OrthogonalLinear(channels, n_classes))
-    else:
-        msg = f"last_layer must be 'lln' or 'soc', got {last_layer!r}"
-        raise ValueError(msg)
-    return nn.Sequential(*layers)
+        return nn.Sequential(*layers)

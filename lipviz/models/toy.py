@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from ..state import seeded
 from .registry import register
 
 __all__ = ["toy_mlp"]
@@ -30,12 +30,12 @@ def toy_mlp(
     if depth < 1 or hidden < 1:
         msg = f"depth and hidden must be >= 1, got depth={depth}, hidden={hidden}"
         raise ValueError(msg)
-    torch.manual_seed(seed)
-    sizes = [in_features] + [hidden] * depth + [n_classes]
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        lin = nn.Linear(a, b)
-        layers.append(parametrizations.spectral_norm(lin) if spectral else lin)
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    with seeded(seed):  # the caller's RNG stream is left as it was
+        sizes = [in_features] + [hidden] * depth + [n_classes]
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            lin = nn.Linear(a, b)
+            layers.append(parametrizations.spectral_norm(lin) if spectral else lin)
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)

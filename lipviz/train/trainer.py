@@ -16,6 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..certify import Certifier
+from ..state import seeded
 from .lipschitz import PowerIterationBound
 
 __all__ = ["FitResult", "TrainConfig", "Trainer"]
@@ -154,7 +155,6 @@ class Trainer:
         self.sched.load_state_dict(state["scheduler"])
         if self.lip is not None and state["lip"] is not None:
             self.lip.load_state_dict(state["lip"])
-        torch.set_rng_state(state["rng"])
         return state["epoch"], state["rows"], state["best"]
 
     # --- evaluation ------------------------------------------------------------------------
@@ -175,11 +175,27 @@ class Trainer:
     # --- the loop ------------------------------------------------------------------------------
 
     def fit(self, train, val) -> FitResult:
+        """Train on ``train``, selecting on ``val``; resume from ``out_dir`` if it holds a run.
+
+        Parameters
+        ----------
+        train, val : lipviz.data.TensorDataset
+            Training and validation splits (the test split is never seen).
+
+        Returns
+        -------
+        FitResult
+            The selected model (in eval mode), its epoch, the history and the wall time.
+        """
+        start_epoch, rows, best = self._load()
+        # the run's own random stream (seeded per resumed epoch); the caller's is left alone
+        with seeded(self.cfg.seed + start_epoch, self.device):
+            return self._loop(train, val, start_epoch, rows, best)
+
+    def _loop(self, train, val, start_epoch, rows, best) -> FitResult:
         import pandas as pd
 
         cfg = self.cfg
-        start_epoch, rows, best = self._load()
-        torch.manual_seed(cfg.seed + start_epoch)
         start = time.perf_counter()
         earlier = rows[-1]["time_s"] if rows else 0.0  # training time before a resume
         n_batches = math.ceil(len(train) / cfg.batch_size)

@@ -63,19 +63,21 @@ def gradient_norm_decay(activations: dict, depth: int = 20, width: int = 32, n: 
     import torch
     from torch import nn
 
+    from ..state import seeded
+
     rows = []
     for name, factory in activations.items():
-        torch.manual_seed(seed)
-        blocks = []
-        for _ in range(depth):
-            lin = nn.Linear(width, width, bias=False)
-            nn.init.orthogonal_(lin.weight)
-            blocks.append(nn.Sequential(lin, factory(width)))
-        x = torch.randn(n, width)
-        outs = [x.requires_grad_(True)]
-        for block in blocks:
-            outs.append(block(outs[-1]))
-        u = torch.nn.functional.normalize(torch.randn(n, width), dim=1)
+        with seeded(seed):  # the same draws for every activation; the caller's RNG untouched
+            blocks = []
+            for _ in range(depth):
+                lin = nn.Linear(width, width, bias=False)
+                nn.init.orthogonal_(lin.weight)
+                blocks.append(nn.Sequential(lin, factory(width)))
+            x = torch.randn(n, width)
+            outs = [x.requires_grad_(True)]
+            for block in blocks:
+                outs.append(block(outs[-1]))
+            u = torch.nn.functional.normalize(torch.randn(n, width), dim=1)
         for k in range(1, depth + 1):
             (g,) = torch.autograd.grad(outs[k], outs[0], grad_outputs=u, retain_graph=True)
             rows.append({"activation": name, "layers": k, "grad_norm": float(g.norm(dim=1).mean())})
