@@ -14,7 +14,7 @@ from torch import nn
 
 import lipviz
 from lipviz.layers import SOC
-from lipviz.viz import explorers, widgets
+from lipviz.viz import compute, widgets
 
 
 def move_ms(control, values, repeats=3):
@@ -34,10 +34,10 @@ def main():
     lmt_model = lipviz.models.create("lmt-mnist").eval()
     lipnet = lipviz.models.create("lipconvnet", in_channels=1, input_size=28,
                                   init_channels=8).eval()  # fmt: skip
-    radii = {"lmt-mnist": explorers.correct_radii(lmt_model, test.x, test.y),
-             "lipconvnet": explorers.correct_radii(lipnet, test.x, test.y)}  # fmt: skip
+    radii = {"lmt-mnist": compute.correct_radii(lmt_model, test.x, test.y),
+             "lipconvnet": compute.correct_radii(lipnet, test.x, test.y)}  # fmt: skip
     x, y = toy.train.x[:100], toy.train.y[:100]
-    table = explorers.accuracy_vs_eps(toy.model, x, y, [0.0, 0.1, 0.2, 0.3], steps=10, box=None)
+    table = compute.accuracy_vs_eps(toy.model, x, y, [0.0, 0.1, 0.2, 0.3], steps=10, box=None)
     curves = {"toy": table}
     conv = next(m for m in lmt_model.modules() if isinstance(m, nn.Conv2d))
     cases = {

@@ -1,65 +1,93 @@
 """lipviz: Lipschitz-constrained networks and deterministic l2 certified robustness.
 
-The public API is what this module re-exports (``tests/test_api.py`` checks that it resolves).
-The flow of the package: ``data -> models/layers -> bounds -> certify -> train -> viz``.
+The public API is the list below (``tests/test_api.py`` fails when a name appears or disappears
+without the list being updated). The package reads in the order of its flow::
+
+    data -> layers -> models -> bounds (+ exact oracles) -> certify -> train -> attacks/auditing
+         -> experiments -> viz -> book
+
+Submodules stay importable for everything else (``lipviz.viz.widgets``, ``lipviz.exact``, ...).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib.metadata as _metadata
 
-from . import (
-    attacks,
-    auditing,
-    bounds,
-    config,
-    data,
-    experiments,
-    functional,
-    layers,
-    models,
-    planar,
-    regions,
-    train,
-)
+from .attacks import AttackResult, minimal_l2, pgd_l2
 from .auditing import AuditReport, audit
-from .bounds import LipschitzBound, lipschitz_bound, register_bound
+from .bounds import (
+    BoundContext,
+    LayerBound,
+    LipschitzBound,
+    layer_bound,
+    lipschitz_bound,
+    register_bound,
+    register_composite,
+    register_fusion,
+)
 from .certify import CertifiedRadii, Certifier, certified_accuracy, certified_radius, margins
 from .config import resolve
 from .data import Normalize, available_datasets, load_dataset, make_toy
-from .layers import to_plain
+from .experiments import RUNNERS
+from .layers import (
+    LLN,
+    SOC,
+    Concat,
+    GroupSort,
+    Householder,
+    MaxMin,
+    OrthogonalLinear,
+    Residual,
+    to_plain,
+)
+from .models import available as available_models
+from .models import create as create_model
+from .state import eval_mode, seeded
+from .train import PowerIterationBound, TrainConfig, Trainer
 
 try:
-    __version__ = version("lipviz")
-except PackageNotFoundError:  # a source tree that was not pip-installed
+    __version__ = _metadata.version("lipviz")
+except _metadata.PackageNotFoundError:  # a source tree that was not pip-installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "LLN",
+    "RUNNERS",
+    "SOC",
+    "AttackResult",
+    "AuditReport",
+    "BoundContext",
     "CertifiedRadii",
     "Certifier",
-    "AuditReport",
-    "attacks",
-    "audit",
-    "auditing",
-    "layers",
-    "regions",
+    "Concat",
+    "GroupSort",
+    "Householder",
+    "LayerBound",
     "LipschitzBound",
+    "MaxMin",
     "Normalize",
+    "OrthogonalLinear",
+    "PowerIterationBound",
+    "Residual",
+    "TrainConfig",
+    "Trainer",
     "__version__",
+    "audit",
     "available_datasets",
-    "bounds",
+    "available_models",
     "certified_accuracy",
     "certified_radius",
-    "config",
-    "data",
-    "experiments",
-    "functional",
+    "create_model",
+    "eval_mode",
+    "layer_bound",
     "lipschitz_bound",
     "load_dataset",
     "make_toy",
     "margins",
-    "models",
-    "planar",
+    "minimal_l2",
+    "pgd_l2",
     "register_bound",
+    "register_composite",
+    "register_fusion",
     "resolve",
+    "seeded",
     "to_plain",
-    "train",
 ]

@@ -10,7 +10,7 @@ import lipviz
 from lipviz import auditing as audit_mod
 from lipviz.attacks import minimal_l2
 from lipviz.auditing import audit, empirical_lipschitz, tightness
-from lipviz.regions import linear_regions
+from lipviz.exact.regions import linear_regions
 
 
 def test_minimal_norm_attack_finds_the_closed_form_distance(linear_classifier):
@@ -90,7 +90,7 @@ def test_linear_regions_are_exact():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
     regions = linear_regions(net, (-2, 2, -2, 2))
-    total = sum(lipviz.regions._area(p) for p in regions.polygons)
+    total = sum(lipviz.exact.regions._area(p) for p in regions.polygons)
     assert total == pytest.approx(16.0)
     x = torch.rand(3000, 2) * 4 - 2
     jac = torch.func.vmap(torch.func.jacrev(net))(x).detach()

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from lipviz import certified_accuracy, certified_radius, lipschitz_bound, margins
-from lipviz.planar import boundary_distance
+from lipviz.exact.planar import boundary_distance
 
 
 def test_slab_certificate_is_exact(slab):

@@ -67,7 +67,7 @@ def test_pgd_never_succeeds_inside_the_certified_radius(trained_toy, form):
     assert not attack.success.any()
     assert (attack.distance <= cert.radius[ok] * 0.999 + 1e-6).all()
     # ...while just outside the true distance, some points do flip: the attack is not toothless
-    from lipviz.planar import boundary_distance
+    from lipviz.exact.planar import boundary_distance
 
     dist, _ = boundary_distance(model, x[ok], n_directions=360)
     outside = pgd_l2(model, x[ok], y[ok], dist * 1.05, steps=100, restarts=3, box=None)

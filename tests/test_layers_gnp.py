@@ -235,7 +235,7 @@ def test_certificate_regularization_matches_brute_force():
 
 
 def test_truncation_table_is_bounded_and_converges():
-    from lipviz.layers.soc import truncation_table
+    from lipviz.exact import truncation_table
 
     torch.manual_seed(5)
     soc = SOC(4, 4, 3, bias=False, multiplier=1.0).double()

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lipviz.planar import boundary_distance, decision_grid
+from lipviz.exact.planar import boundary_distance, decision_grid
 
 
 def test_boundary_distance_of_a_linear_classifier_is_the_closed_form():

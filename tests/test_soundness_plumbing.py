@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 import lipviz
-from lipviz.bounds.compare import exact_operator_norm
 from lipviz.certify import Certifier, certified_accuracy, certified_radius
+from lipviz.exact import exact_operator_norm
 from lipviz.layers import Concat, Residual
 
 

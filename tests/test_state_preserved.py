@@ -10,9 +10,10 @@ from torch import nn
 
 import lipviz
 from lipviz import attacks, auditing
-from lipviz.bounds.compare import compare_estimators, local_jacobian_norms
+from lipviz.bounds.compare import compare_estimators
+from lipviz.exact import local_jacobian_norms
 from lipviz.layers import SOC, MaxMin, Residual
-from lipviz.viz import explorers
+from lipviz.viz import compute
 
 
 def _snapshot(model: nn.Module, x: torch.Tensor) -> dict:
@@ -79,7 +80,7 @@ CALLS = {
     "tightness": lambda m, x, y: auditing.tightness(m, x, y, steps=3),
     "audit": lambda m, x, y: lipviz.audit(m, x, y, restarts=1, steps=3, lipschitz_steps=2),
     "to_plain": lambda m, x, y: lipviz.to_plain(m),
-    "correct_radii": lambda m, x, y: explorers.correct_radii(m, x, y),
+    "correct_radii": lambda m, x, y: compute.correct_radii(m, x, y),
 }
 
 
@@ -97,7 +98,7 @@ def test_public_calls_leave_the_model_untouched(build, call):
 
 
 def test_planar_references_keep_every_module_mode():
-    from lipviz.planar import boundary_distance, decision_grid
+    from lipviz.exact.planar import boundary_distance, decision_grid
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 2)).train()

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from lipviz.bounds import exact_operator_norm, lipschitz_bound
+from lipviz.bounds import lipschitz_bound
+from lipviz.exact import exact_operator_norm
 from lipviz.layers import Concat, Residual
 from lipviz.train import PowerIterationBound
 

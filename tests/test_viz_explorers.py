@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from lipviz.layers import SOC
-from lipviz.viz import explorers
+from lipviz.viz import compute
 
 
 def _dense(fn, shape):
@@ -21,7 +21,7 @@ def test_linear_and_circular_conv_spectra_match_dense_svd():
     lin = nn.Linear(5, 3).double()
     conv = nn.Conv2d(2, 3, 3, padding=1, bias=False).double()
     model = nn.Sequential(conv, nn.Flatten(), nn.Linear(3 * 36, 5).double(), nn.ReLU(), lin)
-    spectra = explorers.layer_spectra(model, (2, 6, 6))
+    spectra = compute.layer_spectra(model, (2, 6, 6))
     assert set(spectra.type) == {"Conv2d", "Linear"}
     got_lin = np.sort(spectra[spectra.name == "4"].sigma.to_numpy())
     assert np.allclose(got_lin, np.sort(torch.linalg.svdvals(lin.weight.detach()).numpy()))
@@ -38,7 +38,7 @@ def test_linear_and_circular_conv_spectra_match_dense_svd():
 def test_soc_spectrum_is_the_truncated_series_per_frequency(stride):
     torch.manual_seed(1)
     soc = SOC(2, 4, 3, stride=stride, bias=False, eval_terms=2, multiplier=1.0).double().eval()
-    got = np.sort(explorers.layer_spectra(nn.Sequential(soc), (2, 8, 8)).sigma.to_numpy())
+    got = np.sort(compute.layer_spectra(nn.Sequential(soc), (2, 8, 8)).sigma.to_numpy())
     filt = soc.normalized_filter().detach().double()
 
     def circular_series(x):  # the same layer with circular padding, evaluated directly
@@ -54,29 +54,29 @@ def test_soc_spectrum_is_the_truncated_series_per_frequency(stride):
     assert got.size == dense.size and np.allclose(got, dense, atol=1e-9)
     assert got.max() > 1 + 1e-4  # two terms: visibly not orthogonal
     at_eval = SOC(2, 4, 3, stride=stride).double().eval()
-    sv = explorers.layer_spectra(nn.Sequential(at_eval), (2, 8, 8)).sigma
+    sv = compute.layer_spectra(nn.Sequential(at_eval), (2, 8, 8)).sigma
     assert np.allclose(sv, 1.0, atol=1e-6)  # at 12 terms the spectrum sits at 1
 
 
 def test_layer_spectra_needs_a_linear_layer():
     with pytest.raises(ValueError, match="no Linear"):
-        explorers.layer_spectra(nn.Sequential(nn.ReLU()), (3,))
+        compute.layer_spectra(nn.Sequential(nn.ReLU()), (3,))
 
 
 def test_power_iteration_trace_is_below_exact_below_sound():
     torch.manual_seed(2)
     conv = nn.Conv2d(2, 3, 3, padding=1)
-    t = explorers.power_iteration_trace(conv, (2, 5, 5), steps=30)
+    t = compute.power_iteration_trace(conv, (2, 5, 5), steps=30)
     assert len(t) == 30 and (t.estimate <= t.exact * (1 + 1e-9)).all()
     assert (t.exact <= t.sound * (1 + 1e-9)).all()
     assert t.estimate.iloc[-1] == pytest.approx(t.exact.iloc[0], rel=1e-3)
     with pytest.raises(ValueError, match="steps"):
-        explorers.power_iteration_trace(conv, (2, 5, 5), steps=0)
+        compute.power_iteration_trace(conv, (2, 5, 5), steps=0)
 
 
 def test_accuracy_vs_eps_is_ordered(trained_toy):
     x, y = trained_toy.train.x[:80], trained_toy.train.y[:80]
-    t = explorers.accuracy_vs_eps(trained_toy.model, x, y, [0.0, 0.1, 0.3], box=None)
+    t = compute.accuracy_vs_eps(trained_toy.model, x, y, [0.0, 0.1, 0.3], box=None)
     assert list(t.eps) == [0.0, 0.1, 0.3]
     assert (t.certified <= t.empirical + 1e-12).all() and (t.empirical <= t.clean + 1e-12).all()
     assert t.certified.is_monotonic_decreasing and t.clean.nunique() == 1
@@ -86,7 +86,7 @@ def test_lmt_c_profile_is_the_certified_fraction(linear_classifier):
     linear, x, _, distance = linear_classifier
     model = nn.Sequential(linear)  # pairwise form: exact distances for a linear model
     y = torch.zeros(len(x), dtype=torch.long)  # some points misclassified on purpose
-    t = explorers.lmt_c_profile(model, x, y, [0.0, 0.05, 0.2])
+    t = compute.lmt_c_profile(model, x, y, [0.0, 0.05, 0.2])
     with torch.no_grad():
         correct = model(x).argmax(1) == y
     for c, met in zip(t.c, t.fraction_met, strict=True):
@@ -97,7 +97,7 @@ def test_lmt_c_profile_is_the_certified_fraction(linear_classifier):
 
 def test_point_certificate_on_the_slab(slab):
     _, ref, model = slab
-    out = explorers.point_certificate(model, [0.3, 0.1], r_max=2.0)
+    out = compute.point_certificate(model, [0.3, 0.1], r_max=2.0)
     # a linear classifier: certified radius = true distance = |w.x| / ||w|| (pairwise form)
     w = (ref.weight[0] - ref.weight[1]).double()
     exact = abs(float(w @ torch.tensor([0.3, 0.1], dtype=torch.float64))) / float(w.norm())

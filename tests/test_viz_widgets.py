@@ -8,7 +8,7 @@ from torch import nn
 
 import lipviz
 from lipviz.layers import SOC
-from lipviz.viz import explorers, widgets
+from lipviz.viz import compute, widgets
 
 matplotlib.use("Agg")
 
@@ -31,7 +31,7 @@ def test_power_iteration_explorer_moves_its_marker():
 
 def test_radius_histogram_explorer_moves_eps_and_recounts(linear_classifier):
     model, x, y, _ = linear_classifier
-    radii = {"linear": explorers.correct_radii(nn.Sequential(model), x, y)}
+    radii = {"linear": compute.correct_radii(nn.Sequential(model), x, y)}
     ex = widgets.RadiusHistogramExplorer(radii, eps=0.0, max_eps=1.0)
     text0 = ex.readout.value
     ex.controls["eps"].value = 0.5
@@ -43,7 +43,7 @@ def test_radius_histogram_explorer_moves_eps_and_recounts(linear_classifier):
 
 def test_accuracy_curve_explorer_toggles_kinds(trained_toy):
     x, y = trained_toy.train.x[:40], trained_toy.train.y[:40]
-    table = explorers.accuracy_vs_eps(trained_toy.model, x, y, [0.0, 0.2], steps=5, box=None)
+    table = compute.accuracy_vs_eps(trained_toy.model, x, y, [0.0, 0.2], steps=5, box=None)
     ex = widgets.AccuracyCurveExplorer({"toy": table})
     assert all(t.visible is not False for t in ex.figure.data)
     ex.controls["kinds"].value = ("certified",)

@@ -1,7 +1,7 @@
 """Lipschitz bounds: one rule per module type, composed over a network by one walker."""
 
 from . import conv as conv  # registers the convolution, batch-norm and pooling rules
-from .compare import compare_estimators, exact_operator_norm, local_jacobian_norms
+from .compare import compare_estimators
 from .guards import current_weight
 from .network import LipschitzBound, lipschitz_bound, walk
 from .registry import (
@@ -20,10 +20,8 @@ __all__ = [
     "LipschitzBound",
     "compare_estimators",
     "current_weight",
-    "exact_operator_norm",
     "layer_bound",
     "lipschitz_bound",
-    "local_jacobian_norms",
     "register_bound",
     "register_composite",
     "register_fusion",

@@ -1,37 +1,17 @@
-"""Side-by-side estimators of one operator's norm, exact references for small cases, and
-empirical lower bounds on a network's Lipschitz constant (for teaching and tests)."""
+"""Side-by-side estimators of one operator's norm: power iteration, the sound bound, the cheap
+kernel bounds and the exact value (for teaching and tests)."""
 
 from __future__ import annotations
 
 import time
 
-import torch
 from torch import nn
 
+from ..exact.jacobian import _float64_copy, exact_operator_norm
 from ..functional import conv_norm_fft, operator_power_iteration, reshaped_kernel_bounds
-from ..state import frozen
 from .rules import layer_bound
 
-__all__ = ["compare_estimators", "exact_operator_norm", "local_jacobian_norms"]
-
-
-def exact_operator_norm(module: nn.Module, input_shape) -> float:
-    """The exact l2 norm of a *linear* module (bias ignored) from its dense Jacobian (SVD).
-
-    Only for small inputs: the Jacobian has ``prod(out) x prod(in)`` entries.
-    """
-    from torch.func import jacrev
-
-    x = torch.zeros((1, *input_shape), dtype=torch.float64)
-    mod = _float64_copy(module)
-    jac = jacrev(lambda v: mod(v).flatten())(x)
-    return float(torch.linalg.matrix_norm(jac.detach().reshape(jac.shape[0], -1), 2))
-
-
-def _float64_copy(module):
-    import copy
-
-    return copy.deepcopy(module).double().eval()
+__all__ = ["compare_estimators"]
 
 
 def compare_estimators(module: nn.Module, input_shape, n_iters=(1, 5, 20, 100), exact=True):
@@ -87,26 +67,3 @@ def compare_estimators(module: nn.Module, input_shape, n_iters=(1, 5, 20, 100), 
         table.loc[len(table)] = row | {"seconds": float("nan")}
         table["ratio"] = table["value"] / ref
     return table
-
-
-def local_jacobian_norms(model: nn.Module, x: torch.Tensor, n_iter: int = 30) -> torch.Tensor:
-    r"""Spectral norm of the Jacobian of ``model`` at each input, by batched power iteration.
-
-    Each value is a *lower* bound on the Lipschitz constant (the power-iteration under-estimate
-    only lowers it further): :math:`\|J_f(x)\|_2 \le \mathrm{Lip}(f)`. The model must treat
-    the rows of a batch independently (eval mode).
-    """
-    from torch.func import jvp, vjp
-
-    with frozen(model):
-        gen = torch.Generator().manual_seed(0)
-        v = torch.randn(x.shape, generator=gen).to(x)
-        shape = (-1,) + (1,) * (x.dim() - 1)
-        sigma = torch.zeros(len(x))
-        for _ in range(n_iter):
-            v = v / v.flatten(1).norm(dim=1).clamp_min(1e-30).view(shape)
-            _, jv = jvp(model, (x,), (v,))
-            _, pullback = vjp(model, x)
-            (v,) = pullback(jv)
-            sigma = jv.flatten(1).norm(dim=1)
-    return sigma.detach()

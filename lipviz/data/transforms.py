@@ -1,4 +1,5 @@
-"""Input normalisation as a layer of the model, so radii stay in input units."""
+"""Transforms of inputs: normalisation as a layer of the model (so radii stay in input units)
+and the training augmentation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from torch import nn
 
 from ..bounds.registry import LayerBound, register_bound
 
-__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "MNIST_MEAN", "MNIST_STD", "Normalize"]
+__all__ = [
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "Normalize",
+    "crop_flip",
+]
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -73,3 +81,40 @@ class Normalize(nn.Module):
 def _normalize_bound(module: Normalize, ctx) -> LayerBound:
     r""":math:`1/\min_c |\sigma_c|`, in float64 (exact up to rounding)."""
     return LayerBound(1.0 / float(module.std.double().abs().min()), "1/min(std)", True)
+
+
+def crop_flip(x: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """Random crops of the zero-padded images and random horizontal flips (training
+    augmentation; draws from torch's global RNG, which :class:`~lipviz.train.Trainer` seeds).
+
+    Parameters
+    ----------
+    x : Tensor
+        Images, shape ``(N, C, H, W)``.
+    pad : int
+        Zero padding on each side before the ``H x W`` crop.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(N, C, H, W)``.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> crop_flip(torch.ones(2, 1, 4, 4), pad=1).shape
+    torch.Size([2, 1, 4, 4])
+    """
+    if x.dim() != 4:
+        msg = f"crop_flip expects images (N, C, H, W), got {tuple(x.shape)}"
+        raise ValueError(msg)
+    n, _, h, w = x.shape
+    padded = nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,))
+    dx = torch.randint(0, 2 * pad + 1, (n,))
+    rows = (dy[:, None] + torch.arange(h)[None]).to(x.device)  # (n, h)
+    cols = (dx[:, None] + torch.arange(w)[None]).to(x.device)  # (n, w)
+    idx = torch.arange(n, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    flip = torch.rand(n, device=x.device) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(3), out)

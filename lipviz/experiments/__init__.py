@@ -1,19 +1,28 @@
-"""Experiments: each is one function, shared by its book chapter and the command line
-(``python -m lipviz.experiments run lmt --preset full --out runs/lmt-full``)."""
+"""Experiments: each is one function ``run(cfg, out_dir=None, *, device=None, progress=True)``,
+shared by its book chapter and the command line
+(``python -m lipviz.experiments run lmt --preset full --out runs/lmt-full``).
 
-from .lmt import LMTResult, run_lmt
+:data:`RUNNERS` maps each experiment's name (as in :func:`lipviz.resolve`) to its runner.
+"""
+
+from .lmt import run_lmt
 from .margins2d import Margins2DResult, run_margins2d
 from .results import load_run, runs_table
-from .runs import run_folder
+from .runs import RunResult, run_folder, write_json
 from .soc import run_soc
 
+RUNNERS = {"lmt": run_lmt, "margins2d": run_margins2d, "soc": run_soc}
+"""Every runner, by experiment name: one signature, so the command line needs no special case."""
+
 __all__ = [
-    "LMTResult",
+    "RUNNERS",
     "Margins2DResult",
+    "RunResult",
     "load_run",
-    "run_lmt",
     "run_folder",
+    "run_lmt",
     "run_margins2d",
     "run_soc",
     "runs_table",
+    "write_json",
 ]

@@ -9,9 +9,7 @@ import json
 import sys
 
 from ..config import resolve
-from . import run_lmt, run_margins2d, run_soc
-
-RUNNERS = {"lmt": run_lmt, "soc": run_soc}
+from . import RUNNERS
 
 
 def _value(text: str):
@@ -25,7 +23,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lipviz.experiments")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run an experiment into a run folder")
-    run.add_argument("name", choices=[*RUNNERS, "margins2d"])
+    run.add_argument("name", choices=sorted(RUNNERS))
     run.add_argument("--preset", default="smoke", choices=["smoke", "full"])
     run.add_argument("--out", default=None, help="run folder (default runs/<name>-<preset>)")
     run.add_argument("--device", default=None)
@@ -33,10 +31,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)
     cfg = resolve(args.name, args.preset, **{k: _value(v) for k, v in overrides.items()})
-    if args.name == "margins2d":
-        result = run_margins2d(cfg)
-        sys.stdout.write(result.table.describe().to_string() + "\n")
-        return 0
     out = args.out or f"runs/{args.name}-{args.preset}"
     result = RUNNERS[args.name](cfg, out, device=args.device)
     sys.stdout.write(json.dumps(result.summary, indent=2) + "\n")

@@ -14,10 +14,7 @@ from ..models import create
 from ..train import LMT, CrossEntropy, SpectralRegularized, TrainConfig
 from .runs import RunResult, train_and_certify
 
-__all__ = ["LMTResult", "make_objective", "run_lmt"]
-
-
-LMTResult = RunResult  # kept as a name for the LMT chapter
+__all__ = ["make_objective", "run_lmt"]
 
 
 def make_objective(cfg: LMTConfig):
@@ -33,7 +30,7 @@ def make_objective(cfg: LMTConfig):
     raise ValueError(msg)
 
 
-def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True) -> LMTResult:
+def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True) -> RunResult:
     """Train, select on validation, certify the test split; see the module docstring."""
     train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
     val = load_dataset(cfg.dataset, "val", seed=cfg.seed)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from torch import nn
 
@@ -10,9 +12,10 @@ from ..bounds import LipschitzBound, lipschitz_bound
 from ..certify import certified_radius
 from ..config import Margins2DConfig
 from ..data import make_toy
+from ..exact.planar import boundary_distance
 from ..models import create
-from ..planar import boundary_distance
 from ..train import fit
+from .runs import write_json
 
 __all__ = ["Margins2DResult", "run_margins2d"]
 
@@ -34,9 +37,41 @@ class Margins2DResult:
     table: object
     history: object
 
+    @property
+    def summary(self) -> dict:
+        """Points shown, the sound bound, certified fraction and violations (must be 0)."""
+        t = self.table
+        return {
+            "experiment": "margins2d",
+            "n_points": len(t),
+            "lipschitz": self.bound.value,
+            "certified_fraction": float((t["certified_radius"] > 0).mean()),
+            "violations": int((t["certified_radius"] > t["true_distance"]).sum()),
+            "median_ratio": float(t["ratio"].median()),
+        }
 
-def run_margins2d(cfg: Margins2DConfig, *, progress: bool = True) -> Margins2DResult:
-    """Train a toy MLP, certify points with margin/(√2·L), and measure the true distances."""
+
+def run_margins2d(
+    cfg: Margins2DConfig, out_dir=None, *, device=None, progress: bool = True
+) -> Margins2DResult:
+    r"""Train a toy MLP, certify points with :math:`M_f(x)/(\sqrt2\,L)`, and measure the true
+    distances to the decision boundary (Tsuzuku, Sato and Sugiyama, 2018).
+
+    Parameters
+    ----------
+    cfg : Margins2DConfig
+        The preset (``lipviz.resolve("margins2d", "smoke")``).
+    out_dir : str or Path, optional
+        A run folder for ``config.json``, ``certified.csv`` and ``summary.json``.
+    device : str, optional
+        Where to train (the certificates and distances are computed on the CPU).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    Margins2DResult
+    """
     train = make_toy(cfg.toy, n=cfg.n_train, seed=cfg.seed)
     val = make_toy(cfg.toy, n=cfg.n_val, seed=cfg.seed + 1)
     shown = make_toy(cfg.toy, n=cfg.n_show, seed=cfg.seed + 2)
@@ -53,7 +88,9 @@ def run_margins2d(cfg: Margins2DConfig, *, progress: bool = True) -> Margins2DRe
         batch_size=cfg.batch_size,
         seed=cfg.seed,
         progress=progress,
+        device=device,
     )
+    model = model.cpu()
     bound = lipschitz_bound(model, (2,), mode="sound")
     cert = certified_radius(model, shown.x, bound=bound)
     r_max = 2.0 * max(shown.x.abs().max().item(), 1.0)
@@ -65,4 +102,10 @@ def run_margins2d(cfg: Margins2DConfig, *, progress: bool = True) -> Margins2DRe
     table = table.rename(columns={"radius": "certified_radius"})
     table["true_distance"] = dist.numpy()
     table["ratio"] = table["certified_radius"] / table["true_distance"]
-    return Margins2DResult(cfg, model, train, val, shown, bound, table, result.history)
+    out = Margins2DResult(cfg, model, train, val, shown, bound, table, result.history)
+    if out_dir is not None:
+        folder = Path(out_dir)
+        write_json(folder / "config.json", dataclasses.asdict(cfg))
+        table.to_csv(folder / "certified.csv", index=False)
+        write_json(folder / "summary.json", out.summary)
+    return out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import platform
 import subprocess
 import time
@@ -14,9 +16,15 @@ from torch import nn
 
 from ..certify import Certifier, certified_accuracy
 from ..train import TrainConfig, Trainer
-from ..train.trainer import write_json
 
-__all__ = ["RunResult", "commit", "device_name", "run_folder", "train_and_certify"]
+__all__ = [
+    "RunResult",
+    "commit",
+    "device_name",
+    "run_folder",
+    "train_and_certify",
+    "write_json",
+]
 
 
 @dataclass(eq=False)
@@ -29,6 +37,23 @@ class RunResult:
     certified: object
     summary: dict
     out_dir: Path | None
+
+
+def write_json(path: Path, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically (a temporary file renamed into place).
+
+    Parameters
+    ----------
+    path : Path
+        The file; its folder is created if needed.
+    obj : object
+        JSON-serialisable (other values are written with ``str``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    tmp.replace(path)
 
 
 def commit() -> str:

@@ -34,7 +34,6 @@ __all__ = [
     "skew_symmetrize",
     "soc_bound",
     "terms_for_tolerance",
-    "truncation_table",
 ]
 
 
@@ -268,30 +267,3 @@ def _orthogonal_linear_bound(module, ctx: BoundContext) -> LayerBound:
         msg = f"{module!r} expects inputs ({module.in_features},), got {in_shape}"
         raise ValueError(msg)
     return soc_bound(module, ctx.at((module.in_features, 1, 1)))
-
-
-def truncation_table(soc: SOC, in_shape, terms=(1, 2, 3, 4, 5, 6, 8, 12)):
-    """For each highest power K: the exact largest and smallest singular values of the layer's
-    Jacobian (dense, small inputs only) and the sound bound :math:`1 + \\|A\\|^{K+1}/(K+1)!`.
-
-    Returns a DataFrame with columns ``terms``, ``sigma_max``, ``sigma_min``, ``bound``.
-    """
-    import pandas as pd
-    from torch.func import jacrev
-
-    saved = soc.eval_terms
-    layer = soc.eval()
-    x = torch.zeros((1, *in_shape), dtype=soc.weight.dtype)
-    rows = []
-    try:
-        for k in terms:
-            layer.eval_terms = k
-            layer._cache = None
-            jac = jacrev(lambda v: layer(v).flatten())(x).reshape(-1, x.numel()).detach()
-            sv = torch.linalg.svdvals(jac.double())
-            rows.append({"terms": k, "sigma_max": float(sv.max()), "sigma_min": float(sv.min()),
-                         "bound": layer.lipschitz_bound(in_shape)})  # fmt: skip
-    finally:
-        layer.eval_terms = saved
-        layer._cache = None
-    return pd.DataFrame(rows)

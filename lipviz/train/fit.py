@@ -20,6 +20,7 @@ def fit(
     temperature: float = 1.0,
     seed: int = 0,
     progress: bool = True,
+    device=None,
 ) -> FitResult:
     """Train with cross-entropy and Adam; keep the epoch with the best *validation* accuracy.
 
@@ -39,5 +40,5 @@ def fit(
         n_val_eval=len(val),
     )  # fmt: skip
     trainer = Trainer(model, CrossEntropy(temperature), cfg, tuple(train.x.shape[1:]),
-                      progress=progress)  # fmt: skip
+                      progress=progress, device=device)  # fmt: skip
     return trainer.fit(train, val)

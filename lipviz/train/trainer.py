@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..certify import Certifier
+from ..data.transforms import crop_flip
 from ..state import seeded
 from .lipschitz import PowerIterationBound
 
@@ -246,23 +246,3 @@ class Trainer:
         history = pd.DataFrame(rows)
         total = rows[-1]["time_s"] if rows else 0.0
         return FitResult(self.model, best["epoch"], history, total)
-
-
-def crop_flip(x: torch.Tensor, pad: int = 4) -> torch.Tensor:
-    """Random crops of the zero-padded images (``pad`` pixels) and random horizontal flips."""
-    n, _, h, w = x.shape
-    padded = nn.functional.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n,))
-    dx = torch.randint(0, 2 * pad + 1, (n,))
-    rows = (dy[:, None] + torch.arange(h)[None]).to(x.device)  # (n, h)
-    cols = (dx[:, None] + torch.arange(w)[None]).to(x.device)  # (n, w)
-    idx = torch.arange(n, device=x.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
-    flip = torch.rand(n, device=x.device) < 0.5
-    return torch.where(flip[:, None, None, None], out.flip(3), out)
-
-
-def write_json(path: Path, obj) -> None:
-    """Write ``obj`` as pretty JSON (helper for run folders)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, default=str))

@@ -1,8 +1,9 @@
-"""Visualisation in layers: ``compute`` and ``explorers`` (pure, tested numerically), ``static``
-(matplotlib, for the built book), ``interactive`` (plotly figures) and ``widgets`` (ipywidgets
-controls wired to plotly FigureWidgets that update in place).
+"""Visualisation in three layers: ``compute`` (pure: arrays and DataFrames, tested
+numerically), ``static`` (matplotlib, for the built book) and ``widgets`` (ipywidgets controls
+wired to plotly FigureWidgets that update in place), plus ``interactive`` (plotly figures that
+need no kernel).
 
 Import the submodules directly: ``from lipviz.viz import static``. Nothing heavy is imported here.
 """
 
-__all__ = ["compute", "explorers", "interactive", "static", "widgets"]
+__all__ = ["compute", "interactive", "static", "widgets"]

@@ -1,13 +1,32 @@
-"""Pure computations behind the figures: arrays and DataFrames, no plotting."""
+"""Pure computations behind the figures and explorers: spectra, curves, slider tables and
+summaries, as arrays and DataFrames (no plotting).
+
+Everything here is tested numerically; :mod:`~lipviz.viz.static` draws the results with
+matplotlib and :mod:`~lipviz.viz.widgets` wires them to sliders.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import torch
+from torch import nn
+
+from ..bounds.rules import layer_bound
+from ..certify import Certifier, check_labels
+from ..exact.jacobian import exact_operator_norm
+from ..functional import conv_singular_values_fft, operator_power_iteration, polyphase_kernel
+from ..state import eval_mode
 
 __all__ = [
+    "accuracy_vs_eps",
+    "certified_fractions",
     "gradient_norm_decay",
-    "last_layer_certificates",
-    "lln_topk_trap",
+    "layer_spectra",
+    "lmt_c_profile",
+    "point_certificate",
+    "power_iteration_trace",
     "tightness_summary",
 ]
 
@@ -84,80 +103,225 @@ def gradient_norm_decay(activations: dict, depth: int = 20, width: int = 32, n: 
     return pd.DataFrame(rows)
 
 
-def last_layer_certificates(model, x, input_shape=None, top_k: int = 9):
-    r"""Per input, the three last-layer certificates of a model ending in a linear layer.
+def _input_shapes(model: nn.Module, input_shape) -> dict[nn.Module, tuple[int, ...]]:
+    shapes: dict[nn.Module, tuple[int, ...]] = {}
 
-    - ``pairwise``: :math:`\min_{j \ne t} (f_t - f_j) / (L_{\text{prefix}} \|w_t - w_j\|)` over
-      **all** classes (what :func:`lipviz.certified_radius` uses; sound);
-    - ``global``: :math:`(f_t - \max_{j \ne t} f_j) / (\sqrt2\, L)` with :math:`L` the bound of
-      the whole model (sound, never larger than ``pairwise``);
-    - ``top_k``: the pairwise formula over the ``top_k`` runner-up logits only, as in the newer
-      SOC code (``num_other = 9``). **Not sound**: a class with a low logit but a row close to
-      :math:`w_t` can be nearer; ``top_k_overestimates`` flags those inputs.
+    def record(mod, args):
+        if args and isinstance(args[0], torch.Tensor):  # parametrizations get no input
+            shapes.setdefault(mod, tuple(args[0].shape[1:]))  # returns None: inputs unchanged
 
-    Returns a DataFrame with columns ``predicted``, ``pairwise``, ``global``, ``top_k`` and
-    ``top_k_overestimates``.
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules()]
+    try:
+        with torch.no_grad(), eval_mode(model):
+            dtype = next(iter(model.parameters()), torch.zeros(())).dtype
+            model(torch.zeros((1, *input_shape), dtype=dtype))
+    finally:
+        for h in hooks:
+            h.remove()
+    return shapes
+
+
+def _soc_singular_values(layer, in_shape) -> torch.Tensor:
+    """Per-frequency singular values of the truncated exponential (circular padding)."""
+    _, h, w = in_shape
+    filt = layer.normalized_filter().detach().double()
+    s, p = layer.stride, layer.kernel_size // 2
+    n1, n2 = h // s, w // s
+    grid = torch.zeros(*filt.shape[:2], n1, n2, dtype=filt.dtype)
+    for a in range(filt.shape[2]):  # tap a sits at offset a - p; taps alias on tiny grids
+        for b in range(filt.shape[3]):
+            grid[:, :, (a - p) % n1, (b - p) % n2] += filt[:, :, a, b]
+    # cross-correlation: y[i] = sum_a K[a] x[i + a - p], so each frequency multiplies by
+    # sum_a K[a] exp(+2 pi i f (a - p) / n): an inverse DFT, scaled
+    spec = (torch.fft.ifft2(grid) * (n1 * n2)).permute(2, 3, 0, 1)  # (n1, n2, m, m)
+    spec = spec.reshape(-1, layer.channels, layer.channels)
+    eye = torch.eye(layer.channels, dtype=spec.dtype).expand_as(spec)
+    total, term = eye.clone(), eye.clone()
+    for k in range(1, layer.eval_terms + 1):
+        term = term @ spec / k
+        total = total + term
+    block = total[:, : layer.out_channels, : layer.in_channels * s * s]
+    return torch.linalg.svdvals(block).flatten()
+
+
+def layer_spectra(model: nn.Module, input_shape) -> object:
+    r"""Every singular value of every linear layer of ``model``, for inputs of ``input_shape``.
+
+    - ``nn.Linear`` (LLN included): the SVD of the weight;
+    - ``nn.Conv2d``: the singular values of the **circular** convolution on the input grid, one
+      :math:`c_{out} \times c_{in}` matrix per frequency (Sedghi et al., 2019), strides through
+      the polyphase decomposition. A zero-padded convolution has different values; its largest
+      one is bounded by the FFT bound on the padded grid that certificates use;
+    - SOC layers: the truncated exponential per frequency (circular padding), which sits at 1.
+
+    Returns a DataFrame with columns ``layer`` (index in ``model.named_modules()``), ``name``,
+    ``type``, ``sigma`` and ``method``.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(3, 2)
+    >>> layer_spectra(nn.Sequential(lin), (3,)).sigma.size
+    2
     """
     import pandas as pd
-    import torch
 
-    from ..certify import Certifier
-    from ..state import eval_mode
+    from ..layers import SOC
 
-    shape = tuple(input_shape) if input_shape is not None else tuple(x.shape[1:])
-    pairwise = Certifier(model, shape, form="pairwise")
-    glob = Certifier(model, shape, form="global")
-    cert = pairwise(x)
-    with torch.no_grad(), eval_mode(model):
-        logits = model(x).float()
-    k = min(top_k, logits.shape[1] - 1)
-    top = logits.topk(k + 1, dim=1).indices  # the predicted class and its k runners-up
-    gap = logits.gather(1, cert.predicted[:, None]) - logits.gather(1, top)
-    dist = pairwise.row_dist[cert.predicted[:, None], top] * pairwise.lipschitz
-    ratio = (gap / dist.clamp_min(1e-30)).masked_fill(top == cert.predicted[:, None], float("inf"))
-    top_k_radius = ratio.amin(1)
-    return pd.DataFrame({
-        "predicted": cert.predicted.numpy(),
-        "pairwise": cert.radius.numpy(),
-        "global": glob(x).radius.numpy(),
-        "top_k": top_k_radius.numpy(),
-        "top_k_overestimates": (top_k_radius > cert.radius * (1 + 1e-6)).numpy(),
-    })  # fmt: skip
-
-
-def lln_topk_trap(n_classes: int = 20, top_k: int = 9, angle_deg: float = 4.0):
-    r"""A small LLN classifier on 2-D features where the top-``top_k`` certificate is wrong.
-
-    Class 0 has the row :math:`(1, 0)`; ``top_k`` runner-up classes have rows a few degrees
-    away and slightly smaller biases (high logits, but far boundaries); the last class has the
-    opposite row and a large bias (the lowest logit, but the nearest boundary). At
-    :math:`x = (1, 0)` the true distance to the decision boundary is the pairwise certificate
-    over all classes, and the top-k formula overestimates it.
-
-    Returns ``(model, x)`` with ``model`` an ``nn.Sequential`` holding one
-    :class:`~lipviz.layers.LLN` and ``x`` of shape (1, 2).
-    """
-    import math
-
-    import torch
-    from torch import nn
-
-    from ..layers import LLN
-
-    if not 1 <= top_k <= n_classes - 2:
-        msg = f"need 1 <= top_k <= n_classes - 2, got top_k={top_k}, n_classes={n_classes}"
+    shapes = _input_shapes(model, tuple(input_shape))
+    frames = []
+    for index, (name, module) in enumerate(model.named_modules()):
+        if module not in shapes:
+            continue
+        in_shape = tuple(shapes[module])
+        if isinstance(module, SOC):
+            grid = (module.in_features, 1, 1) if in_shape == (module.in_channels,) else in_shape
+            sv, method = _soc_singular_values(module, grid), "truncated exp per frequency"
+        elif isinstance(module, nn.Conv2d):
+            if module.groups != 1 or module.dilation != (1, 1):
+                continue
+            weight = polyphase_kernel(module.weight, module.stride)
+            grid = (in_shape[1] // module.stride[0], in_shape[2] // module.stride[1])
+            sv = conv_singular_values_fft(weight, grid).flatten()
+            method = "circular convolution (FFT)"
+        elif isinstance(module, nn.Linear):
+            sv, method = torch.linalg.svdvals(module.weight.detach().double()), "SVD"
+        else:
+            continue
+        frames.append(pd.DataFrame({"layer": index, "name": name or type(module).__name__,
+                                    "type": type(module).__name__,
+                                    "sigma": sv.detach().double().numpy(),
+                                    "method": method}))  # fmt: skip
+    if not frames:
+        msg = f"{type(model).__name__} has no Linear, Conv2d or SOC layer to take a spectrum of"
         raise ValueError(msg)
-    angles = torch.zeros(n_classes, dtype=torch.float64)
-    bias = torch.zeros(n_classes, dtype=torch.float64)
-    near = torch.arange(n_classes - 2, dtype=torch.float64)
-    spread = torch.linspace(angle_deg, 2 * angle_deg, n_classes - 2, dtype=torch.float64)
-    angles[1:-1] = torch.deg2rad(spread * (-1) ** near)  # alternating sides, a few degrees
-    bias[1:-1] = -0.05
-    angles[-1], bias[-1] = math.pi, 1.5
-    model = nn.Sequential(LLN(2, n_classes)).double()
-    with torch.no_grad():
-        model[0].parametrizations.weight.original.copy_(
-            torch.stack([angles.cos(), angles.sin()], dim=1)
-        )
-        model[0].bias.copy_(bias)
-    return model, torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    return pd.concat(frames, ignore_index=True)
+
+
+def power_iteration_trace(module: nn.Module, input_shape, steps: int = 50) -> object:
+    r"""Power-iteration estimates after 1..``steps`` steps against the exact norm and the sound
+    bound of one linear module (small inputs: the exact norm is a dense Jacobian SVD).
+
+    Every estimate is :math:`\le` exact :math:`\le` sound. Returns a DataFrame with columns
+    ``step``, ``estimate``, ``exact``, ``sound``.
+    """
+    import pandas as pd
+
+    if steps < 1:
+        msg = f"steps must be >= 1, got {steps}"
+        raise ValueError(msg)
+    mod = _float64_linear(module)
+    exact = exact_operator_norm(module, input_shape)
+    sound = layer_bound(module, tuple(input_shape)).value
+    rows, u = [], None
+    for step in range(1, steps + 1):
+        sigma, u = operator_power_iteration(mod, input_shape, n_iter=1, u=u)
+        rows.append({"step": step, "estimate": sigma})
+    return pd.DataFrame(rows).assign(exact=exact, sound=sound)
+
+
+def _float64_linear(module: nn.Module) -> nn.Module:
+    import copy
+
+    mod = copy.deepcopy(module).double().eval()
+    if getattr(mod, "bias", None) is not None:
+        mod.bias = None  # the operator, not the affine map
+    return mod
+
+
+def certified_fractions(radii: dict, eps) -> object:
+    """Fraction certified at each ε (radius > ε; at ε = 0, radius > 0) for several models.
+
+    ``radii`` maps a label to per-input certified radii that are 0 for misclassified inputs
+    (e.g. ``CertifiedRadii.radius * correct``). Returns a DataFrame ``label``, ``eps``,
+    ``fraction``.
+
+    Examples
+    --------
+    >>> certified_fractions({"a": np.array([0.0, 0.5, 1.0])}, [0, 0.5]).fraction.tolist()
+    [0.6666666666666666, 0.3333333333333333]
+    """
+    import pandas as pd
+
+    rows = []
+    for label, r in radii.items():
+        r = np.asarray(r, dtype=float)
+        for e in np.atleast_1d(eps):
+            hit = r > e if e > 0 else r > 0
+            rows.append({"label": label, "eps": float(e), "fraction": float(hit.mean())})
+    return pd.DataFrame(rows)
+
+
+def correct_radii(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Sound certified radii, with 0 for misclassified inputs (and 0 < r for correct ones)."""
+    cert = Certifier(model, tuple(x.shape[1:]))(x)
+    ok = cert.predicted == check_labels(y, len(x)).to(cert.predicted.device)
+    return torch.where(ok, cert.radius.clamp_min(1e-12), torch.zeros_like(cert.radius)).numpy()
+
+
+def accuracy_vs_eps(model: nn.Module, x, y, eps, *, steps: int = 20, restarts: int = 1,
+                    box=(0.0, 1.0)) -> object:  # fmt: skip
+    """Clean, certified (sound) and empirical (PGD-l2) accuracy at each ε.
+
+    Empirical accuracy is an upper bound on robust accuracy and certified accuracy a lower
+    bound, so ``certified <= empirical <= clean`` at every ε (a test checks it). Returns a
+    DataFrame ``eps``, ``clean``, ``certified``, ``empirical``.
+    """
+    import pandas as pd
+
+    from ..attacks import pgd_l2
+
+    radii = correct_radii(model, x, y)
+    clean = float((radii > 0).mean())
+    rows = []
+    for e in eps:
+        e = float(e)
+        correct = torch.as_tensor(radii > 0)
+        robust = correct.clone()
+        if e > 0 and correct.any():
+            idx = correct.nonzero().flatten()
+            attack = pgd_l2(model, x[idx], y[idx], e, steps=steps, restarts=restarts, box=box)
+            robust[idx] = ~attack.success.cpu()
+        rows.append({"eps": e, "clean": clean, "certified": float(np.mean(radii >= max(e, 1e-12))),
+                     "empirical": float(robust.double().mean())})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def lmt_c_profile(model: nn.Module, x, y, c_values) -> object:
+    r"""What LMT's :math:`c` asks of a trained model.
+
+    LMT adds :math:`c\,L_{\text{prefix}}\|w_j - w_y\|` (pairwise; :math:`\sqrt2\,c\,L` in the
+    global form) to every wrong logit, so a point meets the LMT margin at :math:`c` exactly when
+    it is certified at radius :math:`c`. For each ``c``: the fraction meeting it and the mean
+    cross-entropy of the enlarged logits. Returns a DataFrame ``c``, ``fraction_met``,
+    ``lmt_loss``.
+    """
+    import pandas as pd
+
+    cert = Certifier(model, tuple(x.shape[1:]))
+    with torch.no_grad(), eval_mode(model):
+        logits = model(x).double()
+    if cert.form == "pairwise":
+        scale = cert.lipschitz * cert.row_dist.double()[y]  # (N, C)
+    else:
+        scale = torch.full_like(logits, math.sqrt(2) * cert.lipschitz)
+    scale = scale.scatter(1, y[:, None], 0.0)
+    rows = []
+    for c in c_values:
+        enlarged = logits + float(c) * scale
+        others = enlarged.scatter(1, y[:, None], -math.inf).amax(1)
+        met = enlarged.gather(1, y[:, None])[:, 0] > others
+        loss = nn.functional.cross_entropy(enlarged, y)
+        rows.append({"c": float(c), "fraction_met": float(met.double().mean()),
+                     "lmt_loss": float(loss)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def point_certificate(model: nn.Module, point, **boundary_kwargs) -> dict:
+    """The sound certified radius of one 2-D point and its true distance to the boundary."""
+    from ..exact.planar import boundary_distance
+
+    x = torch.as_tensor(point, dtype=torch.float32).reshape(1, 2)
+    cert = Certifier(model, (2,))(x)
+    true = boundary_distance(model, x, **boundary_kwargs)
+    return {"x": float(x[0, 0]), "y": float(x[0, 1]), "predicted": int(cert.predicted[0]),
+            "certified_radius": float(cert.radius[0]), "true_distance": float(true[0])}  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..planar import decision_grid
+from ..exact.planar import decision_grid
 
 __all__ = [
     "plot_accuracy_vs_eps",

@@ -1,6 +1,6 @@
 """Live explorers: ipywidgets controls wired to plotly ``FigureWidget``s that update in place.
 
-Each explorer computes what it can once (through :mod:`lipviz.viz.explorers`) and, on a control
+Each explorer computes what it can once (through :mod:`lipviz.viz.compute`) and, on a control
 change, only rewrites the figure parts that move (a marker, a shape, a trace's data), inside one
 ``batch_update``. ``explorer.widget`` is the live view (JupyterLab, ``make lab``);
 ``explorer.static()`` draws the current state with matplotlib, which is what the built book
@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from . import explorers
+from . import compute
 
 __all__ = [
     "AccuracyCurveExplorer",
@@ -96,7 +96,7 @@ class SpectrumExplorer(_Explorer):
     def __init__(self, models: dict, input_shape):
         import ipywidgets as w
 
-        self.spectra = {k: explorers.layer_spectra(m, input_shape) for k, m in models.items()}
+        self.spectra = {k: compute.layer_spectra(m, input_shape) for k, m in models.items()}
         fig = _figure(xaxis_title="layer (in order)", yaxis_title="singular value")
         for i, (label, s) in enumerate(self.spectra.items()):
             pos = s.layer.rank(method="dense").to_numpy() - 1
@@ -124,7 +124,7 @@ class RadiusHistogramExplorer(_Explorer):
     """Overlaid certified-radius histograms, an ε marker and the fraction certified at ε.
 
     ``radii`` maps a label to per-input radii with 0 for misclassified inputs
-    (:func:`lipviz.viz.explorers.correct_radii`).
+    (:func:`lipviz.viz.compute.correct_radii`).
     """
 
     def __init__(self, radii: dict, eps: float = 0.5, max_eps: float | None = None):
@@ -141,7 +141,7 @@ class RadiusHistogramExplorer(_Explorer):
     def _update(self):
         eps = self.controls["eps"].value
         self.figure.layout.shapes[0].update(x0=eps, x1=eps)
-        table = explorers.certified_fractions(self.radii, [eps])
+        table = compute.certified_fractions(self.radii, [eps])
         rows = [f"<b>{r.label}</b>: {100 * r.fraction:.1f}% certified" for r in table.itertuples()]
         self.readout.value = f"at ε = {eps:.3g}: " + " &nbsp; ".join(rows)
         self.figure.layout.title = f"certified at ε = {eps:.3g}"
@@ -155,7 +155,7 @@ class RadiusHistogramExplorer(_Explorer):
 class AccuracyCurveExplorer(_Explorer):
     """Clean, certified and empirical (PGD) accuracy against ε for several models.
 
-    ``tables`` maps a label to :func:`lipviz.viz.explorers.accuracy_vs_eps` frames.
+    ``tables`` maps a label to :func:`lipviz.viz.compute.accuracy_vs_eps` frames.
     """
 
     KINDS = {"clean": "dot", "empirical": "dash", "certified": "solid"}
@@ -199,7 +199,7 @@ class PowerIterationExplorer(_Explorer):
     def __init__(self, module, input_shape, max_steps: int = 50):
         import ipywidgets as w
 
-        self.trace = explorers.power_iteration_trace(module, input_shape, max_steps)
+        self.trace = compute.power_iteration_trace(module, input_shape, max_steps)
         t = self.trace
         fig = _figure(xaxis_title="power-iteration steps", yaxis_title="operator norm")
         fig.add_scatter(x=t.step, y=t.estimate, name="estimate (never above exact)")
@@ -231,7 +231,7 @@ class SOCTermsExplorer(_Explorer):
         import ipywidgets as w
         from torch import nn
 
-        from ..layers.soc import truncation_table
+        from ..exact.jacobian import truncation_table
 
         self.soc, self.input_shape = soc, tuple(input_shape)
         self.table = truncation_table(soc, self.input_shape, terms=range(1, max_terms + 1))
@@ -247,7 +247,7 @@ class SOCTermsExplorer(_Explorer):
         saved = self.soc.eval_terms
         try:
             self.soc.eval_terms = terms
-            return explorers.layer_spectra(self._net, self.input_shape).sigma.to_numpy()
+            return compute.layer_spectra(self._net, self.input_shape).sigma.to_numpy()
         finally:
             self.soc.eval_terms = saved
 
@@ -272,8 +272,8 @@ class LMTMarginExplorer(_Explorer):
     of inputs already meeting the enlarged margin (certified at radius c)."""
 
     def __init__(self, model, x, y, max_c: float = 2.0, n_grid: int = 41):
-        self.radii = explorers.correct_radii(model, x, y)
-        self.profile = explorers.lmt_c_profile(model, x, y, np.linspace(0, max_c, n_grid))
+        self.radii = compute.correct_radii(model, x, y)
+        self.profile = compute.lmt_c_profile(model, x, y, np.linspace(0, max_c, n_grid))
         fig = _figure(xaxis_title="c (= the radius LMT asks for)", yaxis_title="% of inputs")
         p = self.profile
         fig.add_scatter(x=p.c, y=100 * p.fraction_met, name="meet the LMT margin at c")
@@ -303,7 +303,7 @@ class PointCertificateExplorer(_Explorer):
     """
 
     def __init__(self, model, bounds, resolution: int = 120, n_directions: int = 180):
-        from ..planar import decision_grid
+        from ..exact.planar import decision_grid
 
         self.model, self.n_directions = model, n_directions
         xs, ys, pred, _ = decision_grid(model, bounds, resolution)
@@ -322,7 +322,7 @@ class PointCertificateExplorer(_Explorer):
         })  # fmt: skip
 
     def _update(self):
-        p = explorers.point_certificate(self.model, [self.controls["x"].value,
+        p = compute.point_certificate(self.model, [self.controls["x"].value,
                                         self.controls["y"].value],
                                         n_directions=self.n_directions)  # fmt: skip
         self.state = p

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from .state import eval_mode
+from ..state import eval_mode
 
 __all__ = ["boundary_distance", "decision_grid"]
 
@@ -30,7 +30,7 @@ def decision_grid(model: nn.Module, bounds, resolution: int = 200):
     Returns ``(xs, ys, pred, margin)`` with ``pred`` and ``margin`` of shape (resolution,
     resolution), indexed ``[iy, ix]`` (ready for ``contourf(xs, ys, pred)``).
     """
-    from .certify import margins
+    from ..certify import margins
 
     xmin, xmax, ymin, ymax = bounds
     xs = torch.linspace(xmin, xmax, resolution)

@@ -1,0 +1,22 @@
+"""Exact references, the oracles every bound is tested against (small cases only).
+
+- :mod:`~lipviz.exact.jacobian`: dense-Jacobian operator norms, local gradient norms, SOC
+  truncation tables;
+- :mod:`~lipviz.exact.planar`: decision grids and distances to the boundary in 2-D;
+- :mod:`~lipviz.exact.regions`: the linear regions and exact Lipschitz constant of tiny ReLU
+  networks on a 2-D box.
+"""
+
+from .jacobian import exact_operator_norm, local_jacobian_norms, truncation_table
+from .planar import boundary_distance, decision_grid
+from .regions import LinearRegions, linear_regions
+
+__all__ = [
+    "LinearRegions",
+    "boundary_distance",
+    "decision_grid",
+    "exact_operator_norm",
+    "linear_regions",
+    "local_jacobian_norms",
+    "truncation_table",
+]
