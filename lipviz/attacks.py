@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .certify import check_labels
+from .functional import margins
 from .state import frozen
 
 __all__ = ["AttackResult", "check_eps", "margin_loss", "minimal_l2", "pgd_l2"]
@@ -41,10 +42,22 @@ def check_eps(eps, x: torch.Tensor, box=(0.0, 1.0)) -> torch.Tensor:
 
 
 def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """max_{j != y} f_j - f_y per row: positive exactly when the prediction is not ``y``."""
-    own = logits.gather(1, y[:, None]).squeeze(1)
-    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
-    return other - own
+    r""":math:`\max_{j \ne y} f_j - f_y = -M_f(x)` per row (:func:`lipviz.functional.margins`):
+    positive exactly when the prediction is not ``y``; the loss every attack maximises.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Shape ``(N, C)``.
+    y : Tensor
+        Shape ``(N,)``, the labels.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(N,)``.
+    """
+    return -margins(logits, y)
 
 
 @dataclass(frozen=True, eq=False)

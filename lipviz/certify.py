@@ -13,6 +13,7 @@ from torch import nn
 from .bounds import LipschitzBound, lipschitz_bound
 from .bounds.guards import check_hooks, current_weight
 from .bounds.registry import find_rule
+from .functional import certificate, certificate_scales, margins, row_distances
 from .state import eval_mode, state_digest
 
 __all__ = [
@@ -24,32 +25,6 @@ __all__ = [
     "margins",
     "round_down",
 ]
-
-SQRT2 = math.sqrt(2.0)
-
-
-def margins(logits: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-    r"""The margin :math:`M_f(x) = f_t(x) - \max_{i \ne t} f_i(x)` for each row.
-
-    ``t`` is the label if given (the margin is then negative on misclassified points), else the
-    predicted class (the margin is then >= 0). Non-finite logits give a NaN margin.
-
-    Examples
-    --------
-    >>> margins(torch.tensor([[2.0, 0.5, 1.0]])).tolist()
-    [1.0]
-    >>> margins(torch.tensor([[2.0, 0.5, 1.0]]), torch.tensor([1])).tolist()
-    [-1.5]
-    """
-    if logits.dim() != 2 or logits.shape[1] < 2:
-        msg = f"logits must have shape (N, C) with C >= 2, got {tuple(logits.shape)}"
-        raise ValueError(msg)
-    target = logits.argmax(1) if labels is None else labels
-    own = logits.gather(1, target[:, None]).squeeze(1)
-    others = logits.scatter(1, target[:, None], float("-inf")).amax(1)
-    out = own - others
-    finite = torch.isfinite(logits).all(1)
-    return torch.where(finite, out, torch.full_like(out, float("nan")))
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,13 +73,6 @@ def _last_linear(model: nn.Module):
     return None, None
 
 
-def _row_distances(weight: torch.Tensor) -> torch.Tensor:
-    r"""Exact :math:`\|w_i - w_j\|` in float64 (differences first, never the
-    :math:`\|a\|^2 + \|b\|^2 - 2ab` shortcut that cancels for close rows)."""
-    w = weight.detach().double()
-    return torch.stack([(w - row).norm(dim=1) for row in w])
-
-
 class Certifier:
     r"""Certified radii for one model and input shape, with its bounds computed once.
 
@@ -150,7 +118,7 @@ class Certifier:
                 self.lipschitz = self.bound.value
             else:
                 self.bound, self.lipschitz = None, 1.0
-            self.row_dist = _row_distances(current_weight(last))  # (C, C), float64
+            self.row_dist = row_distances(current_weight(last).detach().double())  # (C, C)
         self.digest = state_digest(model)
         if bound is not None and bound.state_digest not in ("", self.digest):
             msg = (
@@ -175,18 +143,9 @@ class Certifier:
         """(radius, margin) of the predicted class, from logits (N, C), in float64."""
         logits = logits.double()
         margin = margins(logits)
-        if self.form == "global":
-            radius = margin / (SQRT2 * self.lipschitz)
-        else:
-            pred = logits.argmax(1)
-            gap = logits.gather(1, pred[:, None]) - logits  # f_t - f_j >= 0
-            den = self.lipschitz * self.row_dist.to(logits.device, logits.dtype)[pred]
-            inf = torch.full_like(gap, float("inf"))
-            # identical rows: f_t - f_j is constant, so that pair never flips if it is positive
-            degenerate = torch.where(gap > 0, inf, torch.zeros_like(gap))
-            ratio = torch.where(den > 0, gap / den.clamp_min(1e-30), degenerate)
-            ratio = ratio.scatter(1, pred[:, None], float("inf"))  # exclude j = t
-            radius = ratio.amin(1)
+        pred = logits.argmax(1)
+        table = None if self.form == "global" else self.row_dist.to(logits.device, logits.dtype)
+        radius = certificate(logits, pred, certificate_scales(logits, pred, self.lipschitz, table))
         finite = torch.isfinite(logits).all(1) & torch.isfinite(margin)
         radius = torch.where(finite, radius, torch.zeros_like(radius))
         return radius.nan_to_num(nan=0.0, posinf=float("inf")).clamp_min(0.0), margin

@@ -312,7 +312,7 @@ def test_float64_models_are_certified_in_float64():
 
 
 def test_row_distances_are_exact_for_close_rows():
-    from lipviz.certify import _row_distances
+    from lipviz.functional import row_distances
 
     gen = torch.Generator().manual_seed(0)
     base = 1e4 * torch.randn(64, generator=gen, dtype=torch.float64)
@@ -320,7 +320,7 @@ def test_row_distances_are_exact_for_close_rows():
     exact = torch.tensor(
         [[math.dist(a.tolist(), b.tolist()) for b in w] for a in w], dtype=torch.float64
     )
-    assert torch.allclose(_row_distances(w), exact, rtol=1e-9, atol=0)
+    assert torch.allclose(row_distances(w), exact, rtol=1e-9, atol=0)
     approx = torch.cdist(w, w)  # the matrix-product shortcut cancels catastrophically here
     assert not torch.allclose(approx, exact, rtol=1e-6, atol=0)
 

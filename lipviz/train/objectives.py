@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ..functional import certificate, certificate_scales, row_distances
 
 __all__ = [
     "LMT",
@@ -19,8 +20,6 @@ __all__ = [
     "SpectralRegularized",
     "linear_warmup",
 ]
-
-SQRT2 = math.sqrt(2.0)
 
 
 def linear_warmup(target: float, epochs: float, start: float = 1e-5):
@@ -82,13 +81,13 @@ class LMT:
         c = linear_warmup(self.c, self.warmup_epochs, self.c_start)(epoch)
         logits = model(x)
         others = 1.0 - nn.functional.one_hot(y, logits.shape[1]).to(logits)
+        # c times the certificate's scale of each gap: the margin a radius c would need
         if self.form == "global":
             total, _ = lip()
-            added = SQRT2 * c * total * others
+            added = c * certificate_scales(logits, y, total) * others
         else:
-            w = model[-1].weight
-            dist = (w[None, :, :] - w[y][:, None, :]).norm(dim=2)  # (N, C): ||w_j - w_y||
-            added = c * lip.prefix() * dist * others
+            table = row_distances(model[-1].weight)  # (C, C): ||w_j - w_i||
+            added = certificate_scales(logits, y, c * lip.prefix(), table) * others
             lip()  # advance the vectors of the last layer too
         if self.kappa_clip:
             with torch.no_grad():
@@ -136,14 +135,7 @@ class CertificateRegularized:
 
     def __call__(self, model, x, y, lip, epoch):
         logits = model(x)
-        gap = logits.gather(1, y[:, None]) - logits  # f_y - f_j
-        if isinstance(model[-1], nn.Linear):
-            w = model[-1].weight
-            dist = (w[y][:, None, :] - w[None, :, :]).norm(dim=2)  # ||w_y - w_j||
-        else:
-            dist = torch.full_like(gap, math.sqrt(2.0))
-        ratio = gap / (self.lipschitz * dist.clamp_min(1e-12))
-        ratio = ratio.masked_fill(nn.functional.one_hot(y, logits.shape[1]).bool(), float("inf"))
-        cert = ratio.amin(1)
+        table = row_distances(model[-1].weight) if isinstance(model[-1], nn.Linear) else None
+        cert = certificate(logits, y, certificate_scales(logits, y, self.lipschitz, table))
         loss = nn.functional.cross_entropy(logits, y) - self.gamma * torch.relu(cert).mean()
         return loss, {"logits": logits}

@@ -7,8 +7,6 @@ matplotlib and :mod:`~lipviz.viz.widgets` wires them to sliders.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
@@ -16,7 +14,13 @@ from torch import nn
 from ..bounds.rules import layer_bound
 from ..certify import Certifier, check_labels
 from ..exact.jacobian import exact_operator_norm
-from ..functional import conv_singular_values_fft, operator_power_iteration, polyphase_kernel
+from ..functional import (
+    certificate_scales,
+    conv_singular_values_fft,
+    margins,
+    operator_power_iteration,
+    polyphase_kernel,
+)
 from ..state import eval_mode
 
 __all__ = [
@@ -300,16 +304,13 @@ def lmt_c_profile(model: nn.Module, x, y, c_values) -> object:
     cert = Certifier(model, tuple(x.shape[1:]))
     with torch.no_grad(), eval_mode(model):
         logits = model(x).double()
-    if cert.form == "pairwise":
-        scale = cert.lipschitz * cert.row_dist.double()[y]  # (N, C)
-    else:
-        scale = torch.full_like(logits, math.sqrt(2) * cert.lipschitz)
+    table = cert.row_dist.double() if cert.form == "pairwise" else None
+    scale = certificate_scales(logits, y, cert.lipschitz, table)  # (N, C), as LMT adds it
     scale = scale.scatter(1, y[:, None], 0.0)
     rows = []
     for c in c_values:
         enlarged = logits + float(c) * scale
-        others = enlarged.scatter(1, y[:, None], -math.inf).amax(1)
-        met = enlarged.gather(1, y[:, None])[:, 0] > others
+        met = margins(enlarged, y) > 0
         loss = nn.functional.cross_entropy(enlarged, y)
         rows.append({"c": float(c), "fraction_met": float(met.double().mean()),
                      "lmt_loss": float(loss)})  # fmt: skip
