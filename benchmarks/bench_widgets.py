@@ -41,13 +41,13 @@ def main():
     curves = {"toy": table}
     conv = next(m for m in lmt_model.modules() if isinstance(m, nn.Conv2d))
     cases = {
-        "point_2d": (widgets.PointCertificateExplorer(toy.model, toy.train.bounds()), "x",
+        "point_2d": (widgets.PointCertificateExplorer(toy.model, toy.train.extent()), "x",
                      np.linspace(-1.0, 1.5, 8)),
         "radius_histogram": (widgets.RadiusHistogramExplorer(radii, max_eps=1.0), "eps",
                              np.linspace(0.05, 1.0, 8)),
         "accuracy_vs_eps": (widgets.AccuracyCurveExplorer(curves), "eps",
                             np.linspace(0.0, 0.3, 8)),
-        "power_iteration": (widgets.PowerIterationExplorer(conv, (1, 10, 10), 40), "steps",
+        "power_iteration": (widgets.PowerIterationExplorer(conv, (1, 10, 10), 40), "n_iter",
                             range(2, 40, 5)),
         "soc_terms": (widgets.SOCTermsExplorer(SOC(4, 4, 3, bias=False).double(), (4, 6, 6)),
                       "terms", range(1, 13, 2)),

@@ -228,7 +228,7 @@ def _conv_block(d: Draw, shape: tuple[int, int, int]) -> tuple[nn.Module, tuple[
     if op == "soc":
         stride = 2 if h % 2 == 0 and w % 2 == 0 and d.pick("soc stride 2", st.booleans()) else 1
         c_out = d.pick("soc channels", st.sampled_from([c, 2, 4]))
-        soc = SOC(c, c_out, 3 if side >= 3 else 1, stride=stride, init_iters=30)
+        soc = SOC(c, c_out, 3 if side >= 3 else 1, stride=stride, init_n_iter=30)
         with torch.no_grad():
             soc.weight.copy_(d.randn(*soc.weight.shape))
         soc.train()(torch.zeros(1, c, h, w))  # one training step: scaled for the new weights

@@ -123,7 +123,7 @@ def test_the_training_time_estimate_keeps_the_model_as_it_was():
 def test_layer_level_estimators_leave_the_layer_untouched():
     conv = nn.Conv2d(2, 3, 3, padding=1).train()
     before = _snapshot(conv, torch.zeros(1))
-    compare_estimators(conv, (2, 5, 5), n_iters=(1, 3))
+    compare_estimators(conv, (2, 5, 5), n_iter=(1, 3))
     lipviz.bounds.layer_bound(conv, (2, 5, 5))
     _assert_same(before, _snapshot(conv, torch.zeros(1)))
 

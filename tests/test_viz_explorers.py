@@ -66,12 +66,12 @@ def test_layer_spectra_needs_a_linear_layer():
 def test_power_iteration_trace_is_below_exact_below_sound():
     torch.manual_seed(2)
     conv = nn.Conv2d(2, 3, 3, padding=1)
-    t = compute.power_iteration_trace(conv, (2, 5, 5), steps=30)
+    t = compute.power_iteration_trace(conv, (2, 5, 5), n_iter=30)
     assert len(t) == 30 and (t.estimate <= t.exact * (1 + 1e-9)).all()
     assert (t.exact <= t.sound * (1 + 1e-9)).all()
     assert t.estimate.iloc[-1] == pytest.approx(t.exact.iloc[0], rel=1e-3)
-    with pytest.raises(ValueError, match="steps"):
-        compute.power_iteration_trace(conv, (2, 5, 5), steps=0)
+    with pytest.raises(ValueError, match="n_iter"):
+        compute.power_iteration_trace(conv, (2, 5, 5), n_iter=0)
 
 
 def test_accuracy_vs_eps_is_ordered(trained_toy):

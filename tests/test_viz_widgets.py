@@ -19,10 +19,10 @@ def _shape_x(fig, i=0):
 
 def test_power_iteration_explorer_moves_its_marker():
     conv = nn.Conv2d(2, 3, 3, padding=1)
-    ex = widgets.PowerIterationExplorer(conv, (2, 5, 5), max_steps=20)
+    ex = widgets.PowerIterationExplorer(conv, (2, 5, 5), max_n_iter=20)
     figure_id = id(ex.figure)
     before = ex.figure.data[3].y[0]
-    ex.controls["steps"].value = 20
+    ex.controls["n_iter"].value = 20
     assert ex.figure.data[3].x[0] == 20 and ex.figure.data[3].y[0] > before
     assert id(ex.figure) == figure_id  # updated in place, not rebuilt
     assert "20 steps" in ex.readout.value
@@ -84,7 +84,7 @@ def test_lmt_explorer_and_point_explorer(trained_toy):
     lmt.controls["c"].value = 0.25
     assert _shape_x(lmt.figure) == 0.25 and "c = 0.25" in lmt.readout.value
     lmt.static()
-    point = widgets.PointCertificateExplorer(model, trained_toy.train.bounds(), resolution=40,
+    point = widgets.PointCertificateExplorer(model, trained_toy.train.extent(), resolution=40,
                                              n_directions=90)  # fmt: skip
     radius_before = point.figure.layout.shapes[0].x1 - point.figure.layout.shapes[0].x0
     point.controls["x"].value = point.controls["x"].min + 0.1
@@ -111,7 +111,7 @@ def test_training_dashboard_follows_the_trainer():
 def test_show_uses_the_static_fallback_when_building_the_book(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    ex = widgets.PowerIterationExplorer(nn.Linear(3, 2), (3,), max_steps=3)
+    ex = widgets.PowerIterationExplorer(nn.Linear(3, 2), (3,), max_n_iter=3)
     monkeypatch.setenv("LIPVIZ_STATIC", "1")
     widgets.show(ex)
     assert shown == []  # static: matplotlib only

@@ -14,7 +14,7 @@ from .rules import layer_bound
 __all__ = ["compare_estimators"]
 
 
-def compare_estimators(module: nn.Module, input_shape, n_iters=(1, 5, 20, 100), exact=True):
+def compare_estimators(module: nn.Module, input_shape, n_iter=(1, 5, 20, 100), exact=True):
     """A DataFrame comparing the ways to get the norm of one Linear/Conv2d layer.
 
     Rows: power iteration with each number of steps (estimates, never above the truth), the
@@ -42,7 +42,7 @@ def compare_estimators(module: nn.Module, input_shape, n_iters=(1, 5, 20, 100), 
             )
         return nn.functional.linear(v, mod.weight)
 
-    for n in n_iters:
+    for n in (n_iter,) if isinstance(n_iter, int) else n_iter:
 
         def estimate(n=n):
             return operator_power_iteration(op, input_shape, n_iter=n)[0]

@@ -45,8 +45,9 @@ class ToyDataset:
             ds, batch_size=batch_size, shuffle=shuffle, generator=gen
         )
 
-    def bounds(self, pad: float = 0.25) -> tuple[float, float, float, float]:
-        """(xmin, xmax, ymin, ymax) of the points, padded; for plotting grids."""
+    def extent(self, pad: float = 0.25) -> tuple[float, float, float, float]:
+        """``(xmin, xmax, ymin, ymax)`` of the points, padded: the 2-D rectangle of plots,
+        decision grids and region counts (an *extent*; ``box`` means an input-value range)."""
         lo = self.x.min(0).values - pad
         hi = self.x.max(0).values + pad
         return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])

@@ -17,6 +17,7 @@ __all__ = [
     "MNIST_STD",
     "Normalize",
     "crop_flip",
+    "normalization_layers",
 ]
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -118,3 +119,44 @@ def crop_flip(x: torch.Tensor, pad: int = 4) -> torch.Tensor:
     out = padded.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
     flip = torch.rand(n, device=x.device) < 0.5
     return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+def normalization_layers(normalize, channels: int) -> list[nn.Module]:
+    """The input normalisation a model builder puts first, from its ``normalize`` argument.
+
+    One meaning everywhere: ``True`` uses the standard statistics for the channel count (MNIST
+    for 1 channel, CIFAR-10 for 3), ``None`` or ``False`` adds no layer, and a pair
+    ``(mean, std)`` uses those values.
+
+    Parameters
+    ----------
+    normalize : bool, None or (mean, std)
+        As above.
+    channels : int
+        Input channels of the model.
+
+    Returns
+    -------
+    list of nn.Module
+        ``[Normalize(mean, std)]`` or ``[]``.
+
+    Examples
+    --------
+    >>> [type(m).__name__ for m in normalization_layers(True, 1)]
+    ['Normalize']
+    >>> normalization_layers(None, 3)
+    []
+    """
+    if normalize is None or normalize is False:
+        return []
+    if normalize is True:
+        stats = {1: (MNIST_MEAN, MNIST_STD), 3: (CIFAR10_MEAN, CIFAR10_STD)}
+        if channels not in stats:
+            msg = (
+                f"normalize=True knows the statistics of 1-channel (MNIST) and 3-channel "
+                f"(CIFAR-10) inputs, not {channels} channels: pass (mean, std)"
+            )
+            raise ValueError(msg)
+        normalize = stats[channels]
+    mean, std = normalize
+    return [Normalize(mean, std)]

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from ..functional import margins
 from ..state import eval_mode
 
 __all__ = ["boundary_distance", "decision_grid"]
@@ -24,15 +25,25 @@ def _predict(model: nn.Module, x: torch.Tensor, batch: int = 1 << 16) -> torch.T
         return torch.cat([model(xb).argmax(1) for xb in x.split(batch)])
 
 
-def decision_grid(model: nn.Module, bounds, resolution: int = 200):
+def decision_grid(model: nn.Module, extent, resolution: int = 200):
     """Predicted class and predicted-class margin on a regular grid.
 
-    Returns ``(xs, ys, pred, margin)`` with ``pred`` and ``margin`` of shape (resolution,
-    resolution), indexed ``[iy, ix]`` (ready for ``contourf(xs, ys, pred)``).
-    """
-    from ..certify import margins
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier on 2-D inputs.
+    extent : tuple of float
+        ``(xmin, xmax, ymin, ymax)``, e.g. ``ToyDataset.extent()``.
+    resolution : int
+        Grid points per axis.
 
-    xmin, xmax, ymin, ymax = bounds
+    Returns
+    -------
+    (xs, ys, pred, margin)
+        ``xs``, ``ys`` of shape ``(resolution,)``; ``pred`` and ``margin`` of shape
+        ``(resolution, resolution)``, indexed ``[iy, ix]`` (ready for ``contourf(xs, ys, pred)``).
+    """
+    xmin, xmax, ymin, ymax = extent
     xs = torch.linspace(xmin, xmax, resolution)
     ys = torch.linspace(ymin, ymax, resolution)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")

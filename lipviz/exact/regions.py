@@ -1,12 +1,12 @@
 """Exact linear regions and Lipschitz constant of tiny ReLU networks on 2-D inputs.
 
 A ReLU network is affine on each cell of a partition of the plane into convex polygons. Starting
-from a box, each hidden neuron's pre-activation is affine on every current cell, so the cell is
-split along the line where it vanishes (half-plane clipping). After the last layer every cell
-carries one affine map :math:`x \\mapsto J x + c`, and, because the network is continuous and
-piecewise affine, its Lipschitz constant on the (convex) box is exactly
+from a rectangle (the *extent*), each hidden neuron's pre-activation is affine on every current
+cell, so the cell is split along the line where it vanishes (half-plane clipping). After the last
+layer every cell carries one affine map :math:`x \\mapsto J x + c`, and, because the network is
+continuous and piecewise affine, its Lipschitz constant on the (convex) extent is exactly
 
-.. math:: \\mathrm{Lip}(f|_{\\text{box}}) = \\max_{\\text{cells}} \\|J_{\\text{cell}}\\|_2 .
+.. math:: \\mathrm{Lip}(f|_{\\text{extent}}) = \\max_{\\text{cells}} \\|J_{\\text{cell}}\\|_2 .
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _area(poly: torch.Tensor) -> float:
 
 @dataclass(frozen=True, eq=False)
 class LinearRegions:
-    """The cells of a 2-D ReLU network on a box: polygons, Jacobians and the exact constant."""
+    """The cells of a 2-D ReLU network on an extent: polygons, Jacobians and the exact constant."""
 
     polygons: list
     jacobians: torch.Tensor  # (n_cells, n_out, 2)
@@ -56,9 +56,9 @@ class LinearRegions:
         return len(self.polygons)
 
 
-def linear_regions(model: nn.Sequential, box=(-1.0, 1.0, -1.0, 1.0), min_area: float = 1e-12):
+def linear_regions(model: nn.Sequential, extent=(-1.0, 1.0, -1.0, 1.0), min_area: float = 1e-12):
     """Enumerate the linear regions of ``model`` (Linear / ReLU / Identity layers, 2-D input)
-    inside ``box = (xmin, xmax, ymin, ymax)`` and return the exact Lipschitz constant there.
+    inside ``extent = (xmin, xmax, ymin, ymax)`` and return the exact Lipschitz constant there.
 
     Examples
     --------
@@ -77,7 +77,7 @@ def linear_regions(model: nn.Sequential, box=(-1.0, 1.0, -1.0, 1.0), min_area: f
     if first is None or first.in_features != 2:
         msg = "linear_regions needs a network on 2-D inputs"
         raise ValueError(msg)
-    xmin, xmax, ymin, ymax = box
+    xmin, xmax, ymin, ymax = extent
     square = torch.tensor(
         [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]], dtype=torch.float64
     )

@@ -90,7 +90,7 @@ class SOC(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
                  bias: bool = True, train_terms: int = 5, eval_terms: int = 12,
-                 multiplier: float | None = None, init_iters: int = 50):  # fmt: skip
+                 multiplier: float | None = None, init_n_iter: int = 50):  # fmt: skip
         super().__init__()
         if kernel_size % 2 == 0:
             msg = f"SOC needs an odd kernel_size (skew symmetry), got {kernel_size}"
@@ -116,7 +116,7 @@ class SOC(nn.Module):
             )
         self._cache: torch.Tensor | None = None
         self._cache_key: tuple = (None, [])
-        self._power_step(init_iters)
+        self._power_step(init_n_iter)
 
     # --- the normalised filter --------------------------------------------------------------
 

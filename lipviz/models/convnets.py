@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data.transforms import MNIST_MEAN, MNIST_STD, Normalize
+from ..data.transforms import normalization_layers
 from ..state import seeded
 from .registry import register
 
 __all__ = ["four_c_three_f", "lmt_mnist"]
-
-
-def _norm(normalize, channels):
-    if normalize is None or normalize is False:
-        return []
-    if normalize is True:
-        if channels != 1:
-            msg = "normalize=True uses the MNIST statistics; pass (mean, std) for other data"
-            raise ValueError(msg)
-        normalize = (MNIST_MEAN, MNIST_STD)
-    return [Normalize(*normalize)]
 
 
 @register("lmt-mnist")
@@ -32,7 +21,7 @@ def lmt_mnist(in_channels: int = 1, input_size: int = 28, n_classes: int = 10,
     with seeded(seed):  # the caller's RNG stream is left as it was
         side = ((input_size + 2 - 4) // 2 + 1 + 2 - 4) // 2 + 1
         return nn.Sequential(
-            *_norm(normalize, in_channels),
+            *normalization_layers(normalize, in_channels),
             nn.Conv2d(in_channels, 16, 4, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.ReLU(),
             nn.Flatten(),
@@ -51,7 +40,7 @@ def four_c_three_f(in_channels: int = 1, input_size: int = 28, n_classes: int = 
     with seeded(seed):  # the caller's RNG stream is left as it was
         side = (((input_size + 2 - 4) // 2 + 1) + 2 - 4) // 2 + 1
         return nn.Sequential(
-            *_norm(normalize, in_channels),
+            *normalization_layers(normalize, in_channels),
             nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(),
             nn.Conv2d(32, 32, 4, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),

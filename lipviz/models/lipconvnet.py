@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data.transforms import CIFAR10_MEAN, CIFAR10_STD, MNIST_MEAN, MNIST_STD, Normalize
+from ..data.transforms import normalization_layers
 from ..layers import LLN, SOC, Householder, Householder2, MaxMin, OrthogonalLinear
 from ..state import seeded
 from .registry import register
@@ -25,24 +25,23 @@ def _activation(name: str, channels: int) -> nn.Module:
 
 @register("lipconvnet")
 def lipconvnet(depth: int = 5, in_channels: int = 3, n_classes: int = 10, activation: str = "hh1",
-               last_layer: str = "lln", init_channels: int = 32, normalize=None,
+               last_layer: str = "lln", init_channels: int = 32, normalize=True,
                input_size: int = 32, seed: int = 0) -> nn.Sequential:  # fmt: skip
     """LipConvnet-``depth`` for 32x32 inputs (``depth`` = 5, 10, ..., 40).
 
     Five stages of ``depth/5 - 1`` stride-1 3x3 SOCs and one stride-2 SOC (3x3, 1x1 in the last
-    stage), each followed by the activation; channels double per stage from ``2*init_channels``
-    to ``32*init_channels`` at 1x1. Input normalisation sits inside (per-channel CIFAR-10
-    statistics by default; its bound is 1/min std). The last layer is LLN or an orthogonal 1x1
-    SOC (``last_layer="soc"``). Smaller inputs (e.g. MNIST's 28x28) are zero-padded to 32x32, an
-    isometric embedding.
+    stage), each followed by the activation; channels double per stage from ``2*init_channels`` to
+    ``32*init_channels`` at 1x1. Input normalisation sits inside (per-channel CIFAR-10 statistics
+    for 3 channels, MNIST for 1, by default; ``normalize`` as in
+    :func:`lipviz.data.transforms.normalization_layers`; its bound is 1/min std). The last layer is
+    LLN or an orthogonal 1x1 SOC (``last_layer="soc"``). Smaller inputs (e.g. MNIST's 28x28) are
+    zero-padded to 32x32, an isometric embedding.
     """
     if depth % 5 or not 5 <= depth <= 40:
         msg = f"depth must be one of 5, 10, ..., 40, got {depth}"
         raise ValueError(msg)
     with seeded(seed):  # the caller's RNG stream is left as it was
-        if normalize is None:
-            normalize = (CIFAR10_MEAN, CIFAR10_STD) if in_channels == 3 else (MNIST_MEAN, MNIST_STD)
-        layers: list[nn.Module] = [Normalize(*normalize)]
+        layers: list[nn.Module] = normalization_layers(normalize, in_channels)
         if input_size != 32:
             if input_size > 32 or (32 - input_size) % 2:
                 msg = f"input_size must be 32 or smaller by an even number, got {input_size}"

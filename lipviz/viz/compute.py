@@ -201,25 +201,38 @@ def layer_spectra(model: nn.Module, input_shape) -> object:
     return pd.concat(frames, ignore_index=True)
 
 
-def power_iteration_trace(module: nn.Module, input_shape, steps: int = 50) -> object:
-    r"""Power-iteration estimates after 1..``steps`` steps against the exact norm and the sound
+def power_iteration_trace(module: nn.Module, input_shape, n_iter: int = 50) -> object:
+    r"""Power-iteration estimates after 1..``n_iter`` steps against the exact norm and the sound
     bound of one linear module (small inputs: the exact norm is a dense Jacobian SVD).
 
-    Every estimate is :math:`\le` exact :math:`\le` sound. Returns a DataFrame with columns
-    ``step``, ``estimate``, ``exact``, ``sound``.
+    Every estimate is :math:`\le` exact :math:`\le` sound.
+
+    Parameters
+    ----------
+    module : nn.Linear or nn.Conv2d
+        The linear module (bias ignored).
+    input_shape : tuple of int
+        Without the batch dimension; small (the Jacobian is dense).
+    n_iter : int
+        The largest number of power-iteration steps.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``n_iter``, ``estimate``, ``exact``, ``sound``.
     """
     import pandas as pd
 
-    if steps < 1:
-        msg = f"steps must be >= 1, got {steps}"
+    if n_iter < 1:
+        msg = f"n_iter must be >= 1, got {n_iter}"
         raise ValueError(msg)
     mod = _float64_linear(module)
     exact = exact_operator_norm(module, input_shape)
     sound = layer_bound(module, tuple(input_shape)).value
     rows, u = [], None
-    for step in range(1, steps + 1):
+    for k in range(1, n_iter + 1):
         sigma, u = operator_power_iteration(mod, input_shape, n_iter=1, u=u)
-        rows.append({"step": step, "estimate": sigma})
+        rows.append({"n_iter": k, "estimate": sigma})
     return pd.DataFrame(rows).assign(exact=exact, sound=sound)
 
 

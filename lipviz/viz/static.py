@@ -45,8 +45,8 @@ def plot_margins2d(result, ax=None, resolution: int | None = None):
 
     ax = _ax(ax)
     res = resolution or result.config.grid_resolution
-    bounds = result.train.bounds()
-    xs, ys, pred, margin = decision_grid(result.model, bounds, res)
+    extent = result.train.extent()
+    xs, ys, pred, margin = decision_grid(result.model, extent, res)
     cmap = ListedColormap(["#dbe9f6", "#f9dcdc"])
     ax.contourf(xs, ys, pred.numpy(), levels=[-0.5, 0.5, 1.5], cmap=cmap)
     ax.contour(xs, ys, pred.numpy(), levels=[0.5], colors="k", linewidths=1.2)
@@ -64,7 +64,7 @@ def plot_margins2d(result, ax=None, resolution: int | None = None):
     ax.scatter(
         t.x0, t.x1, s=12, c=[CLASS_COLORS[int(p)] for p in t.predicted], edgecolors="k", lw=0.5
     )
-    ax.set(xlim=bounds[:2], ylim=bounds[2:], aspect="equal", xlabel="$x_0$", ylabel="$x_1$")
+    ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal", xlabel="$x_0$", ylabel="$x_1$")
     ax.set_title(f"certified balls (L = {result.bound.value:.3f}) vs true distance (dashed)")
     return ax
 
@@ -205,9 +205,9 @@ def plot_accuracy_vs_eps(tables: dict, eps: float | None = None, ax=None):
 def plot_power_iteration(trace, steps: int, ax=None):
     """Power-iteration estimates by step, the exact norm and the sound bound."""
     ax = _ax(ax, figsize=(6.5, 3.8))
-    ax.plot(trace.step, trace.estimate, label="estimate (never above exact)")
-    ax.plot(trace.step, trace.exact, ":", color="k", label="exact (dense SVD)")
-    ax.plot(trace.step, trace.sound, color="#2ca02c", label="sound bound")
+    ax.plot(trace.n_iter, trace.estimate, label="estimate (never above exact)")
+    ax.plot(trace.n_iter, trace.exact, ":", color="k", label="exact (dense SVD)")
+    ax.plot(trace.n_iter, trace.sound, color="#2ca02c", label="sound bound")
     row = trace.iloc[steps - 1]
     ax.plot([steps], [row.estimate], "o", color="#d62728", ms=8, label=f"{steps} steps")
     ax.set(xlabel="power-iteration steps", ylabel="operator norm")

@@ -196,22 +196,22 @@ class AccuracyCurveExplorer(_Explorer):
 class PowerIterationExplorer(_Explorer):
     """Power-iteration estimate after k steps against the exact norm and the sound bound."""
 
-    def __init__(self, module, input_shape, max_steps: int = 50):
+    def __init__(self, module, input_shape, max_n_iter: int = 50):
         import ipywidgets as w
 
-        self.trace = compute.power_iteration_trace(module, input_shape, max_steps)
+        self.trace = compute.power_iteration_trace(module, input_shape, max_n_iter)
         t = self.trace
         fig = _figure(xaxis_title="power-iteration steps", yaxis_title="operator norm")
-        fig.add_scatter(x=t.step, y=t.estimate, name="estimate (never above exact)")
-        fig.add_scatter(x=t.step, y=t.exact, name="exact (dense SVD)", line={"dash": "dot"})
-        fig.add_scatter(x=t.step, y=t.sound, name="sound bound (certificates)")
+        fig.add_scatter(x=t.n_iter, y=t.estimate, name="estimate (never above exact)")
+        fig.add_scatter(x=t.n_iter, y=t.exact, name="exact (dense SVD)", line={"dash": "dot"})
+        fig.add_scatter(x=t.n_iter, y=t.sound, name="sound bound (certificates)")
         fig.add_scatter(x=[1], y=[t.estimate[0]], mode="markers", marker={"size": 12},
                         name="current")  # fmt: skip
-        steps = w.IntSlider(value=1, min=1, max=max_steps, description="steps")
-        super().__init__(fig, {"steps": steps})
+        n_iter = w.IntSlider(value=1, min=1, max=max_n_iter, description="n_iter")
+        super().__init__(fig, {"n_iter": n_iter})
 
     def _update(self):
-        k = self.controls["steps"].value
+        k = self.controls["n_iter"].value
         row = self.trace.iloc[k - 1]
         self.figure.data[3].update(x=[k], y=[row.estimate])
         self.readout.value = (f"{k} steps: estimate {row.estimate:.5f} = "
@@ -221,7 +221,7 @@ class PowerIterationExplorer(_Explorer):
     def static(self):
         from .static import plot_power_iteration
 
-        return plot_power_iteration(self.trace, self.controls["steps"].value)
+        return plot_power_iteration(self.trace, self.controls["n_iter"].value)
 
 
 class SOCTermsExplorer(_Explorer):
@@ -299,14 +299,14 @@ class LMTMarginExplorer(_Explorer):
 class PointCertificateExplorer(_Explorer):
     """Move a point on a 2-D toy: its certified ball against its true distance to the boundary.
 
-    ``bounds`` is ``(xmin, xmax, ymin, ymax)``, e.g. ``ToyDataset.bounds()``.
+    ``extent`` is ``(xmin, xmax, ymin, ymax)``, e.g. ``ToyDataset.extent()``.
     """
 
-    def __init__(self, model, bounds, resolution: int = 120, n_directions: int = 180):
+    def __init__(self, model, extent, resolution: int = 120, n_directions: int = 180):
         from ..exact.planar import decision_grid
 
         self.model, self.n_directions = model, n_directions
-        xs, ys, pred, _ = decision_grid(model, bounds, resolution)
+        xs, ys, pred, _ = decision_grid(model, extent, resolution)
         self.grid = tuple(np.asarray(v) for v in (xs, ys, pred))
         fig = _figure(xaxis_title="x1", yaxis_title="x2", height=480, showlegend=False)
         fig.add_heatmap(x=self.grid[0], y=self.grid[1], z=self.grid[2], showscale=False,
@@ -315,7 +315,7 @@ class PointCertificateExplorer(_Explorer):
         fig.add_shape(type="circle", line={"color": "#2ca02c", "width": 3})  # certified
         fig.add_shape(type="circle", line={"color": "black", "dash": "dash"})  # true distance
         fig.update_yaxes(scaleanchor="x")
-        x0, x1, y0, y1 = bounds
+        x0, x1, y0, y1 = extent
         super().__init__(fig, {
             "x": _slider("x1", x0, x1, (x0 + x1) / 2, (x1 - x0) / 100),
             "y": _slider("x2", y0, y1, (y0 + y1) / 2, (y1 - y0) / 100),
