@@ -62,6 +62,10 @@ class Normalize(nn.Module):
         self.register_buffer("mean", mean_t)
         self.register_buffer("std", std_t)
 
+    def to_plain(self) -> nn.Module:
+        """Already plain (fixed statistics in buffers): itself."""
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.mean.numel()
         if x.dim() < 2 or x.shape[1] != c:

@@ -42,6 +42,10 @@ class GroupSort(nn.Module):
             raise ValueError(msg)
         self.group_size = group_size
 
+    def to_plain(self) -> nn.Module:
+        """Already plain (a fixed function, no parameters): itself."""
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return group_sort(x, self.group_size, dim=1)
 
@@ -85,6 +89,10 @@ class Householder(nn.Module):
             raise ValueError(msg)
         self.channels = channels
         self.theta = nn.Parameter(torch.full((channels // 2,), float(theta)))
+
+    def to_plain(self) -> nn.Module:
+        """Already plain (a fixed piecewise reflection of its angles): itself."""
+        return self
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.shape[1] != self.channels:
@@ -140,6 +148,10 @@ class Householder2(nn.Module):
         self.channels = channels
         gen = torch.Generator().manual_seed(0 if seed is None else seed)
         self.theta = nn.Parameter(math.pi * torch.rand(3, channels // 2, generator=gen))
+
+    def to_plain(self) -> nn.Module:
+        """Already plain (a fixed piecewise-orthogonal map of its angles): itself."""
+        return self
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() < 2 or z.shape[1] != self.channels:

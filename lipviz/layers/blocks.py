@@ -21,6 +21,10 @@ class Residual(nn.Module):
         self.branch = branch
         self.shortcut = shortcut if shortcut is not None else nn.Identity()
 
+    def to_plain(self) -> nn.Module:
+        """The same block; :func:`lipviz.to_plain` exports its parts."""
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.branch(x) + self.shortcut(x)
 
@@ -36,6 +40,10 @@ class Concat(nn.Module):
             raise ValueError(msg)
         self.branches = nn.ModuleList(branches)
         self.dim = dim
+
+    def to_plain(self) -> nn.Module:
+        """The same block; :func:`lipviz.to_plain` exports its branches."""
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([b(x) for b in self.branches], dim=self.dim)

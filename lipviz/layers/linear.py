@@ -28,3 +28,13 @@ class LLN(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__(in_features, out_features, bias=bias)
         parametrize.register_parametrization(self, "weight", RowNormalize())
+
+    def to_plain(self) -> nn.Linear:
+        """An ``nn.Linear`` with the normalised rows and the bias."""
+        plain = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
+        plain = plain.to(device=self.weight.device, dtype=self.weight.dtype)
+        with torch.no_grad():
+            plain.weight.copy_(self.weight)
+            if self.bias is not None:
+                plain.bias.copy_(self.bias)
+        return plain

@@ -31,6 +31,7 @@ from ..functional import conv_norm_fft
 __all__ = [
     "SOC",
     "OrthogonalLinear",
+    "TruncatedExpConv",
     "skew_symmetrize",
     "soc_bound",
     "terms_for_tolerance",
@@ -62,6 +63,29 @@ def terms_for_tolerance(norm_a: float, tol: float, max_terms: int = 60) -> int:
             return k
     msg = f"no K <= {max_terms} reaches tol={tol} for ||A|| = {norm_a:.3g}"
     raise ValueError(msg)
+
+
+def _apply_exponential(x, filt, terms: int, stride: int, out_channels: int, bias):
+    r"""Space-to-depth, zero channels in, :math:`S_K(A)\,x` in Horner form (:math:`z \leftarrow
+    x + A z / i` for :math:`i = K..2`, then :math:`x + A z`), channels out, bias."""
+    if stride > 1:
+        x = F.pixel_unshuffle(x, stride)
+    if x.shape[1] < filt.shape[0]:
+        x = F.pad(x, (0, 0, 0, 0, 0, filt.shape[0] - x.shape[1]))
+    filt, pad = filt.to(x.dtype), filt.shape[-1] // 2
+    z = x
+    for i in range(terms, 1, -1):
+        z = F.conv2d(z, filt / i, padding=pad).add_(x)  # 1/i folded into the tiny filter
+    out = F.conv2d(z, filt, padding=pad).add_(x)[:, :out_channels]
+    if bias is not None:
+        out = out + bias.view(1, -1, 1, 1)
+    return out
+
+
+def _filter_norm_bound(filt: torch.Tensor, stride: int, in_shape) -> float:
+    """The FFT bound on :math:`\\|A\\|` at the size the exponential sees (after the stride)."""
+    _, h, w = in_shape
+    return conv_norm_fft(filt, (h // stride, w // stride), padding=filt.shape[-1] // 2)
 
 
 class SOC(nn.Module):
@@ -160,14 +184,6 @@ class SOC(nn.Module):
 
     # --- forward --------------------------------------------------------------------------------
 
-    def _exp(self, z: torch.Tensor, filt: torch.Tensor, terms: int) -> torch.Tensor:
-        """Horner: z <- x + A z / i for i = K..2, then x + A z (K convolutions)."""
-        pad = self.kernel_size // 2
-        x = z
-        for i in range(terms, 1, -1):
-            z = F.conv2d(z, filt / i, padding=pad).add_(x)  # 1/i folded into the tiny filter
-        return F.conv2d(z, filt, padding=pad).add_(x)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             msg = f"SOC expects (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
@@ -177,22 +193,20 @@ class SOC(nn.Module):
             filt, terms = self.normalized_filter(), self.train_terms
         else:
             filt, terms = self._cached_filter(x.device), self.eval_terms
-        if self.stride > 1:
-            x = F.pixel_unshuffle(x, self.stride)
-        if x.shape[1] < self.channels:
-            x = F.pad(x, (0, 0, 0, 0, 0, self.channels - x.shape[1]))
-        out = self._exp(x, filt.to(x.dtype), terms)[:, : self.out_channels]
-        if self.bias is not None:
-            out = out + self.bias.view(1, -1, 1, 1)
-        return out
+        return _apply_exponential(x, filt, terms, self.stride, self.out_channels, self.bias)
+
+    def to_plain(self) -> TruncatedExpConv:
+        """The eval-mode function with its filter fixed: a :class:`TruncatedExpConv` (no
+        scaling vectors, no cache, no training-mode behaviour; the same outputs and bound)."""
+        with torch.no_grad():
+            filt = self.normalized_filter().detach().clone()
+        bias = None if self.bias is None else self.bias.detach().clone()
+        return TruncatedExpConv(filt, self.eval_terms, self.in_channels, self.out_channels,
+                                self.stride, bias)  # fmt: skip
 
     def operator_norm_bound(self, in_shape) -> float:
         """A sound bound on :math:`\\|A\\|` for inputs of shape (C, H, W)."""
-        _, h, w = in_shape
-        filt = self.normalized_filter().detach()
-        return conv_norm_fft(
-            filt, (h // self.stride, w // self.stride), padding=self.kernel_size // 2
-        )
+        return _filter_norm_bound(self.normalized_filter().detach(), self.stride, in_shape)
 
     def lipschitz_bound(self, in_shape, terms: int | None = None) -> float:
         """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|` (K = eval terms)."""
@@ -227,6 +241,66 @@ def soc_bound(module: SOC, ctx: BoundContext) -> LayerBound:
 register_bound(SOC)(soc_bound)
 
 
+class TruncatedExpConv(nn.Module):
+    r"""What an eval-mode :class:`SOC` computes, with its filter fixed (its :meth:`SOC.to_plain`
+    export): :math:`x \mapsto [S_K(A)\, P x]_{:m} + b`, with :math:`P` space-to-depth and
+    zero channels, for a fixed skew-symmetric filter :math:`A`.
+
+    It holds buffers only (no parameters, power-iteration vectors or cache), and its bound is the
+    SOC bound :math:`1 + \|A\|^{K+1}/(K+1)!` with the FFT bound on :math:`\|A\|` (Singla and
+    Feizi, ICML 2021).
+
+    Parameters
+    ----------
+    filt : Tensor
+        The normalised skew-symmetric filter, shape ``(M, M, k, k)``.
+    terms : int
+        The highest power :math:`K`.
+    in_channels, out_channels, stride : int
+        As in the SOC layer.
+    bias : Tensor or None
+        Shape ``(out_channels,)``.
+    """
+
+    def __init__(self, filt: torch.Tensor, terms: int, in_channels: int, out_channels: int,
+                 stride: int = 1, bias: torch.Tensor | None = None):  # fmt: skip
+        super().__init__()
+        self.register_buffer("filter", filt)
+        self.register_buffer("bias", bias)
+        self.terms, self.stride = terms, stride
+        self.in_channels, self.out_channels = in_channels, out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            msg = f"TruncatedExpConv expects (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
+            raise ValueError(msg)
+        return _apply_exponential(x, self.filter, self.terms, self.stride, self.out_channels,
+                                  self.bias)  # fmt: skip
+
+    def lipschitz_bound(self, in_shape) -> float:
+        """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|`."""
+        a = _filter_norm_bound(self.filter, self.stride, in_shape)
+        return 1.0 + a ** (self.terms + 1) / math.factorial(self.terms + 1)
+
+    def to_plain(self) -> TruncatedExpConv:
+        """Already plain: itself."""
+        return self
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.filter.shape[-1]}, "
+                f"stride={self.stride}, terms={self.terms}")  # fmt: skip
+
+
+@register_bound(TruncatedExpConv)
+def _truncated_exp_bound(module: TruncatedExpConv, ctx: BoundContext) -> LayerBound:
+    if len(ctx.in_shape) != 3 or ctx.in_shape[0] != module.in_channels:
+        msg = f"{module!r} expects inputs (C={module.in_channels}, H, W), got {ctx.in_shape}"
+        raise ValueError(msg)
+    k = module.terms
+    return LayerBound(module.lipschitz_bound(ctx.in_shape),
+                      f"1 + ||A||^{k + 1}/{k + 1}! (FFT ||A||)", True)  # fmt: skip
+
+
 class OrthogonalLinear(SOC):
     r"""An orthogonal linear layer: a 1x1 SOC on features, :math:`x \mapsto
     [\exp(A)]_{:m,:n}\, x + b` for inputs of shape (N, n).
@@ -258,6 +332,20 @@ class OrthogonalLinear(SOC):
 
     def lipschitz_bound(self, in_shape=None, terms: int | None = None) -> float:
         return super().lipschitz_bound((self.in_features, 1, 1), terms)
+
+    def to_plain(self) -> nn.Linear:
+        r"""An ``nn.Linear`` with the matrix :math:`[S_K(A)]_{:m,:n}` (computed in float64 from
+        the fixed filter) and the bias; its exact norm is at most the SOC bound."""
+        with torch.no_grad():
+            filt = self.normalized_filter().detach().double()
+            eye = torch.eye(self.in_features, dtype=torch.float64)[:, :, None, None]
+            cols = _apply_exponential(eye, filt, self.eval_terms, 1, self.out_features, None)
+            plain = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
+            plain = plain.to(self.weight.dtype)
+            plain.weight.copy_(cols.flatten(1).T)
+            if self.bias is not None:
+                plain.bias.copy_(self.bias)
+        return plain
 
 
 @register_bound(OrthogonalLinear)
