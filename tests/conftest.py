@@ -27,6 +27,32 @@ def _shared_data_dir() -> Path | None:
 SHARED_DATA = _shared_data_dir()
 
 
+# --- the dense-Jacobian oracle every bound is tested against -----------------------------------
+
+
+def dense_jacobian(f, x: torch.Tensor) -> torch.Tensor:
+    """The Jacobian of ``f`` at one input ``x`` (no batch dimension), as an (out, in) matrix."""
+    from torch.func import jacrev
+
+    return jacrev(lambda v: f(v[None]).flatten())(x).reshape(-1, x.numel()).detach()
+
+
+def jacobian_norm(f, x: torch.Tensor) -> float:
+    """The exact l2 norm of the Jacobian of ``f`` at ``x`` (SVD in float64): a lower bound on
+    the Lipschitz constant that every sound bound must dominate."""
+    return float(torch.linalg.matrix_norm(dense_jacobian(f, x).double(), 2))
+
+
+@pytest.fixture
+def dense_jacobian_norm():
+    """``norm(f, xs)``: the largest exact Jacobian norm of ``f`` over the inputs ``xs`` (N, ...)."""
+
+    def norm(f, xs: torch.Tensor) -> float:
+        return max(jacobian_norm(f, x) for x in xs)
+
+    return norm
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     random.seed(0)

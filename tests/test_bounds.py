@@ -2,18 +2,12 @@
 
 import pytest
 import torch
+from conftest import jacobian_norm
 from torch import nn
-from torch.func import jacrev
 
 import lipviz
 from lipviz.bounds import layer_bound, lipschitz_bound, register_bound
 from lipviz.functional import power_iteration, spectral_norm_exact
-
-
-def jacobian_norm(f, x: torch.Tensor) -> float:
-    """Exact spectral norm of the Jacobian of f at x (x without batch dimension)."""
-    jac = jacrev(lambda v: f(v[None]).flatten())(x)
-    return float(torch.linalg.matrix_norm(jac.detach().reshape(jac.shape[0], -1).double(), 2))
 
 
 @pytest.mark.parametrize("shape", [(3, 5), (7, 2), (4, 4)], ids=str)

@@ -3,6 +3,7 @@ norm on small random instances, estimates converge to the exact value from below
 
 import pytest
 import torch
+from conftest import jacobian_norm
 from torch import nn
 from torch.func import jacrev
 
@@ -10,10 +11,7 @@ from lipviz.bounds import layer_bound, lipschitz_bound
 from lipviz.functional import conv_norm_fft, conv_singular_values_fft, reshaped_kernel_bounds
 from lipviz.layers import Concat, GroupSort, MaxMin, Residual
 
-
-def jac_norm(f, x):
-    jac = jacrev(lambda v: f(v[None]).flatten())(x)
-    return float(torch.linalg.matrix_norm(jac.detach().reshape(jac.shape[0], -1).double(), 2))
+jac_norm = jacobian_norm
 
 
 def worst_jac(f, shape, n=20, scale=1.0):

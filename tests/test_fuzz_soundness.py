@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import torch
+from conftest import jacobian_norm
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -321,11 +322,7 @@ def _same(a, b) -> bool:
     )
 
 
-def _jacobian_norm(model, x) -> float:
-    from torch.func import jacrev
-
-    jac = jacrev(lambda v: model(v[None]).flatten())(x).detach()
-    return float(torch.linalg.matrix_norm(jac.reshape(jac.shape[0], -1).double(), 2))
+_jacobian_norm = jacobian_norm
 
 
 TRIED = {"accepted": 0, "refused": 0}

@@ -91,7 +91,13 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
         slider.wait_for(timeout=240000)
         shape = page.locator(".jp-OutputArea .js-plotly-plot .shapelayer path").first
         shape.wait_for(timeout=60000)
-        page.wait_for_timeout(1000)
+        # every cell has run (no "[*]" prompt left) and the kernel is idle: the slider's
+        # callbacks are wired before the mouse moves it
+        page.wait_for_function(
+            "!Array.from(document.querySelectorAll('.jp-InputPrompt'))"
+            ".some(p => p.textContent.includes('*')) && window.jupyterapp.shell.currentWidget"
+            ".sessionContext.session.kernel.status === 'idle'", timeout=120000,
+        )  # fmt: skip
         before = shape.get_attribute("d")
         slider.scroll_into_view_if_needed()
         box = slider.bounding_box()

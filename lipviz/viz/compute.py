@@ -36,11 +36,31 @@ __all__ = [
 
 
 def tightness_summary(table):
-    """Summarise certified vs true radii from a per-point table.
+    r"""Summarise certified vs true radii from a per-point table.
 
     ``table`` needs the columns ``certified_radius`` and ``true_distance``. Returns a one-row
     DataFrame: number of points, the fraction with a positive certificate, violations (certified
     > true distance, which must be 0), and quantiles of the ratio certified/true.
+
+    With :math:`\varepsilon_i` the certified radius and :math:`d_i` the true distance of point
+    :math:`i`, a violation is :math:`\varepsilon_i > d_i (1 + 10^{-6}) + 10^{-9}` (a small
+    tolerance for rounding), and the ratio :math:`\varepsilon_i / d_i` is taken over the points
+    with a finite, positive :math:`d_i` only.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or mapping
+        One row per point, with the columns ``certified_radius`` (:math:`\varepsilon_i \ge 0`)
+        and ``true_distance`` (:math:`d_i`; ``inf`` where no boundary was found), e.g.
+        :attr:`lipviz.experiments.Margins2DResult.table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, columns ``points`` (number of rows), ``certified_fraction`` (fraction with
+        :math:`\varepsilon_i > 0`), ``violations`` (count; must be 0), ``ratio_p10``,
+        ``ratio_median`` and ``ratio_p90`` (the 10 %, 50 % and 90 % quantiles of
+        :math:`\varepsilon_i / d_i`; NaN when no point has a finite, positive :math:`d_i`).
 
     Examples
     --------
@@ -73,14 +93,44 @@ def tightness_summary(table):
 
 def gradient_norm_decay(activations: dict, depth: int = 20, width: int = 32, n: int = 256,
                         seed: int = 0):  # fmt: skip
-    """How the norm of a back-propagated gradient changes through a stack of orthogonal layers.
+    r"""How the norm of a back-propagated gradient changes through a stack of orthogonal layers.
 
     ``activations`` maps a name to a module factory ``f(width) -> nn.Module``. For each, builds
     ``depth`` blocks of (orthogonal Linear, activation), back-propagates random unit vectors from
     the output, and records the mean gradient norm after each block. A gradient-norm-preserving
     activation keeps it at exactly 1; ReLU halves the energy at every layer on average.
 
-    Returns a DataFrame with columns ``activation``, ``layers``, ``grad_norm``.
+    With :math:`g_k` the first :math:`k` blocks, :math:`x_i \sim \mathcal N(0, I)` and
+    :math:`u_i` a random unit vector (:math:`i = 1..n`), the value recorded for :math:`k` is
+
+    .. math:: \frac1n \sum_{i=1}^{n} \big\| J_{g_k}(x_i)^\top u_i \big\|_2 .
+
+    Parameters
+    ----------
+    activations : dict
+        Maps a name (str) to a factory ``f(width) -> nn.Module``, the activation put after each
+        linear layer.
+    depth : int
+        Number of (orthogonal ``nn.Linear`` without bias, activation) blocks.
+    width : int
+        Features of every layer.
+    n : int
+        Number of random inputs ``x`` of shape ``(n, width)`` (and of unit vectors ``u``).
+    seed : int
+        Seed of the weights, inputs and unit vectors, the same for every activation (the
+        caller's random state is restored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (activation, number of blocks), columns ``activation`` (the name),
+        ``layers`` (:math:`k = 1..` ``depth``) and ``grad_norm`` (the mean above).
+
+    Examples
+    --------
+    >>> t = gradient_norm_decay({"identity": lambda w: nn.Identity()}, depth=3, width=4, n=8)
+    >>> t.grad_norm.round(5).tolist()
+    [1.0, 1.0, 1.0]
     """
     import pandas as pd
     import torch
@@ -158,8 +208,41 @@ def layer_spectra(model: nn.Module, input_shape) -> object:
       one is bounded by the FFT bound on the padded grid that certificates use;
     - SOC layers: the truncated exponential per frequency (circular padding), which sits at 1.
 
-    Returns a DataFrame with columns ``layer`` (index in ``model.named_modules()``), ``name``,
-    ``type``, ``sigma`` and ``method``.
+    For a stride-1 convolution with kernel :math:`K` on an :math:`n_1 \times n_2` grid these
+    are the singular values of
+
+    .. math:: \hat K(f) = \sum_{a,b} K[:, :, a, b]\, e^{-2\pi i (f_1 a / n_1 + f_2 b / n_2)}
+
+    over all frequencies :math:`f` (:func:`~lipviz.functional.conv_singular_values_fft`); a
+    stride :math:`s` first becomes a stride-1 kernel on the :math:`s`-times coarser grid
+    (:func:`~lipviz.functional.polyphase_kernel`). For an SOC layer (Singla and Feizi, 2021)
+    with normalised filter :math:`A` (per-frequency matrices :math:`\hat A(f)`) and
+    :math:`K` = ``eval_terms``, they are those of the top-left
+    :math:`c_{out} \times c_{in} s^2` block of :math:`\sum_{k=0}^{K} \hat A(f)^k / k!`.
+
+    Layers are found by one forward pass on zeros (eval mode, no gradients); layers that do not
+    run, and grouped or dilated convolutions, are skipped.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network; every ``nn.Linear``, ``nn.Conv2d`` (``groups=1``, no dilation) and
+        :class:`lipviz.layers.SOC` (:class:`~lipviz.layers.OrthogonalLinear` included) it calls
+        contributes.
+    input_shape : tuple of int
+        One input without the batch dimension, e.g. ``(3, 32, 32)`` or ``(2,)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per singular value, columns ``layer`` (index in ``model.named_modules()``),
+        ``name`` (the module's name, or its type for the root), ``type`` (class name),
+        ``sigma`` (float64) and ``method`` (how it was computed).
+
+    Raises
+    ------
+    ValueError
+        If ``model`` runs no Linear, Conv2d or SOC layer.
 
     Examples
     --------
@@ -207,6 +290,10 @@ def power_iteration_trace(module: nn.Module, input_shape, n_iter: int = 50) -> o
 
     Every estimate is :math:`\le` exact :math:`\le` sound.
 
+    With :math:`A` the module without bias and :math:`u_0` a fixed (seeded) Gaussian vector,
+    step :math:`k` gives :math:`u_k = A^\top A u_{k-1} / \|A^\top A u_{k-1}\|` and the estimate
+    :math:`\|A u_k\|_2` (:func:`lipviz.functional.operator_power_iteration`, in float64).
+
     Parameters
     ----------
     module : nn.Linear or nn.Conv2d
@@ -219,7 +306,14 @@ def power_iteration_trace(module: nn.Module, input_shape, n_iter: int = 50) -> o
     Returns
     -------
     pandas.DataFrame
-        Columns ``n_iter``, ``estimate``, ``exact``, ``sound``.
+        Columns ``n_iter``, ``estimate``, ``exact``, ``sound``: one row per step
+        ``1..n_iter``; ``exact`` (:func:`lipviz.exact.jacobian.exact_operator_norm`) and
+        ``sound`` (:func:`lipviz.bounds.rules.layer_bound`) repeat on every row.
+
+    Raises
+    ------
+    ValueError
+        If ``n_iter < 1``.
     """
     import pandas as pd
 
@@ -246,11 +340,29 @@ def _float64_linear(module: nn.Module) -> nn.Module:
 
 
 def certified_fractions(radii: dict, eps) -> object:
-    """Fraction certified at each ε (radius > ε; at ε = 0, radius > 0) for several models.
+    r"""Fraction certified at each ε (radius > ε; at ε = 0, radius > 0) for several models.
 
     ``radii`` maps a label to per-input certified radii that are 0 for misclassified inputs
     (e.g. ``CertifiedRadii.radius * correct``). Returns a DataFrame ``label``, ``eps``,
     ``fraction``.
+
+    For radii :math:`r_1, \dots, r_N` the fraction is
+    :math:`\frac1N \#\{i : r_i > \varepsilon\}` for :math:`\varepsilon > 0` and
+    :math:`\frac1N \#\{i : r_i > 0\}` otherwise.
+
+    Parameters
+    ----------
+    radii : dict
+        Maps a label to array-like radii of shape ``(N,)`` (``N`` may differ between labels),
+        0 for misclassified inputs (:func:`correct_radii`).
+    eps : float or sequence of float
+        The radii ε at which to count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (label, ε), label by label, columns ``label``, ``eps`` (float) and
+        ``fraction`` (in [0, 1]).
 
     Examples
     --------
@@ -282,6 +394,36 @@ def accuracy_vs_eps(model: nn.Module, x, y, eps, *, steps: int = 20, restarts: i
     Empirical accuracy is an upper bound on robust accuracy and certified accuracy a lower
     bound, so ``certified <= empirical <= clean`` at every ε (a test checks it). Returns a
     DataFrame ``eps``, ``clean``, ``certified``, ``empirical``.
+
+    The radii are those of :func:`correct_radii` (a sound :class:`lipviz.certify.Certifier`,
+    0 for misclassified inputs). ``certified`` counts the inputs with a radius *greater than*
+    ε (as :func:`lipviz.certified_accuracy`: at a radius equal to ε a tie can flip the
+    argmax); ``empirical`` counts the correctly classified inputs that
+    :func:`lipviz.attacks.pgd_l2` does not flip within radius ε (at ε = 0 no attack is run and
+    it equals ``clean``).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier with a registered sound bound for every layer.
+    x : Tensor
+        Inputs of shape ``(N, ...)``, on the CPU (the radii become a NumPy array).
+    y : Tensor
+        Integer labels of shape ``(N,)``.
+    eps : iterable of float
+        The l2 radii ε, in input units.
+    steps : int
+        PGD steps per restart.
+    restarts : int
+        PGD restarts (the first starts at the input, the others at random points of the ball).
+    box : tuple of float
+        ``(low, high)``: the input range PGD's perturbed inputs are clipped to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ε, columns ``eps``, ``clean``, ``certified`` and ``empirical`` (fractions
+        of the ``N`` inputs, in [0, 1]).
     """
     import pandas as pd
 
@@ -298,7 +440,7 @@ def accuracy_vs_eps(model: nn.Module, x, y, eps, *, steps: int = 20, restarts: i
             idx = correct.nonzero().flatten()
             attack = pgd_l2(model, x[idx], y[idx], e, steps=steps, restarts=restarts, box=box)
             robust[idx] = ~attack.success.cpu()
-        rows.append({"eps": e, "clean": clean, "certified": float(np.mean(radii >= max(e, 1e-12))),
+        rows.append({"eps": e, "clean": clean, "certified": float(np.mean(radii > e)),
                      "empirical": float(robust.double().mean())})  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -311,6 +453,32 @@ def lmt_c_profile(model: nn.Module, x, y, c_values) -> object:
     it is certified at radius :math:`c`. For each ``c``: the fraction meeting it and the mean
     cross-entropy of the enlarged logits. Returns a DataFrame ``c``, ``fraction_met``,
     ``lmt_loss``.
+
+    With :math:`s_{yj}` the certificate scales of :func:`lipviz.functional.certificate_scales`
+    (Tsuzuku, Sato and Sugiyama, NeurIPS 2018), computed from the sound bound of a
+    :class:`lipviz.certify.Certifier`, the enlarged logits of an input with label :math:`y` are
+    :math:`\tilde f_j = f_j + c\, s_{yj}` for :math:`j \ne y` and :math:`\tilde f_y = f_y`. It
+    meets the margin when :math:`\tilde f_y - \max_{j \ne y} \tilde f_j > 0`, that is when
+    :math:`\min_{j \ne y} (f_y - f_j) / s_{yj} > c`.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier with a registered sound bound for every layer (the pairwise form is used
+        when it is an ``nn.Sequential`` ending in ``nn.Linear``).
+    x : Tensor
+        Inputs of shape ``(N, ...)``.
+    y : Tensor
+        Labels of shape ``(N,)``, int64.
+    c_values : iterable of float
+        The LMT parameters :math:`c` (radii in input units).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per :math:`c`, columns ``c``, ``fraction_met`` (fraction of the ``N`` inputs
+        meeting the margin, in [0, 1]) and ``lmt_loss`` (mean cross-entropy of
+        :math:`\tilde f` against ``y``).
     """
     import pandas as pd
 
@@ -331,7 +499,34 @@ def lmt_c_profile(model: nn.Module, x, y, c_values) -> object:
 
 
 def point_certificate(model: nn.Module, point, **boundary_kwargs) -> dict:
-    """The sound certified radius of one 2-D point and its true distance to the boundary."""
+    """The sound certified radius of one 2-D point and its true distance to the boundary.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier on 2-D inputs, with a registered sound bound for every layer.
+    point : array-like
+        Two coordinates (anything that reshapes to ``(1, 2)``).
+    **boundary_kwargs
+        Passed to :func:`lipviz.exact.planar.boundary_distance` (``n_directions``, ``r_max``,
+        ``n_steps``, ``n_bisect``).
+
+    Returns
+    -------
+    dict
+        ``x``, ``y`` (the point, float), ``predicted`` (int), ``certified_radius`` (the sound
+        :class:`lipviz.certify.Certifier` radius of the predicted class) and ``true_distance``
+        (the ray-scan distance to the nearest change of class; ``inf`` if none within
+        ``r_max``).
+
+    Examples
+    --------
+    >>> lin = nn.Linear(2, 2, bias=False)
+    >>> _ = lin.weight.data.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
+    >>> p = point_certificate(nn.Sequential(lin), [0.5, 0.0], n_directions=4)
+    >>> p["predicted"], round(p["certified_radius"], 3), round(p["true_distance"], 3)
+    (0, 0.5, 0.5)
+    """
     from ..exact.planar import boundary_distance
 
     x = torch.as_tensor(point, dtype=torch.float32).reshape(1, 2)

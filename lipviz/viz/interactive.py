@@ -36,7 +36,23 @@ def configure_plotly() -> None:
 
 
 def toy_gallery(names=("moons", "circles", "spirals", "slab"), n: int = 300, seed: int = 0):
-    """A plotly figure with one scatter panel per 2-D toy dataset."""
+    """A plotly figure with one scatter panel per 2-D toy dataset.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Toy names for :func:`lipviz.data.make_toy`, one panel each, in order.
+    n : int
+        Points sampled per toy.
+    seed : int
+        Sampling seed, the same for every toy.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One row of ``len(names)`` panels with equal axis scales, two scatter traces per panel
+        (class 0 blue, class 1 red; one legend entry per class).
+    """
     from plotly.subplots import make_subplots
 
     from ..data import make_toy

@@ -39,6 +39,28 @@ def plot_margins2d(result, ax=None, resolution: int | None = None):
     """Decision regions, certified balls (solid) and true distances to the boundary (dashed).
 
     ``result`` is a :class:`lipviz.experiments.Margins2DResult`.
+
+    Draws the two-class decision regions and boundary of ``result.model`` on a grid over
+    ``result.train.extent()``, the training points (faint), and for each row of
+    ``result.table`` a filled disc of radius ``certified_radius`` and, where finite, a dashed
+    circle of radius ``true_distance``, coloured by the predicted class.
+
+    Parameters
+    ----------
+    result : lipviz.experiments.Margins2DResult
+        Uses ``model``, ``train`` (a 2-D toy dataset), ``bound.value`` (shown in the title),
+        ``config.grid_resolution`` and ``table`` (columns ``x0``, ``x1``, ``predicted``,
+        ``certified_radius``, ``true_distance``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(6, 6)``) when omitted.
+    resolution : int, optional
+        Grid points per axis of the decision map; ``result.config.grid_resolution`` when
+        omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
     """
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Circle
@@ -70,7 +92,27 @@ def plot_margins2d(result, ax=None, resolution: int | None = None):
 
 
 def plot_tightness(table, ax=None, true_col: str = "true_distance", label: str | None = None):
-    """Certified radius against the true (or attack) distance to the boundary, with y = x."""
+    """Certified radius against the true (or attack) distance to the boundary, with y = x.
+
+    A sound certificate never lies above the red line y = x; the closer to it, the tighter.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per point, with the columns ``certified_radius`` and ``true_col``; rows with a
+        non-finite distance are not drawn.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(5, 5)``) when omitted.
+    true_col : str
+        The distance column (x axis), e.g. ``"true_distance"`` or ``"attack_distance"``.
+    label : str, optional
+        Legend label of the scatter.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(5, 5))
     true = np.asarray(table[true_col], dtype=float)
     cert = np.asarray(table["certified_radius"], dtype=float)
@@ -85,7 +127,25 @@ def plot_tightness(table, ax=None, true_col: str = "true_distance", label: str |
 
 
 def plot_image_grid(dataset, n: int = 16, ncols: int = 8, ax=None):
-    """The first ``n`` images of an image dataset with their class names."""
+    """The first ``n`` images of an image dataset with their class names.
+
+    Parameters
+    ----------
+    dataset : lipviz.data.ImageDataset
+        Uses ``x`` (shape ``(N, C, H, W)``, values in [0, 1]; one channel is shown in grey),
+        ``y`` (shape ``(N,)``), ``classes`` (the titles) and ``label`` (the figure title).
+    n : int
+        Number of images (at most ``len(dataset)`` are drawn).
+    ncols : int
+        Images per row; the grid has ``ceil(n / ncols)`` rows.
+    ax : None
+        Ignored: the grid always gets a new figure of size ``(1.3 * ncols, 1.5 * rows)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The new figure (one axis per grid cell).
+    """
     import matplotlib.pyplot as plt
 
     nrows = -(-n // ncols)
@@ -105,6 +165,20 @@ def plot_estimators(table, ax=None):
     """Horizontal bars of a :func:`lipviz.bounds.compare_estimators` table, relative to exact.
 
     Sound bounds are green, estimates orange; the line at 1 is the exact norm.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`~lipviz.bounds.compare_estimators` table: columns ``method`` (the bar labels),
+        ``sound`` (bool, the colour) and ``ratio`` (value / exact, the bar length); the row of
+        the exact value itself is left out.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(7, 0.45 * len(table) + 1)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
     """
     ax = _ax(ax, figsize=(7, 0.45 * len(table) + 1))
     t = table[table["method"] != "exact (dense Jacobian SVD)"]
@@ -118,7 +192,27 @@ def plot_estimators(table, ax=None):
 
 
 def plot_looseness(local_norms, bound: float, ax=None):
-    """Histogram of local Jacobian norms (lower bounds on Lip) against a global upper bound."""
+    r"""Histogram of local Jacobian norms (lower bounds on Lip) against a global upper bound.
+
+    Every value sits below the red line, since
+    :math:`\|J_f(x)\|_2 \le \mathrm{Lip}(f) \le` ``bound``; the gap between the largest one
+    (dashed) and the red line is how loose the bound can be, at most.
+
+    Parameters
+    ----------
+    local_norms : array-like
+        Shape ``(N,)``: :math:`\|J_f(x)\|_2` (or an under-estimate of it) at each input, e.g.
+        from :func:`lipviz.exact.jacobian.local_jacobian_norms`.
+    bound : float
+        The sound global Lipschitz bound.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(7, 3.5)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(7, 3.5))
     values = np.asarray(local_norms, dtype=float)
     ax.hist(values, bins=30, color="#1f77b4", alpha=0.8, label="||J_f(x)|| on data (lower bounds)")
@@ -132,7 +226,21 @@ def plot_looseness(local_norms, bound: float, ax=None):
 
 def plot_certified_accuracy(tables, ax=None):
     """Certified accuracy against ε, one line per table (columns eps, certified_accuracy and a
-    ``label`` or ``method`` column)."""
+    ``label`` or ``method`` column).
+
+    Parameters
+    ----------
+    tables : iterable of pandas.DataFrame
+        Each with the columns ``eps``, ``certified_accuracy`` (a fraction in [0, 1], drawn in
+        %) and ``label`` or else ``method`` (its first value names the line).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(6.5, 4)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(6.5, 4))
     for t in tables:
         label = t["label"].iloc[0] if "label" in t else t["method"].iloc[0]
@@ -144,7 +252,25 @@ def plot_certified_accuracy(tables, ax=None):
 
 
 def plot_history(histories: dict, column: str, ax=None, ylabel: str | None = None):
-    """One line per run of a metrics column against the epoch (``histories``: label -> frame)."""
+    """One line per run of a metrics column against the epoch (``histories``: label -> frame).
+
+    Parameters
+    ----------
+    histories : dict
+        Maps a label to a training history (pandas.DataFrame) with the columns ``epoch`` and
+        ``column``, e.g. ``FitResult.history``.
+    column : str
+        The metric to draw, e.g. ``"val_acc"``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(6, 3.5)``) when omitted.
+    ylabel : str, optional
+        The y-axis label; ``column`` when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(6, 3.5))
     for label, h in histories.items():
         ax.plot(h["epoch"], h[column], marker=".", label=label)
@@ -158,7 +284,26 @@ def plot_history(histories: dict, column: str, ax=None, ylabel: str | None = Non
 
 
 def plot_spectra(spectra: dict, log: bool = True, ax=None):
-    """Singular values per layer (``layer_spectra`` frames), one colour per model."""
+    """Singular values per layer (``layer_spectra`` frames), one colour per model.
+
+    Layers are placed in order of their ``layer`` index, each model's points jittered
+    (a fixed seed) and shifted slightly; the dotted line marks 1.
+
+    Parameters
+    ----------
+    spectra : dict
+        Maps a label to a :func:`lipviz.viz.compute.layer_spectra` frame (columns ``layer``
+        and ``sigma``).
+    log : bool
+        A logarithmic y axis (otherwise linear).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(7, 3.8)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(7, 3.8))
     rng = np.random.default_rng(0)
     for i, (label, s) in enumerate(spectra.items()):
@@ -172,13 +317,33 @@ def plot_spectra(spectra: dict, log: bool = True, ax=None):
 
 
 def plot_radius_histograms(radii: dict, eps: float, ax=None):
-    """Overlaid certified-radius histograms (correct inputs) with an ε marker."""
+    """Overlaid certified-radius histograms (correct inputs) with an ε marker.
+
+    Only positive radii are binned (40 bins from 0 to the largest radius); each legend entry
+    gives the fraction of *all* inputs with a radius greater than ``eps`` (a radius equal to
+    ``eps`` is not certified: a tie can flip the argmax).
+
+    Parameters
+    ----------
+    radii : dict
+        Maps a label to array-like radii of shape ``(N,)``, 0 for misclassified inputs
+        (:func:`lipviz.viz.compute.correct_radii`).
+    eps : float
+        The radius ε to mark, in input units.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(6.5, 3.8)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(6.5, 3.8))
     top = max(float(np.max(r)) for r in radii.values()) or 1.0
     bins = np.linspace(0, top, 41)
     for i, (label, r) in enumerate(radii.items()):
         r = np.asarray(r, dtype=float)
-        frac = float(np.mean(r >= max(eps, 1e-12)))
+        frac = float(np.mean(r > eps))  # strictly: a radius equal to ε may tie
         ax.hist(r[r > 0], bins=bins, alpha=0.5, color=CLASS_COLORS[i % len(CLASS_COLORS)],
                 label=f"{label}: {100 * frac:.1f}% certified at ε")  # fmt: skip
     ax.axvline(eps, color="k", lw=1.5)
@@ -188,7 +353,23 @@ def plot_radius_histograms(radii: dict, eps: float, ax=None):
 
 
 def plot_accuracy_vs_eps(tables: dict, eps: float | None = None, ax=None):
-    """Clean (dotted), empirical PGD (dashed) and certified (solid) accuracy against ε."""
+    """Clean (dotted), empirical PGD (dashed) and certified (solid) accuracy against ε.
+
+    Parameters
+    ----------
+    tables : dict
+        Maps a label to a :func:`lipviz.viz.compute.accuracy_vs_eps` frame (columns ``eps``,
+        ``clean``, ``empirical``, ``certified``, fractions drawn in %); one colour per label.
+    eps : float, optional
+        An ε to mark with a vertical line.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(6.5, 4)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(6.5, 4))
     for i, (label, t) in enumerate(tables.items()):
         color = CLASS_COLORS[i % len(CLASS_COLORS)]
@@ -203,7 +384,23 @@ def plot_accuracy_vs_eps(tables: dict, eps: float | None = None, ax=None):
 
 
 def plot_power_iteration(trace, steps: int, ax=None):
-    """Power-iteration estimates by step, the exact norm and the sound bound."""
+    """Power-iteration estimates by step, the exact norm and the sound bound.
+
+    Parameters
+    ----------
+    trace : pandas.DataFrame
+        A :func:`lipviz.viz.compute.power_iteration_trace` frame (columns ``n_iter``,
+        ``estimate``, ``exact``, ``sound``; row ``k - 1`` is step ``k``).
+    steps : int
+        The step to mark, from 1 to ``len(trace)``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(6.5, 3.8)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(6.5, 3.8))
     ax.plot(trace.n_iter, trace.estimate, label="estimate (never above exact)")
     ax.plot(trace.n_iter, trace.exact, ":", color="k", label="exact (dense SVD)")
@@ -216,7 +413,25 @@ def plot_power_iteration(trace, steps: int, ax=None):
 
 
 def plot_soc_terms(table, terms: int, ax=None):
-    """Exact largest singular value and the sound bound of an SOC layer against the terms K."""
+    """Exact largest singular value and the sound bound of an SOC layer against the terms K.
+
+    Both are drawn as their excess over 1, on a log scale.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`lipviz.exact.jacobian.truncation_table` frame (columns ``terms``,
+        ``sigma_max``, ``bound``).
+    terms : int
+        The number of terms K to mark with a vertical line.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(6.5, 3.8)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(6.5, 3.8))
     ax.semilogy(table.terms, table.sigma_max - 1 + 1e-16, "o-", label="exact σ_max − 1")
     ax.semilogy(table.terms, table.bound - 1, "s--", label="sound bound − 1")
@@ -227,7 +442,27 @@ def plot_soc_terms(table, terms: int, ax=None):
 
 
 def plot_lmt_profile(profile, radii, c: float, ax=None):
-    """The fraction of inputs meeting LMT's margin at each c, over the radius histogram."""
+    """The fraction of inputs meeting LMT's margin at each c, over the radius histogram.
+
+    Parameters
+    ----------
+    profile : pandas.DataFrame
+        A :func:`lipviz.viz.compute.lmt_c_profile` frame (columns ``c`` and ``fraction_met``,
+        drawn in %).
+    radii : array-like
+        Shape ``(N,)``: certified radii, 0 for misclassified inputs
+        (:func:`lipviz.viz.compute.correct_radii`); the positive ones are binned (40 bins),
+        each bin as a % of all ``N`` inputs.
+    c : float
+        The LMT parameter c to mark with a vertical line.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(6.5, 3.8)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     ax = _ax(ax, figsize=(6.5, 3.8))
     r = np.asarray(radii, dtype=float)
     ax.hist(r[r > 0], bins=40, weights=np.full(int((r > 0).sum()), 100 / len(r)), alpha=0.4,
@@ -240,7 +475,25 @@ def plot_lmt_profile(profile, radii, c: float, ax=None):
 
 
 def plot_point_certificate(grid, state, ax=None):
-    """A 2-D decision map, one point, its certified ball and its true boundary distance."""
+    """A 2-D decision map, one point, its certified ball and its true boundary distance.
+
+    Parameters
+    ----------
+    grid : tuple
+        ``(xs, ys, pred)`` of a two-class decision map, as the first three outputs of
+        :func:`lipviz.exact.planar.decision_grid`: ``xs`` of shape ``(W,)``, ``ys`` of shape
+        ``(H,)``, predicted classes ``pred`` of shape ``(H, W)``.
+    state : dict
+        A :func:`lipviz.viz.compute.point_certificate` result (keys ``x``, ``y``,
+        ``certified_radius``, ``true_distance`` are used).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (``figsize=(5.5, 5.5)``) when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``ax``, or the new one).
+    """
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Circle
 
@@ -259,7 +512,29 @@ def plot_point_certificate(grid, state, ax=None):
 
 
 def plot_training(history, panels, axes=None):
-    """Training curves: one panel per (title, columns) pair."""
+    """Training curves: one panel per (title, columns) pair.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        One row per epoch, with an ``epoch`` column and the metric columns; columns a panel
+        names but ``history`` lacks are skipped.
+    panels : sequence of (str, sequence of str)
+        ``(title, columns)`` for each panel, e.g. ``[("loss", ["loss"])]``.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One per panel; a new row of ``len(panels)`` subplots of size
+        ``(5 * len(panels), 3.2)`` when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes or numpy.ndarray of Axes
+        ``axes``, or the new subplots (a single Axes when there is one panel).
+
+    Raises
+    ------
+    ValueError
+        If the number of axes differs from the number of panels.
+    """
     import matplotlib.pyplot as plt
 
     if axes is None:

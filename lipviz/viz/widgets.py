@@ -39,7 +39,19 @@ def static_mode() -> bool:
 
 
 def show(explorer) -> None:
-    """Display the live widget, or its static matplotlib fallback when building the book."""
+    """Display the live widget, or its static matplotlib fallback when building the book.
+
+    Static when the environment variable ``LIPVIZ_STATIC`` is set to anything but ``""`` or
+    ``"0"``: then ``explorer.static()`` is drawn and shown with ``plt.show()``; otherwise
+    ``explorer.widget`` is displayed with IPython.
+
+    Parameters
+    ----------
+    explorer : object
+        Any explorer of this module (or anything with a ``widget`` attribute and a
+        ``static()`` method), e.g. a :class:`SpectrumExplorer` or a
+        :class:`TrainingDashboard`.
+    """
     from IPython.display import display
 
     if static_mode():
@@ -91,7 +103,25 @@ def _slider(description, lo, hi, value, step):
 
 
 class SpectrumExplorer(_Explorer):
-    """Singular values of every linear layer, several models side by side (log or linear)."""
+    """Singular values of every linear layer, several models side by side (log or linear).
+
+    The spectra are computed once; the toggle only switches the y axis between log and linear
+    scales. ``static()`` draws :func:`lipviz.viz.static.plot_spectra` and returns its Axes.
+
+    Parameters
+    ----------
+    models : dict
+        Maps a label to an ``nn.Module``; one colour per model.
+    input_shape : tuple of int
+        One input without the batch dimension, e.g. ``(3, 32, 32)``, for every model.
+
+    Attributes
+    ----------
+    spectra : dict
+        Maps each label to its :func:`lipviz.viz.compute.layer_spectra` frame.
+    widget : ipywidgets.VBox
+        The live view: the controls, a readout (the range of σ per model) and the figure.
+    """
 
     def __init__(self, models: dict, input_shape):
         import ipywidgets as w
@@ -125,6 +155,27 @@ class RadiusHistogramExplorer(_Explorer):
 
     ``radii`` maps a label to per-input radii with 0 for misclassified inputs
     (:func:`lipviz.viz.compute.correct_radii`).
+
+    The histograms are of the positive radii (40 bins); the readout gives, per label, the
+    fraction with a radius greater than ε (:func:`lipviz.viz.compute.certified_fractions`).
+    ``static()`` draws :func:`lipviz.viz.static.plot_radius_histograms` and returns its Axes.
+
+    Parameters
+    ----------
+    radii : dict
+        Maps a label to array-like radii of shape ``(N,)``, 0 for misclassified inputs.
+    eps : float
+        The initial ε of the slider (clipped to its range).
+    max_eps : float, optional
+        The end of the ε slider (which starts at 0); by default the largest 99 % quantile of
+        the radii over the labels (1.0 if that is 0).
+
+    Attributes
+    ----------
+    radii : dict
+        The radii as float NumPy arrays.
+    widget : ipywidgets.VBox
+        The live view: the slider, a readout and the figure.
     """
 
     def __init__(self, radii: dict, eps: float = 0.5, max_eps: float | None = None):
@@ -156,6 +207,24 @@ class AccuracyCurveExplorer(_Explorer):
     """Clean, certified and empirical (PGD) accuracy against ε for several models.
 
     ``tables`` maps a label to :func:`lipviz.viz.compute.accuracy_vs_eps` frames.
+
+    A slider moves an ε marker, whose readout interpolates each curve linearly at ε, and a
+    selector shows or hides each kind of curve. ``static()`` draws
+    :func:`lipviz.viz.static.plot_accuracy_vs_eps` at the slider's ε and returns its Axes.
+
+    Parameters
+    ----------
+    tables : dict
+        Maps a label to a frame with the columns ``eps``, ``clean``, ``empirical`` and
+        ``certified`` (fractions in [0, 1], drawn in %); the ε slider spans 0 to the largest
+        ``eps`` and starts at half of it.
+
+    Attributes
+    ----------
+    tables : dict
+        The frames as given.
+    widget : ipywidgets.VBox
+        The live view: the controls, a readout and the figure.
     """
 
     KINDS = {"clean": "dot", "empirical": "dash", "certified": "solid"}
@@ -194,7 +263,27 @@ class AccuracyCurveExplorer(_Explorer):
 
 
 class PowerIterationExplorer(_Explorer):
-    """Power-iteration estimate after k steps against the exact norm and the sound bound."""
+    """Power-iteration estimate after k steps against the exact norm and the sound bound.
+
+    The trace is computed once; the slider only moves the marker along it. ``static()`` draws
+    :func:`lipviz.viz.static.plot_power_iteration` and returns its Axes.
+
+    Parameters
+    ----------
+    module : nn.Linear or nn.Conv2d
+        The linear module (bias ignored).
+    input_shape : tuple of int
+        Without the batch dimension; small (the exact norm comes from the dense Jacobian).
+    max_n_iter : int
+        The largest number of steps (the slider runs from 1 to it).
+
+    Attributes
+    ----------
+    trace : pandas.DataFrame
+        The :func:`lipviz.viz.compute.power_iteration_trace` frame.
+    widget : ipywidgets.VBox
+        The live view: the slider, a readout and the figure.
+    """
 
     def __init__(self, module, input_shape, max_n_iter: int = 50):
         import ipywidgets as w
@@ -225,7 +314,31 @@ class PowerIterationExplorer(_Explorer):
 
 
 class SOCTermsExplorer(_Explorer):
-    """An SOC layer's spectrum and sound bound as the number of Taylor terms changes."""
+    """An SOC layer's spectrum and sound bound as the number of Taylor terms changes.
+
+    For the slider's highest power K, the histogram shows every singular value of the layer
+    with circular padding (:func:`lipviz.viz.compute.layer_spectra`, recomputed on each move)
+    and a red line marks the sound bound (from :func:`lipviz.exact.jacobian.truncation_table`,
+    computed once). ``static()`` draws :func:`lipviz.viz.static.plot_soc_terms` and returns
+    its Axes.
+
+    Parameters
+    ----------
+    soc : lipviz.layers.SOC
+        The layer; its ``eval_terms`` is changed while tabulating, and restored.
+    input_shape : tuple of int
+        ``(C, H, W)``, small: the exact table uses a dense Jacobian.
+    max_terms : int
+        The largest K (the slider runs from 1 to it, starting at 2).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The truncation table for K = 1..``max_terms`` (columns ``terms``, ``sigma_max``,
+        ``sigma_min``, ``bound``).
+    widget : ipywidgets.VBox
+        The live view: the slider, a readout and the figure.
+    """
 
     def __init__(self, soc, input_shape, max_terms: int = 12):
         import ipywidgets as w
@@ -244,6 +357,19 @@ class SOCTermsExplorer(_Explorer):
         super().__init__(fig, {"terms": terms})
 
     def spectrum(self, terms: int):
+        """Every singular value of the layer (circular padding) with ``terms`` Taylor terms.
+
+        Parameters
+        ----------
+        terms : int
+            The highest power K (``eval_terms`` is restored afterwards).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n,)``, float64: the ``sigma`` column of
+            :func:`lipviz.viz.compute.layer_spectra`.
+        """
         saved = self.soc.eval_terms
         try:
             self.soc.eval_terms = terms
@@ -269,7 +395,35 @@ class SOCTermsExplorer(_Explorer):
 
 class LMTMarginExplorer(_Explorer):
     """What LMT's c asks of a trained model: the radius histogram against c, and the fraction
-    of inputs already meeting the enlarged margin (certified at radius c)."""
+    of inputs already meeting the enlarged margin (certified at radius c).
+
+    The radii and the profile are computed once; the readout interpolates the fraction and the
+    LMT cross-entropy linearly at the slider's c. ``static()`` draws
+    :func:`lipviz.viz.static.plot_lmt_profile` and returns its Axes.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier with a registered sound bound for every layer.
+    x : Tensor
+        Inputs of shape ``(N, ...)``, on the CPU.
+    y : Tensor
+        Labels of shape ``(N,)``, int64.
+    max_c : float
+        The end of the c grid and slider (both start at 0; the slider starts at
+        ``min(1, max_c)``).
+    n_grid : int
+        Number of evenly spaced values of c in the profile.
+
+    Attributes
+    ----------
+    radii : numpy.ndarray
+        Shape ``(N,)``: :func:`lipviz.viz.compute.correct_radii`.
+    profile : pandas.DataFrame
+        :func:`lipviz.viz.compute.lmt_c_profile` on the c grid.
+    widget : ipywidgets.VBox
+        The live view: the slider, a readout and the figure.
+    """
 
     def __init__(self, model, x, y, max_c: float = 2.0, n_grid: int = 41):
         self.radii = compute.correct_radii(model, x, y)
@@ -300,6 +454,33 @@ class PointCertificateExplorer(_Explorer):
     """Move a point on a 2-D toy: its certified ball against its true distance to the boundary.
 
     ``extent`` is ``(xmin, xmax, ymin, ymax)``, e.g. ``ToyDataset.extent()``.
+
+    The decision map is computed once; each slider move recomputes the point's certificate and
+    true distance (:func:`lipviz.viz.compute.point_certificate`). ``static()`` draws
+    :func:`lipviz.viz.static.plot_point_certificate` and returns its Axes.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier on 2-D inputs (two classes for the map's colours), with a registered
+        sound bound for every layer.
+    extent : tuple of float
+        ``(xmin, xmax, ymin, ymax)``: the map, and the ranges of the two sliders (which start
+        at the centre).
+    resolution : int
+        Grid points per axis of the decision map.
+    n_directions : int
+        Rays of :func:`lipviz.exact.planar.boundary_distance` for the true distance.
+
+    Attributes
+    ----------
+    grid : tuple of numpy.ndarray
+        ``(xs, ys, pred)`` of shapes ``(resolution,)``, ``(resolution,)`` and
+        ``(resolution, resolution)``.
+    state : dict
+        The current :func:`lipviz.viz.compute.point_certificate` result.
+    widget : ipywidgets.VBox
+        The live view: the sliders, a readout and the figure.
     """
 
     def __init__(self, model, extent, resolution: int = 120, n_directions: int = 180):
@@ -347,6 +528,16 @@ class TrainingDashboard:
 
     Pass it to :class:`lipviz.train.Trainer` (``callbacks=[dashboard]``); each epoch calls it
     with the rows so far and it rewrites the traces in place. ``static()`` draws the history.
+
+    It takes no parameters. ``static()`` draws :func:`lipviz.viz.static.plot_training` with
+    :attr:`PANELS` and returns its axes.
+
+    Attributes
+    ----------
+    rows : list of dict
+        The rows received so far, one per epoch.
+    widget : ipywidgets.VBox
+        The live view: a readout (the last epoch) and the two panels (loss; accuracies).
     """
 
     PANELS = (("loss", ("loss",)), ("accuracy", ("train_acc", "val_acc", "val_cert_acc")))
@@ -366,6 +557,15 @@ class TrainingDashboard:
         self.widget = w.VBox([self.readout, fig])
 
     def __call__(self, rows) -> None:
+        """Redraw every trace from the rows so far.
+
+        Parameters
+        ----------
+        rows : sequence of dict
+            One row per epoch, as :class:`lipviz.train.Trainer` passes them: keys ``epoch``,
+            ``loss``, ``val_acc`` and ``val_cert_acc`` are required, ``train_acc`` is drawn
+            when present (NaN otherwise).
+        """
         self.rows = list(rows)
         with self.figure.batch_update():
             for trace in self.figure.data:

@@ -1,6 +1,7 @@
 """The compute layer behind the explorers: spectra, traces and curves against known answers."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -103,3 +104,27 @@ def test_point_certificate_on_the_slab(slab):
     exact = abs(float(w @ torch.tensor([0.3, 0.1], dtype=torch.float64))) / float(w.norm())
     assert out["certified_radius"] == pytest.approx(exact, rel=1e-5)
     assert out["true_distance"] == pytest.approx(exact, rel=1e-3)
+
+
+def test_tightness_summary_counts_violations():
+    t = pd.DataFrame(
+        {"certified_radius": [0.5, 1.2, 0.0, 0.3], "true_distance": [1.0, 1.0, 2.0, np.inf]}
+    )
+    s = compute.tightness_summary(t).iloc[0]
+    assert s.points == 4
+    assert s.violations == 1
+    assert s.certified_fraction == 0.75
+    assert s.ratio_median == 0.5
+
+
+def test_gradient_norm_decay_known_answers():
+    from torch import nn
+
+    from lipviz.layers import MaxMin
+
+    t = compute.gradient_norm_decay({"relu": lambda w: nn.ReLU(), "maxmin": lambda w: MaxMin()},
+                                    depth=6, width=16, n=128)  # fmt: skip
+    maxmin = t[t.activation == "maxmin"].grad_norm
+    relu = t[t.activation == "relu"].grad_norm.to_numpy()
+    assert np.allclose(maxmin, 1.0, atol=1e-5)  # orthogonal layers + GNP activation
+    assert (np.diff(relu) < 0).all() and relu[-1] < 0.3  # about sqrt(1/2) per layer

@@ -110,3 +110,27 @@ def test_one_hidden_layer_region_count():
         linear_regions(nn.Sequential(nn.Linear(2, 2), nn.Tanh()))
     with pytest.raises(ValueError, match="2-D"):
         linear_regions(nn.Sequential(nn.Linear(3, 2)))
+
+
+def test_last_layer_certificates_and_the_topk_trap():
+    import torch
+
+    import lipviz
+    from lipviz.auditing import last_layer_certificates, lln_topk_trap
+
+    model, x = lln_topk_trap(n_classes=20, top_k=9)
+    t = last_layer_certificates(model, x, top_k=9)
+    # a linear classifier: the all-class pairwise certificate is the exact boundary distance
+    assert t.pairwise.iloc[0] == pytest.approx(0.25, rel=1e-9)
+    assert t.top_k_overestimates.iloc[0] and t.top_k.iloc[0] > 2 * t.pairwise.iloc[0]
+    assert t["global"].iloc[0] <= t.pairwise.iloc[0]
+    # the top-k "radius" is broken by an attack; the all-class one is not
+    y = torch.tensor(t.predicted.values)
+    inside_topk = lipviz.attacks.pgd_l2(model, x, y, eps=0.9 * t.top_k.iloc[0], box=None)
+    inside_sound = lipviz.attacks.pgd_l2(model, x, y, eps=0.99 * t.pairwise.iloc[0], box=None)
+    assert bool(inside_topk.success[0]) and not bool(inside_sound.success[0])
+    # with every class among the top k the two coincide
+    full = last_layer_certificates(model, x, top_k=19)
+    assert not full.top_k_overestimates.any()
+    with pytest.raises(ValueError, match="top_k"):
+        lln_topk_trap(n_classes=5, top_k=4)

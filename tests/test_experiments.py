@@ -1,0 +1,45 @@
+"""Experiment runners and the command line: run folders, resume, soundness of the results."""
+
+import json
+
+import lipviz
+from lipviz.experiments.__main__ import main as cli
+from lipviz.viz import compute
+
+
+def test_cli_writes_a_run_folder_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["run", "lmt", "--out", str(out), "--set", "epochs=1", "n_test=100", "n_val_eval=50"]
+    assert cli(args) == 0
+    for name in ("config.json", "metrics.csv", "summary.json", "certified.csv", "checkpoint.pt"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["certificate"].endswith("sound")
+    assert summary["dataset"].startswith("MNIST-5k")
+    assert cli(args) == 0  # resumes: nothing left to train, same result
+    assert (
+        json.loads((out / "summary.json").read_text())["certified_accuracy"]
+        == summary["certified_accuracy"]
+    )
+    table = lipviz.experiments.runs_table([out, tmp_path / "missing"])
+    assert len(table) == 1
+
+
+def test_margins2d_experiment_has_no_violations(trained_toy):
+    t = trained_toy.table
+    assert {"certified_radius", "true_distance", "ratio"} <= set(t.columns)
+    assert (t.certified_radius <= t.true_distance + 1e-6).all()
+    assert trained_toy.bound.sound
+    summary = compute.tightness_summary(t)
+    assert int(summary.violations.iloc[0]) == 0
+    assert 0 < summary.ratio_median.iloc[0] <= 1
+
+
+def test_run_soc_smoke_writes_a_sound_run(tmp_path):
+    cfg = lipviz.resolve("soc", "smoke", epochs=1, init_channels=4, n_test=100, n_val_eval=100)
+    result = lipviz.experiments.run_soc(cfg, out_dir=tmp_path, progress=False)
+    assert result.summary["certificate"] == "pairwise, sound"
+    assert (tmp_path / "summary.json").exists()
+    test = lipviz.load_dataset("mnist5k", "test").subset(60)
+    report = lipviz.audit(result.model, test.x, test.y, restarts=2, steps=30, lipschitz_steps=5)
+    assert report.violations == 0

@@ -1,0 +1,46 @@
+"""Named model builders (lipviz.models): shapes, registry, sound bounds."""
+
+import pytest
+import torch
+
+import lipviz
+from lipviz.bounds import lipschitz_bound
+from lipviz.models import available, create
+
+
+@pytest.mark.parametrize(("name", "params"), [("lmt-mnist", 166406), ("4c3f", 1974762)])
+def test_named_models(name, params):
+    model = lipviz.models.create(name)
+    assert sum(p.numel() for p in model.parameters()) == params
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert isinstance(model[0], lipviz.Normalize)
+    assert lipschitz_bound(model, (1, 28, 28)).sound
+
+
+def test_models_registry():
+    assert "toy-mlp" in available()
+    with pytest.raises(ValueError, match="Available"):
+        create("resnet-9000")
+    with pytest.raises(ValueError, match="depth"):
+        create("toy-mlp", depth=0)
+
+
+def test_lipconvnet_shapes_and_sound_bound():
+    model = lipviz.models.create("lipconvnet", depth=5, init_channels=4).eval()
+    x = torch.rand(2, 3, 32, 32)
+    assert model(x).shape == (2, 10)
+    bound = lipviz.lipschitz_bound(model, (3, 32, 32))
+    assert bound.sound
+    t = bound.table
+    # orthogonal layers at 12 eval terms: each SOC is 1 up to the truncation term
+    assert (t[t.type == "SOC"].bound <= 1 + 1e-6).all()
+    assert t.bound.iloc[0] == pytest.approx(1 / min(lipviz.data.CIFAR10_STD))
+    cert = lipviz.certified_radius(model, x)
+    assert cert.form == "pairwise" and cert.lipschitz == pytest.approx(t.bound.iloc[:-1].prod())
+    soc_last = lipviz.models.create("lipconvnet", depth=5, init_channels=4, last_layer="soc")
+    assert soc_last.eval()(x).shape == (2, 10)
+    assert lipviz.certified_radius(soc_last, x).form == "global"
+    hh2 = lipviz.models.create("lipconvnet", depth=5, init_channels=4, activation="hh2")
+    assert hh2.eval()(x).shape == (2, 10)
+    with pytest.raises(ValueError, match="depth"):
+        lipviz.models.create("lipconvnet", depth=7)

@@ -1,0 +1,112 @@
+"""The Trainer: every objective runs, checkpoint/resume reproduces an uninterrupted run, mixed
+precision, argument errors."""
+
+import pytest
+import torch
+
+import lipviz
+from lipviz.data import make_toy
+from lipviz.models import create
+from lipviz.train import (
+    LMT,
+    CrossEntropy,
+    SpectralRegularized,
+    TrainConfig,
+    Trainer,
+)
+
+
+@pytest.fixture
+def small_data():
+    ds = lipviz.load_dataset("mnist5k", "train").subset(200)
+    val = lipviz.load_dataset("mnist5k", "val").subset(100)
+    return ds, val
+
+
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("objective", [CrossEntropy(), LMT(c=0.5), SpectralRegularized()], ids=repr)
+def test_trainer_runs_every_objective(objective, small_data):
+    ds, val = small_data
+    model = lipviz.models.create("lmt-mnist")
+    cfg = TrainConfig(
+        epochs=2, batch_size=50, n_val_eval=100, select_on="val_cert_acc", select_eps=0.1
+    )
+    res = Trainer(model, objective, cfg, (1, 28, 28), progress=False).fit(ds, val)
+    assert len(res.history) == 2 and res.best_epoch in (1, 2)
+    assert res.history.lipschitz.notna().all()
+
+
+def test_checkpoint_resume_reproduces_an_uninterrupted_run(small_data, tmp_path):
+    ds, val = small_data
+    cfg = TrainConfig(epochs=3, batch_size=50, n_val_eval=100)
+
+    full = Trainer(lipviz.models.create("lmt-mnist"), LMT(c=0.3), cfg, (1, 28, 28), progress=False)
+    ref = full.fit(ds, val)
+
+    calls = {"n": 0}
+    base = LMT(c=0.3)
+
+    def flaky(model, x, y, lip, epoch):
+        calls["n"] += 1
+        if epoch >= 2.0 and calls["n"] < 100:  # dies in the third epoch, the first time only
+            raise _Interrupt
+        return base(model, x, y, lip, epoch)
+
+    flaky.needs_lipschitz = True
+    first = Trainer(lipviz.models.create("lmt-mnist"), flaky, cfg, (1, 28, 28), out_dir=tmp_path,
+                    progress=False)  # fmt: skip
+    with pytest.raises(_Interrupt):
+        first.fit(ds, val)
+    assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "metrics.csv").exists()
+    calls["n"] = 1000
+    again = Trainer(lipviz.models.create("lmt-mnist"), flaky, cfg, (1, 28, 28), out_dir=tmp_path,
+                    progress=False)  # fmt: skip
+    resumed = again.fit(ds, val)
+    assert resumed.history.epoch.tolist() == [1, 2, 3]
+    for a, b in zip(
+        ref.model.state_dict().values(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-6)
+    other = TrainConfig(epochs=3, batch_size=25, n_val_eval=100)
+    with pytest.raises(ValueError, match="another training config"):
+        Trainer(lipviz.models.create("lmt-mnist"), base, other, (1, 28, 28), out_dir=tmp_path,
+                progress=False).fit(ds, val)  # fmt: skip
+
+
+def test_trainer_argument_errors():
+    model = lipviz.models.create("lmt-mnist")
+    with pytest.raises(ValueError, match="optimizer"):
+        Trainer(model, CrossEntropy(), TrainConfig(optimizer="rmsprop"), (1, 28, 28))
+    with pytest.raises(ValueError, match="select_on"):
+        Trainer(model, CrossEntropy(), TrainConfig(select_on="test_acc"), (1, 28, 28))
+
+
+def test_mixed_precision_trains_and_certifies_in_fp32():
+    from lipviz.certify import Certifier
+    from lipviz.train import CrossEntropy, TrainConfig, Trainer
+
+    train, val = make_toy("moons", n=200, seed=0), make_toy("moons", n=100, seed=1)
+    model = create("toy-mlp", hidden=16, depth=1, spectral=False)
+    seen = []
+    cfg = TrainConfig(epochs=3, lr=0.05, amp="bf16")
+    res = Trainer(model, CrossEntropy(), cfg, (2,), progress=False, callbacks=[seen.append]).fit(
+        train, val
+    )
+    assert [len(rows) for rows in seen] == [1, 2, 3]  # the callback saw every epoch
+    assert res.history.loss.notna().all() and res.history.val_acc.iloc[-1] > 0.6
+    assert all(p.dtype == torch.float32 for p in res.model.parameters())
+    cert = Certifier(res.model, (2,))
+    outside = cert(val.x)
+    with torch.autocast("cpu", torch.bfloat16):  # inside an autocast region: still fp32
+        inside = cert(val.x)
+        low_input = cert(val.x.bfloat16())
+    assert torch.equal(outside.radius, inside.radius)
+    assert low_input.radius.dtype == torch.float32
+    cert.model = res.model.half()
+    with pytest.raises(ValueError, match="fp32"):
+        cert(val.x)
+    with pytest.raises(ValueError, match="amp"):
+        Trainer(model, CrossEntropy(), TrainConfig(amp="fp8"), (2,))
