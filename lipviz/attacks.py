@@ -16,10 +16,40 @@ __all__ = ["AttackResult", "check_eps", "margin_loss", "minimal_l2", "pgd_l2"]
 
 
 def check_eps(eps, x: torch.Tensor, box=(0.0, 1.0)) -> torch.Tensor:
-    """Validate l2 radii against the inputs; return them as a tensor of shape (N,).
+    """Validate l2 radii against the inputs; return them as a tensor of shape ``(N,)``.
 
     Raises a clear error for negative or non-finite values, and for a radius larger than the
     diameter of the input box (typically an ε typed on a 0-255 scale).
+
+    Parameters
+    ----------
+    eps : float, sequence of float or Tensor
+        One radius for all inputs, or one per input (``N`` values), in input units.
+    x : Tensor
+        Shape ``(N, ...)``, the inputs; gives the count, dtype and device of the result.
+    box : tuple of float or None, default (0.0, 1.0)
+        ``(low, high)``, the range of every input value. A radius above the box's l2 diameter
+        ``(high - low) * sqrt(x[0].numel())`` is rejected; ``None`` skips that check.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(N,)``, in the dtype and on the device of ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``eps`` has neither 1 nor ``N`` values, is negative or not finite, or exceeds the
+        l2 diameter of ``box``.
+
+    Examples
+    --------
+    >>> check_eps(0.5, torch.zeros(3, 2)).tolist()
+    [0.5, 0.5, 0.5]
+    >>> check_eps(36, torch.zeros(1, 4))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: eps=36 is larger than the l2 diameter 2 of the input box (0.0, 1.0): ...
     """
     eps_t = torch.as_tensor(eps, dtype=x.dtype, device=x.device).flatten()
     if eps_t.numel() == 1:
@@ -42,8 +72,12 @@ def check_eps(eps, x: torch.Tensor, box=(0.0, 1.0)) -> torch.Tensor:
 
 
 def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    r""":math:`\max_{j \ne y} f_j - f_y = -M_f(x)` per row (:func:`lipviz.functional.margins`):
-    positive exactly when the prediction is not ``y``; the loss every attack maximises.
+    r"""The margin loss that every attack maximises: the negated margin of ``y``, per row.
+
+    .. math:: \ell(x, y) = \max_{j \ne y} f_j(x) - f_y(x) = -M_f(x)
+
+    with :math:`M_f` the margin of :func:`lipviz.functional.margins`. It is positive exactly
+    when the prediction is not ``y``.
 
     Parameters
     ----------
@@ -55,14 +89,32 @@ def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     Tensor
-        Shape ``(N,)``.
+        Shape ``(N,)``; NaN for rows with non-finite logits.
+
+    Examples
+    --------
+    >>> margin_loss(torch.tensor([[2.0, 0.5, 1.0]]), torch.tensor([1])).tolist()
+    [1.5]
     """
     return -margins(logits, y)
 
 
 @dataclass(frozen=True, eq=False)
 class AttackResult:
-    """Adversarial inputs, whether each one changes the prediction, and its l2 distance."""
+    r"""Adversarial inputs, whether each one changes the prediction, and its l2 distance.
+
+    Returned by :func:`pgd_l2` and :func:`minimal_l2`; all tensors are detached.
+
+    Attributes
+    ----------
+    x_adv : Tensor
+        Shape ``(N, ...)``, like the attacked inputs ``x``: the perturbed inputs.
+    success : Tensor
+        Shape ``(N,)``, bool: whether ``x_adv`` is predicted as another class than the label.
+    distance : Tensor
+        Shape ``(N,)``: :math:`\|x_{adv} - x\|_2` over the flattened input, per row
+        (:func:`minimal_l2` puts ``inf`` where it found no adversarial input).
+    """
 
     x_adv: torch.Tensor
     success: torch.Tensor
@@ -86,6 +138,69 @@ def pgd_l2(
     Each step moves by ``step_size`` (default :math:`2.5\,\varepsilon/\text{steps}`) along the
     normalised gradient, then projects back onto the ball and the input box. Restarts begin at
     uniform random points of the ball; any success is kept (Madry et al., 2018).
+
+    With :math:`\ell` the :func:`margin_loss` and :math:`\alpha` the step size, one step is
+
+    .. math::
+
+        \delta \leftarrow \delta + \alpha \frac{\nabla_\delta \ell(x + \delta, y)}
+        {\|\nabla_\delta \ell(x + \delta, y)\|_2}, \qquad
+        \delta \leftarrow \delta \min\Big(1, \frac{\varepsilon}{\|\delta\|_2}\Big), \qquad
+        \delta \leftarrow \mathrm{clip}(x + \delta, \text{box}) - x,
+
+    per input (norms over the flattened input). The first restart starts at :math:`\delta = 0`.
+    Of all restarts, the point with the largest final loss is returned. The model runs in eval
+    mode with its parameters' gradients off (:func:`lipviz.state.frozen`).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps inputs ``(N, ...)`` to logits ``(N, C)``.
+    x : Tensor
+        Shape ``(N, ...)``, the clean inputs.
+    y : Tensor
+        Shape ``(N,)``, integer labels (the class the attack tries to move away from).
+    eps : float, sequence of float or Tensor
+        The l2 radius, a scalar or one per input (``(N,)``), in input units (see
+        :func:`check_eps`).
+    steps : int, default 50
+        Gradient steps per restart (>= 1).
+    step_size : float, optional
+        The absolute step length :math:`\alpha`, the same for every input. Default:
+        :math:`2.5\,\varepsilon_i/\text{steps}` for input :math:`i`.
+    restarts : int, default 1
+        Number of runs (>= 1); every run after the first starts at a uniform random point of
+        the ball.
+    box : tuple of float or None, default (0.0, 1.0)
+        ``(low, high)`` range of valid input values; ``None`` for no clipping.
+    seed : int, default 0
+        Seed of the CPU generator that draws the random starts.
+
+    Returns
+    -------
+    AttackResult
+        ``x_adv`` of shape ``(N, ...)``; ``success`` ``(N,)`` is true where the margin loss of
+        ``x_adv`` is > 0; ``distance`` ``(N,)`` is :math:`\|x_{adv} - x\|_2`.
+
+    Raises
+    ------
+    ValueError
+        For an invalid ``eps`` (:func:`check_eps`), invalid labels, or ``steps`` or
+        ``restarts`` < 1.
+
+    Examples
+    --------
+    The logits :math:`(x_1, -x_1)` of :math:`x = (x_1, x_2)`: the decision boundary
+    :math:`x_1 = 0` is at distance 0.5 from :math:`(0.5, 0)`.
+
+    >>> lin = nn.Linear(2, 2, bias=False)
+    >>> _ = lin.weight.data.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
+    >>> x, y = torch.tensor([[0.5, 0.0]]), torch.tensor([0])
+    >>> pgd_l2(lin, x, y, 0.4, steps=10, box=None).success.tolist()
+    [False]
+    >>> res = pgd_l2(lin, x, y, 0.6, steps=10, box=None)
+    >>> res.success.tolist(), round(float(res.distance), 4)
+    ([True], 0.6)
     """
     eps_t = check_eps(eps, x, box)
     y = check_labels(y, len(x)).to(x.device)
@@ -136,12 +251,43 @@ def minimal_l2(
     box=(0.0, 1.0),
     init_epsilon: float = 1.0,
 ) -> AttackResult:
-    """The smallest l2 perturbation found that changes the prediction from ``y``, per input.
+    r"""The smallest l2 perturbation found that changes the prediction from ``y``, per input.
 
     Uses foolbox's decoupled direction and norm attack (DDN; Rony et al., 2019). ``distance`` is
     ``inf`` where no adversarial input was found. Every finite distance is realised by an actual
     input with another prediction, so it is an *upper* bound on the true distance to the
     decision boundary: a certified radius must never exceed it.
+
+    The model runs in eval mode with its parameters' gradients off
+    (:func:`lipviz.state.frozen`); foolbox's success flags are re-checked with the model's own
+    forward pass (``argmax != y``).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps inputs ``(N, ...)`` to logits ``(N, C)``.
+    x : Tensor
+        Shape ``(N, ...)``, the clean inputs.
+    y : Tensor
+        Shape ``(N,)``, integer labels (the class the attack tries to move away from).
+    steps : int, default 200
+        DDN iterations (>= 1).
+    box : tuple of float or None, default (0.0, 1.0)
+        ``(low, high)``, foolbox's bounds on input values. ``None``: the range of ``x`` widened
+        by 1000 on both sides.
+    init_epsilon : float, default 1.0
+        DDN's initial norm.
+
+    Returns
+    -------
+    AttackResult
+        ``x_adv`` of shape ``(N, ...)``, ``success`` ``(N,)`` bool and ``distance`` ``(N,)``,
+        :math:`\|x_{adv} - x\|_2` where ``success`` is true, ``inf`` elsewhere.
+
+    Raises
+    ------
+    ValueError
+        For invalid labels or ``steps`` < 1.
     """
     import warnings
 

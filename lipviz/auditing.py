@@ -46,7 +46,38 @@ def empirical_lipschitz(model: nn.Module, x: torch.Tensor, *, steps: int = 50, l
     - ``"pairs"``: the largest :math:`\|f(a) - f(b)\| / \|a - b\|` after gradient ascent on both
       points, starting from :math:`b = a + 10^{-2} v`.
 
-    Any value found is a valid lower bound; a sound upper bound must be above both.
+    Any value found is a valid lower bound; a sound upper bound must be above both:
+
+    .. math::
+
+        \|J_f(a)\|_2 \le \mathrm{Lip}(f) \quad\text{and}\quad
+        \frac{\|f(a) - f(b)\|_2}{\|a - b\|_2} \le \mathrm{Lip}(f)
+
+    for all :math:`a \ne b` (l2 norms over flattened inputs and outputs). The Jacobian search
+    starts from :func:`lipviz.exact.jacobian.local_jacobian_norms` at ``x``; each step updates
+    :math:`v \leftarrow J_f(a)^\top J_f(a) v` (one power-iteration step, normalised at the next)
+    and moves every :math:`a` by ``lr`` along the normalised gradient of :math:`\|J_f(a) v\|`.
+    The pair search runs Adam (learning rate ``lr / 5``) on both points of each pair. The model
+    runs in eval mode with its parameters' gradients off (:func:`lipviz.state.frozen`).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps inputs ``(N, ...)`` to outputs ``(N, ...)``, treating rows independently.
+    x : Tensor
+        Shape ``(N, ...)``, the starting points.
+    steps : int, default 50
+        Ascent steps of each search.
+    lr : float, default 0.05
+        Step length of the Jacobian ascent (the pair search uses ``lr / 5``).
+    seed : int, default 0
+        Seed of the random starting direction :math:`v`.
+
+    Returns
+    -------
+    dict
+        ``{"jacobian": float, "pairs": float}``, the largest value of each search over all
+        rows and steps.
     """
     with frozen(model):
         gen = torch.Generator().manual_seed(seed)
@@ -89,13 +120,46 @@ def empirical_lipschitz(model: nn.Module, x: torch.Tensor, *, steps: int = 50, l
 
 def tightness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 200,
               box=(0.0, 1.0), certifier: Certifier | None = None):  # fmt: skip
-    """Per-sample certified radius against the smallest adversarial perturbation found.
+    r"""Per-sample certified radius against the smallest adversarial perturbation found.
 
     Columns: ``label``, ``predicted``, ``correct``, ``certified_radius``, ``attack_distance``
     (DDN minimal-norm attack on the prediction; inf if none found), ``local_estimate``
     (margin / ||grad of the top-two logit gap||, a first-order guess of the distance) and
     ``ratio`` = certified / attack distance (1 would be a perfectly tight certificate). The frame's
     ``attrs["summary"]`` holds medians and the count of violations (certified > attack).
+
+    With :math:`t` the predicted class and :math:`r` the runner-up at :math:`x`,
+
+    .. math::
+
+        \text{local\_estimate}(x) = \frac{f_t(x) - f_r(x)}
+        {\|\nabla_x (f_t - f_r)(x)\|_2},
+
+    the distance at which the linearised gap between :math:`t` and :math:`r` vanishes: a first-order
+    estimate, neither an upper nor a lower bound in general.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps inputs ``(N, ...)`` to logits ``(N, C)``.
+    x : Tensor
+        Shape ``(N, ...)``, the inputs.
+    y : Tensor
+        Shape ``(N,)``, integer labels (the attack targets the *prediction*, not ``y``).
+    steps : int, default 200
+        Iterations of the minimal attack (:func:`lipviz.attacks.minimal_l2`).
+    box : tuple of float or None, default (0.0, 1.0)
+        ``(low, high)`` range of valid input values for the attack.
+    certifier : lipviz.Certifier, optional
+        Built for ``model`` and ``x.shape[1:]`` when omitted (form ``"auto"``, sound mode).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``N`` rows, the columns above. ``attrs["summary"]`` is a dict with ``points``,
+        ``attack_found``, ``violations``, ``median_certified``, ``median_attack_distance``,
+        ``median_ratio`` (both over the points where the attack succeeded) and
+        ``certificate``.
     """
     import pandas as pd
 
@@ -139,7 +203,34 @@ def tightness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int 
 
 @dataclass(eq=False)
 class AuditReport:
-    """What :func:`audit` found. ``violations`` must be 0 for a sound certificate."""
+    """What :func:`audit` found. ``violations`` must be 0 for a sound certificate.
+
+    Shown as a table of checks (``repr``, and HTML in notebooks) followed by the closest calls.
+
+    Attributes
+    ----------
+    points : int
+        Number of inputs audited, ``N``.
+    certified : int
+        Inputs classified correctly with a finite certified radius > 0 (the ones attacked).
+    violations : int
+        Attacked inputs whose prediction changed inside their certified radius.
+    worst : pandas.DataFrame
+        Up to ``n_worst`` attacked inputs with the largest margin loss after the attack (the
+        closest calls), with columns ``index``, ``certified_radius``, ``attack_norm`` and
+        ``attack_margin`` (:func:`lipviz.attacks.margin_loss`; < 0 means the prediction held).
+    lipschitz_claimed : float
+        The sound upper bound of :func:`lipviz.lipschitz_bound` on the whole model.
+    lipschitz_found : dict
+        Empirical lower bounds, ``{"jacobian": float, "pairs": float}``
+        (:func:`empirical_lipschitz`).
+    certificate : str
+        The certificate's form and kind, e.g. ``"pairwise, sound"``.
+    seconds : float
+        Wall time of the audit.
+    settings : dict
+        The attack settings: ``restarts``, ``steps``, ``fraction`` and ``box``.
+    """
 
     points: int
     certified: int
@@ -153,10 +244,23 @@ class AuditReport:
 
     @property
     def passed(self) -> bool:
+        """Whether the audit found nothing against the certificate.
+
+        True when there is no violation and no empirical Lipschitz lower bound exceeds the
+        claimed bound (beyond a relative tolerance of 1e-6).
+        """
         found = max(self.lipschitz_found.values(), default=0.0)
         return self.violations == 0 and found <= self.lipschitz_claimed * (1 + 1e-6)
 
     def to_frame(self):
+        """The report as a two-column table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``check`` (points, certified, violations, certificate, the claimed and
+            found Lipschitz values, the verdict and the seconds), one column ``result``.
+        """
         import pandas as pd
 
         rows = [
@@ -186,8 +290,48 @@ class AuditReport:
 def audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, restarts: int = 5,
           steps: int = 100, fraction: float = 0.999, box=(0.0, 1.0), n_worst: int = 5,
           lipschitz_steps: int = 30, seed: int = 0) -> AuditReport:  # fmt: skip
-    """Attack every certified point inside ``fraction`` of its certified radius and compare
-    empirical Lipschitz lower bounds with the claimed sound bound; see the module docstring."""
+    """Attack certified points inside their radii and compare Lipschitz lower and upper bounds.
+
+    Every certified point (correctly classified, with a finite radius > 0) is attacked with
+    :func:`lipviz.attacks.pgd_l2` inside ``fraction`` of its certified radius (clamped to the l2
+    diameter of ``box``); a point whose prediction changes is a violation, which a sound
+    certificate never allows. Then the empirical Lipschitz lower bounds of
+    :func:`empirical_lipschitz` (on the first 64 inputs at most) are compared with the claimed
+    sound bound of :func:`lipviz.lipschitz_bound`; see the module docstring.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps inputs ``(N, ...)`` to logits ``(N, C)``.
+    x : Tensor
+        Shape ``(N, ...)``, the inputs.
+    y : Tensor
+        Shape ``(N,)``, integer labels.
+    restarts : int, default 5
+        PGD restarts per point.
+    steps : int, default 100
+        PGD steps per restart.
+    fraction : float, default 0.999
+        In ``(0, 1]``: the attack radius as a fraction of the certified radius.
+    box : tuple of float or None, default (0.0, 1.0)
+        ``(low, high)`` range of valid input values; ``None`` for no clipping.
+    n_worst : int, default 5
+        Rows of :attr:`AuditReport.worst`.
+    lipschitz_steps : int, default 30
+        Steps of each :func:`empirical_lipschitz` search.
+    seed : int, default 0
+        Seed of the PGD restarts and of the Lipschitz search.
+
+    Returns
+    -------
+    AuditReport
+        ``report.passed`` is true when nothing contradicts the certificate.
+
+    Raises
+    ------
+    ValueError
+        If ``fraction`` is not in ``(0, 1]`` or the labels are invalid.
+    """
     import pandas as pd
 
     if not 0 < fraction <= 1:
@@ -231,6 +375,10 @@ def audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, restarts: int =
 def last_layer_certificates(model, x, input_shape=None, top_k: int = 9):
     r"""Per input, the three last-layer certificates of a model ending in a linear layer.
 
+    With :math:`t` the predicted class, :math:`f_j` the logits, :math:`w_j` the rows of the
+    last layer and :math:`L_{\text{prefix}}` the sound bound of everything before it
+    (Tsuzuku, Sato and Sugiyama, NeurIPS 2018, for the first two):
+
     - ``pairwise``: :math:`\min_{j \ne t} (f_t - f_j) / (L_{\text{prefix}} \|w_t - w_j\|)` over
       **all** classes (what :func:`lipviz.certified_radius` uses; sound);
     - ``global``: :math:`(f_t - \max_{j \ne t} f_j) / (\sqrt2\, L)` with :math:`L` the bound of
@@ -241,6 +389,31 @@ def last_layer_certificates(model, x, input_shape=None, top_k: int = 9):
 
     Returns a DataFrame with columns ``predicted``, ``pairwise``, ``global``, ``top_k`` and
     ``top_k_overestimates``.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        Ends in an ``nn.Linear`` (e.g. :class:`~lipviz.layers.LLN`); maps ``(N, ...)`` to logits
+        ``(N, C)``.
+    x : Tensor
+        Shape ``(N, ...)``, on the CPU.
+    input_shape : tuple of int, optional
+        The input shape without the batch dimension; default ``x.shape[1:]``.
+    top_k : int, default 9
+        Runner-up classes of the ``top_k`` certificate (at most ``C - 1`` are used).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``N`` rows: ``predicted`` (int), the radii ``pairwise``, ``global`` and ``top_k``
+        (float) and ``top_k_overestimates`` (bool, ``top_k`` above ``pairwise``).
+
+    Examples
+    --------
+    >>> model, x = lln_topk_trap()
+    >>> certs = last_layer_certificates(model, x)
+    >>> round(float(certs["pairwise"][0]), 6), bool(certs["top_k_overestimates"][0])
+    (0.25, True)
     """
     import pandas as pd
 
@@ -276,6 +449,34 @@ def lln_topk_trap(n_classes: int = 20, top_k: int = 9, angle_deg: float = 4.0):
 
     Returns ``(model, x)`` with ``model`` an ``nn.Sequential`` holding one
     :class:`~lipviz.layers.LLN` and ``x`` of shape (1, 2).
+
+    Parameters
+    ----------
+    n_classes : int, default 20
+        Number of classes ``C``.
+    top_k : int, default 9
+        The ``k`` of the top-k certificate to trap; ``1 <= top_k <= n_classes - 2``.
+    angle_deg : float, default 4.0
+        The runner-up rows lie between ``angle_deg`` and ``2 * angle_deg`` degrees from
+        :math:`(1, 0)`, on alternating sides.
+
+    Returns
+    -------
+    model : nn.Sequential
+        float64, maps ``(N, 2)`` to logits ``(N, n_classes)``.
+    x : Tensor
+        Shape ``(1, 2)``, float64: the point :math:`(1, 0)`.
+
+    Raises
+    ------
+    ValueError
+        If ``top_k`` is out of range.
+
+    Examples
+    --------
+    >>> model, x = lln_topk_trap()
+    >>> x.tolist(), tuple(model(x).shape), int(model(x).argmax())
+    ([[1.0, 0.0]], (1, 20), 0)
     """
     from .layers import LLN
 

@@ -51,6 +51,32 @@ class ImageDataset(torch.utils.data.Dataset):
 
     ``label`` is the name to print next to any result computed on it (e.g. "CIFAR-10 (JPEG q75
     re-encoding)"), so a lossy variant is never reported as the original.
+
+    Parameters
+    ----------
+    x : Tensor
+        Images, shape ``(N, C, H, W)``, float32 in [0, 1].
+    y : Tensor
+        Integer (int64) class labels, shape ``(N,)``.
+    name : str
+        The dataset's key in :func:`available_datasets`, e.g. ``"cifar10"``.
+    split : str
+        ``"train"``, ``"val"``, ``"test"`` or ``"train+val"``.
+    label : str
+        Human-readable name to print beside results.
+    classes : tuple of str, optional
+        Class names, indexed by label; default the digits ``"0"`` to ``"9"``.
+
+    Attributes
+    ----------
+    input_shape : tuple of int
+        ``(C, H, W)``, the shape of one image.
+
+    Examples
+    --------
+    >>> ds = ImageDataset(torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 2]), "demo", "test", "Demo")
+    >>> len(ds), ds.input_shape, len(ds.subset(2))
+    (3, (1, 2, 2), 2)
     """
 
     x: torch.Tensor
@@ -71,11 +97,37 @@ class ImageDataset(torch.utils.data.Dataset):
         return tuple(self.x.shape[1:])
 
     def subset(self, n: int) -> ImageDataset:
-        """The first ``n`` examples (order is already shuffled for train/val)."""
+        """The first ``n`` examples (order is already shuffled for train/val).
+
+        Parameters
+        ----------
+        n : int
+            Number of examples to keep.
+
+        Returns
+        -------
+        ImageDataset
+            Same name, split, label and classes; ``x`` of shape ``(min(n, N), C, H, W)``.
+        """
         return ImageDataset(self.x[:n], self.y[:n], self.name, self.split, self.label, self.classes)
 
     def loader(self, batch_size: int = 128, shuffle: bool = False, seed: int = 0):
-        """A :class:`torch.utils.data.DataLoader` over this dataset."""
+        """A :class:`torch.utils.data.DataLoader` over this dataset.
+
+        Parameters
+        ----------
+        batch_size : int
+            Examples per batch.
+        shuffle : bool
+            Reshuffle at every epoch.
+        seed : int
+            Seed of the loader's own generator (the global RNG is not used).
+
+        Returns
+        -------
+        torch.utils.data.DataLoader
+            Yields ``(x, y)`` batches of shapes ``(B, C, H, W)`` and ``(B,)``.
+        """
         gen = torch.Generator().manual_seed(seed)
         return torch.utils.data.DataLoader(
             torch.utils.data.TensorDataset(self.x, self.y),
@@ -86,7 +138,35 @@ class ImageDataset(torch.utils.data.Dataset):
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic (train, val) index arrays partitioning ``range(n)``."""
+    """Deterministic (train, val) index arrays partitioning ``range(n)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of examples.
+    val_fraction : float
+        Fraction in (0, 1) that goes to validation (rounded to the nearest integer count).
+    seed : int
+        Seed of the random permutation.
+
+    Returns
+    -------
+    train : ndarray
+        Shape ``(n - n_val,)``, with ``n_val = round(n * val_fraction)``.
+    val : ndarray
+        Shape ``(n_val,)``, disjoint from ``train``.
+
+    Raises
+    ------
+    ValueError
+        If ``val_fraction`` is not in (0, 1).
+
+    Examples
+    --------
+    >>> train, val = split_indices(10, 0.2, seed=0)
+    >>> len(train), len(val), sorted([*train, *val]) == list(range(10))
+    (8, 2, True)
+    """
     if not 0.0 < val_fraction < 1.0:
         msg = f"val_fraction must be in (0, 1), got {val_fraction}"
         raise ValueError(msg)
@@ -147,6 +227,18 @@ def decode_cifar10_jpeg(indices=None) -> tuple[np.ndarray, np.ndarray]:
 
     Returns uint8 images (N, 3, 32, 32) and their official labels. ``indices`` selects images
     (training images are 0..49999, test images 50000..59999); default all.
+
+    Parameters
+    ----------
+    indices : array_like of int, optional
+        Indices of the images to decode, shape ``(N,)``; ``None`` (default) decodes all 60000.
+
+    Returns
+    -------
+    images : ndarray
+        uint8, shape ``(N, 3, 32, 32)``.
+    labels : ndarray
+        int64, shape ``(N,)``.
     """
     from PIL import Image
 
@@ -220,7 +312,18 @@ _CACHE: dict[str, tuple] = {}
 
 
 def available_datasets() -> list[str]:
-    """Names accepted by :func:`load_dataset`."""
+    """Names accepted by :func:`load_dataset`.
+
+    Returns
+    -------
+    list of str
+        The dataset names, e.g. ``"mnist"``, ``"cifar10"``, ``"mnist5k"``.
+
+    Examples
+    --------
+    >>> "mnist5k" in available_datasets()
+    True
+    """
     return list(_DATASETS)
 
 
@@ -231,12 +334,22 @@ def load_dataset(
 
     Parameters
     ----------
-    name
+    name : str
         One of :func:`available_datasets`.
-    split
+    split : str
         ``"train"``, ``"val"``, ``"test"`` or ``"train+val"``.
-    val_fraction, seed
+    val_fraction, seed : float, int
         Size and seed of the validation part carved out of the official training set.
+
+    Returns
+    -------
+    ImageDataset
+        ``x`` float32 of shape ``(N, C, H, W)`` in [0, 1], ``y`` int64 of shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset or split.
 
     Examples
     --------

@@ -33,11 +33,28 @@ ENV_VAR = "LIPVIZ_DATA_DIR"
 
 
 class DataFileMissingError(FileNotFoundError):
-    """A data file is absent and could not be downloaded."""
+    """A data file is absent and could not be downloaded.
+
+    Raised by :func:`fetch`; the message names the file, its expected hash and the folder to put
+    it in.
+
+    Parameters
+    ----------
+    *args
+        As for :class:`FileNotFoundError`; lipviz passes one message string.
+    """
 
 
 class DataHashError(ValueError):
-    """A data file is present but its content does not match the registered hash."""
+    """A data file is present but its content does not match the registered hash.
+
+    Raised by :func:`verify` and :func:`fetch`.
+
+    Parameters
+    ----------
+    *args
+        As for :class:`ValueError`; lipviz passes one message string.
+    """
 
 
 @dataclass(frozen=True)
@@ -46,16 +63,26 @@ class RemoteFile:
 
     Parameters
     ----------
-    folder, fname
+    folder, fname : str
         The file is expected at ``data_dir() / folder / fname``.
-    urls
+    urls : tuple of str
         Official download locations, tried in order. Empty for files that have no public URL
         (they must be placed by hand).
-    file_hash
+    file_hash : str
         ``"alg:hexdigest"`` of the file as distributed (what a fresh download must match).
-    content_hash
+    content_hash : str or None, optional
         For ``.gz`` files: ``"alg:hexdigest"`` of the *decompressed* content. gzip streams are not
         reproducible, so a re-compressed copy with identical content is accepted.
+
+    Attributes
+    ----------
+    relpath : str
+        ``"<folder>/<fname>"``, the file's key in :data:`REGISTRY`.
+
+    Examples
+    --------
+    >>> REGISTRY["mnist/t10k-labels-idx1-ubyte.gz"].relpath
+    'mnist/t10k-labels-idx1-ubyte.gz'
     """
 
     folder: str
@@ -169,6 +196,11 @@ def data_dir() -> Path:
 
     In order: the environment variable ``LIPVIZ_DATA_DIR``; else ``data/`` of a source checkout;
     else the user cache folder (``pooch.os_cache("lipviz")``).
+
+    Returns
+    -------
+    pathlib.Path
+        The data folder (it need not exist yet).
     """
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
@@ -195,6 +227,18 @@ def verify(spec: RemoteFile, path: Path) -> None:
 
     A ``.gz`` file with a registered content hash is checked on its decompressed content, so a
     re-compressed copy of the official data is accepted.
+
+    Parameters
+    ----------
+    spec : RemoteFile
+        The registered file.
+    path : pathlib.Path
+        The local file to check.
+
+    Raises
+    ------
+    DataHashError
+        If the file cannot be read or its hash differs from the registered one.
     """
     expected = spec.content_hash or spec.file_hash
     alg, want = expected.split(":", 1)
@@ -234,12 +278,17 @@ def fetch(relpath: str, *, root: Path | None = None, download: bool = True) -> P
 
     Parameters
     ----------
-    relpath
+    relpath : str
         A key of :data:`REGISTRY`, e.g. ``"mnist/t10k-labels-idx1-ubyte.gz"``.
-    root
+    root : pathlib.Path, optional
         Data folder to use instead of :func:`data_dir`.
-    download
+    download : bool
         If false, never touch the network.
+
+    Returns
+    -------
+    pathlib.Path
+        The local file, present and with the registered hash.
 
     Raises
     ------
@@ -279,7 +328,19 @@ def fetch(relpath: str, *, root: Path | None = None, download: bool = True) -> P
 
 
 def file_status(root: Path | None = None):
-    """A DataFrame of every registered file: where it is expected and whether it is present."""
+    """A DataFrame of every registered file: where it is expected and whether it is present.
+
+    Parameters
+    ----------
+    root : pathlib.Path, optional
+        Data folder to inspect instead of :func:`data_dir`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per entry of :data:`REGISTRY`, with columns ``file``, ``present``, ``path``,
+        ``hash`` and ``downloadable``. Hashes are not checked (see :func:`verify`).
+    """
     import pandas as pd
 
     base = root or data_dir()

@@ -37,8 +37,13 @@ class Normalize(nn.Module):
 
     Parameters
     ----------
-    mean, std
-        One value per channel (dimension 1 of the input).
+    mean, std : sequence of float
+        One value per channel (dimension 1 of the input); every std must be positive.
+
+    Notes
+    -----
+    Inputs have shape ``(N, C, ...)`` (e.g. ``(N, C, H, W)``) with ``C = len(mean)``; the output
+    has the same shape.
 
     Examples
     --------
@@ -75,7 +80,13 @@ class Normalize(nn.Module):
         return (x - self.mean.view(shape)) / self.std.view(shape)
 
     def lipschitz_bound(self) -> float:
-        """The exact l2 Lipschitz constant, :math:`1/\\min\\sigma`."""
+        """The exact l2 Lipschitz constant, :math:`1/\\min\\sigma`.
+
+        Returns
+        -------
+        float
+            :math:`1/\\min_c \\sigma_c`.
+        """
         return float(1.0 / self.std.min())
 
     def extra_repr(self) -> str:

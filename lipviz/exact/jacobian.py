@@ -16,9 +16,23 @@ __all__ = ["exact_operator_norm", "local_jacobian_norms", "truncation_table"]
 
 
 def exact_operator_norm(module: nn.Module, input_shape) -> float:
-    """The exact l2 norm of a *linear* module (bias ignored) from its dense Jacobian (SVD).
+    r"""The exact l2 norm of a *linear* module (bias ignored) from its dense Jacobian (SVD).
 
-    Only for small inputs: the Jacobian has ``prod(out) x prod(in)`` entries.
+    Only for small inputs: the Jacobian has ``prod(out) x prod(in)`` entries. It returns
+    :math:`\|J\|_2 = \sigma_{\max}(J)` with :math:`J` the Jacobian at 0, in float64, of a copy of
+    the module in eval mode; for a linear module that is its operator norm.
+
+    Parameters
+    ----------
+    module : nn.Module
+        A linear (or affine) module, e.g. a ``Conv2d``; it is not modified.
+    input_shape : tuple of int
+        Shape of one input without the batch dimension, e.g. ``(C, H, W)``.
+
+    Returns
+    -------
+    float
+        The largest singular value of the Jacobian.
     """
     from torch.func import jacrev
 
@@ -40,6 +54,20 @@ def local_jacobian_norms(model: nn.Module, x: torch.Tensor, n_iter: int = 30) ->
     Each value is a *lower* bound on the Lipschitz constant (the power-iteration under-estimate
     only lowers it further): :math:`\|J_f(x)\|_2 \le \mathrm{Lip}(f)`. The model must treat
     the rows of a batch independently (eval mode).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model (run in eval mode, without gradients into its parameters).
+    x : Tensor
+        Inputs, shape ``(N, ...)``, e.g. ``(N, C, H, W)``.
+    n_iter : int
+        Power-iteration steps (from a fixed random start, seed 0).
+
+    Returns
+    -------
+    Tensor
+        Shape ``(N,)``: the estimate of :math:`\|J_f(x_i)\|_2` for each input.
     """
     from torch.func import jvp, vjp
 

@@ -26,7 +26,10 @@ def _predict(model: nn.Module, x: torch.Tensor, batch: int = 1 << 16) -> torch.T
 
 
 def decision_grid(model: nn.Module, extent, resolution: int = 200):
-    """Predicted class and predicted-class margin on a regular grid.
+    r"""Predicted class and predicted-class margin on a regular grid.
+
+    The margin is :math:`f_t(x) - \max_{i \ne t} f_i(x)` of the predicted class :math:`t`
+    (:func:`lipviz.functional.margins`), so it is >= 0.
 
     Parameters
     ----------
@@ -42,6 +45,13 @@ def decision_grid(model: nn.Module, extent, resolution: int = 200):
     (xs, ys, pred, margin)
         ``xs``, ``ys`` of shape ``(resolution,)``; ``pred`` and ``margin`` of shape
         ``(resolution, resolution)``, indexed ``[iy, ix]`` (ready for ``contourf(xs, ys, pred)``).
+
+    Examples
+    --------
+    >>> net = nn.Linear(2, 2)
+    >>> xs, ys, pred, margin = decision_grid(net, (-1.0, 1.0, -1.0, 1.0), resolution=5)
+    >>> xs.shape, pred.shape, bool((margin >= 0).all())
+    (torch.Size([5]), torch.Size([5, 5]), True)
     """
     xmin, xmax, ymin, ymax = extent
     xs = torch.linspace(xmin, xmax, resolution)
@@ -67,11 +77,13 @@ def boundary_distance(
 
     Parameters
     ----------
-    x
+    model : nn.Module
+        A classifier on 2-D inputs, mapping ``(B, 2)`` to logits ``(B, C)`` (run in eval mode).
+    x : Tensor
         Points (N, 2).
-    n_directions, r_max, n_steps
+    n_directions, r_max, n_steps : int, float, int
         Rays at ``n_directions`` evenly spaced angles, scanned out to ``r_max`` in ``n_steps``.
-    n_bisect
+    n_bisect : int
         Bisection steps refining each first crossing.
 
     Returns
@@ -80,6 +92,21 @@ def boundary_distance(
         ``inf`` where no change was found within ``r_max``.
     closest : Tensor (N, 2)
         The input realising each distance (NaN where none).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not of shape ``(N, 2)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = nn.Linear(2, 2)  # boundary: the line x0 = 0.5
+    >>> _ = net.weight.data.copy_(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
+    >>> _ = net.bias.data.copy_(torch.tensor([0.5, -0.5]))
+    >>> dist, closest = boundary_distance(net, torch.tensor([[0.0, 0.0]]), n_directions=4)
+    >>> round(float(dist[0]), 4), [round(v, 4) for v in closest[0].tolist()]
+    (0.5, [0.5, 0.0])
     """
     if x.dim() != 2 or x.shape[1] != 2:
         msg = f"boundary_distance works on 2-D inputs (N, 2), got shape {tuple(x.shape)}"

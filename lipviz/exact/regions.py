@@ -46,7 +46,20 @@ def _area(poly: torch.Tensor) -> float:
 
 @dataclass(frozen=True, eq=False)
 class LinearRegions:
-    """The cells of a 2-D ReLU network on an extent: polygons, Jacobians and the exact constant."""
+    """The cells of a 2-D ReLU network on an extent: polygons, Jacobians and the exact constant.
+
+    Returned by :func:`linear_regions`; ``len()`` is the number of cells.
+
+    Attributes
+    ----------
+    polygons : list of Tensor
+        One convex polygon per cell, its vertices in order, float64 of shape ``(V, 2)``.
+    jacobians : Tensor
+        The Jacobian of the network on each cell, float64 of shape ``(n_cells, n_out, 2)``.
+    lipschitz : float
+        :math:`\\max_{\\text{cells}} \\|J_{\\text{cell}}\\|_2`, the exact Lipschitz constant on
+        the extent.
+    """
 
     polygons: list
     jacobians: torch.Tensor  # (n_cells, n_out, 2)
@@ -59,6 +72,35 @@ class LinearRegions:
 def linear_regions(model: nn.Sequential, extent=(-1.0, 1.0, -1.0, 1.0), min_area: float = 1e-12):
     """Enumerate the linear regions of ``model`` (Linear / ReLU / Identity layers, 2-D input)
     inside ``extent = (xmin, xmax, ymin, ymax)`` and return the exact Lipschitz constant there.
+
+    The rectangle is split, neuron by neuron, along the lines where pre-activations vanish; the
+    network is affine on each resulting cell, and on the (convex) extent
+
+    .. math:: \\mathrm{Lip}(f|_{\\text{extent}}) = \\max_{\\text{cells}} \\|J_{\\text{cell}}\\|_2 .
+
+    Computed in float64.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        ``nn.Linear``, ``nn.ReLU`` and ``nn.Identity`` layers (or one such module), the first
+        Linear taking 2 inputs; it maps ``(N, 2)`` to ``(N, n_out)``.
+    extent : tuple of float
+        ``(xmin, xmax, ymin, ymax)``, e.g. ``ToyDataset.extent()``.
+    min_area : float
+        Pieces of area at most ``min_area`` produced by a split are dropped.
+
+    Returns
+    -------
+    LinearRegions
+        The cells' polygons and Jacobians (``(n_cells, n_out, 2)``) and the exact constant.
+
+    Raises
+    ------
+    TypeError
+        For a layer other than Linear, ReLU or Identity.
+    ValueError
+        If the network does not take 2-D inputs.
 
     Examples
     --------

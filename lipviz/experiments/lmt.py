@@ -18,7 +18,32 @@ __all__ = ["make_objective", "run_lmt"]
 
 
 def make_objective(cfg: LMTConfig):
-    """The training objective named by ``cfg.method``."""
+    """The training objective named by ``cfg.method``.
+
+    Parameters
+    ----------
+    cfg : LMTConfig
+        ``method`` is ``"standard"``, ``"lmt"`` or ``"snr"``; ``c``, ``lmt_form``,
+        ``kappa_clip``, ``warmup_epochs`` and ``snr_beta`` configure the objective.
+
+    Returns
+    -------
+    CrossEntropy, LMT or SpectralRegularized
+        Plain cross-entropy for ``"standard"``,
+        :class:`~lipviz.train.objectives.LMT` (Tsuzuku, Sato and Sugiyama, NeurIPS 2018) for
+        ``"lmt"``, :class:`~lipviz.train.objectives.SpectralRegularized` (Yoshida and Miyato,
+        2017) for ``"snr"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method.
+
+    Examples
+    --------
+    >>> make_objective(LMTConfig(method="snr", snr_beta=0.1))
+    SpectralRegularized(beta=0.1)
+    """
     if cfg.method == "standard":
         return CrossEntropy()
     if cfg.method == "lmt":
@@ -31,7 +56,36 @@ def make_objective(cfg: LMTConfig):
 
 
 def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True) -> RunResult:
-    """Train, select on validation, certify the test split; see the module docstring."""
+    """Train, select on validation, certify the test split; see the module docstring.
+
+    The data are ``cfg.dataset``'s train and validation splits (seeded by ``cfg.seed``) and the
+    first ``cfg.n_test`` test examples; the model is ``create(cfg.model)``. The ``"standard"``
+    method is selected on validation accuracy, the others on validation certified accuracy at
+    ``cfg.select_eps``. The test split is certified at every ``cfg.eps`` by
+    :func:`~lipviz.experiments.runs.train_and_certify`.
+
+    Parameters
+    ----------
+    cfg : LMTConfig
+        The run's settings (``lipviz.resolve("lmt", "smoke")``).
+    out_dir : str or Path, optional
+        The run folder; a run already there is resumed from its checkpoint.
+    device : str, optional
+        Default: ``"cuda"`` when available, else ``"cpu"``.
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    RunResult
+        The config, the selected model, the training history, the certified-accuracy table,
+        the summary and the run folder.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method (:func:`make_objective`).
+    """
     train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
     val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
     test = load_dataset(cfg.dataset, "test").subset(cfg.n_test)

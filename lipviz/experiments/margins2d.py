@@ -26,6 +26,24 @@ class Margins2DResult:
 
     ``table`` columns: ``x0, x1, label, predicted, margin, certified_radius, true_distance,
     ratio`` (certified / true; 1 would be a perfectly tight certificate).
+
+    Attributes
+    ----------
+    config : Margins2DConfig
+        The settings of the run.
+    model : nn.Module
+        The trained toy MLP (on the CPU, eval mode), mapping ``(N, 2)`` to logits ``(N, C)``.
+    train, val : ToyDataset
+        The training and validation points (``x`` of shape ``(N, 2)``, ``y`` of shape
+        ``(N,)``).
+    shown : ToyDataset
+        The ``cfg.n_show`` points that are certified and measured.
+    bound : LipschitzBound
+        The sound Lipschitz bound of the whole model.
+    table : pandas.DataFrame
+        One row per shown point, the columns above.
+    history : pandas.DataFrame
+        The per-epoch training history (:class:`~lipviz.train.FitResult`).
     """
 
     config: Margins2DConfig
@@ -39,7 +57,14 @@ class Margins2DResult:
 
     @property
     def summary(self) -> dict:
-        """Points shown, the sound bound, certified fraction and violations (must be 0)."""
+        """Points shown, the sound bound, certified fraction and violations (must be 0).
+
+        Returns
+        -------
+        dict
+            ``experiment``, ``n_points``, ``lipschitz``, ``certified_fraction`` (radius > 0),
+            ``violations`` (certified radius > true distance) and ``median_ratio``.
+        """
         t = self.table
         return {
             "experiment": "margins2d",
@@ -54,8 +79,12 @@ class Margins2DResult:
 def run_margins2d(
     cfg: Margins2DConfig, out_dir=None, *, device=None, progress: bool = True
 ) -> Margins2DResult:
-    r"""Train a toy MLP, certify points with :math:`M_f(x)/(\sqrt2\,L)`, and measure the true
-    distances to the decision boundary (Tsuzuku, Sato and Sugiyama, 2018).
+    r"""Train a toy MLP, certify shown points, and measure their true boundary distances.
+
+    The points are certified with :math:`M_f(x)/(\sqrt2\,L)` (Tsuzuku, Sato and Sugiyama,
+    2018), :math:`L` the sound bound of the whole model; their true distances to the decision
+    boundary come from :func:`lipviz.exact.planar.boundary_distance` (``cfg.n_directions``
+    rays).
 
     Parameters
     ----------
@@ -71,6 +100,7 @@ def run_margins2d(
     Returns
     -------
     Margins2DResult
+        The model, its data, its sound bound, the per-point table and the training history.
     """
     train = make_toy(cfg.toy, n=cfg.n_train, seed=cfg.seed)
     val = make_toy(cfg.toy, n=cfg.n_val, seed=cfg.seed + 1)

@@ -9,8 +9,25 @@ __all__ = ["load_run", "runs_table"]
 
 
 def load_run(folder) -> dict:
-    """The files of one run folder: ``summary`` (dict), ``certified`` and ``metrics`` (DataFrames,
-    or None when absent)."""
+    """The files of one run folder, read into a dict.
+
+    ``summary`` (dict), ``certified`` and ``metrics`` (DataFrames, or None when absent).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A run folder holding ``summary.json`` (and ``certified.csv``, ``metrics.csv``).
+
+    Returns
+    -------
+    dict
+        ``{"summary": dict, "certified": DataFrame or None, "metrics": DataFrame or None}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder has no ``summary.json`` (not a finished run).
+    """
     import pandas as pd
 
     folder = Path(folder)
@@ -25,8 +42,27 @@ def load_run(folder) -> dict:
 
 
 def runs_table(folders) -> object:
-    """One row per finished run folder: dataset, method, clean and certified accuracies,
-    certificate form, device, wall time and commit (missing folders are skipped)."""
+    """A table of finished runs, one row per run folder.
+
+    Each row: dataset, method, clean and certified accuracies, certificate form, device, wall
+    time and commit (missing folders are skipped).
+
+    Parameters
+    ----------
+    folders : iterable of str or Path
+        Run folders; those without ``summary.json`` are skipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``run`` (the folder's name), ``dataset``, ``method``, one ``ε=<eps>`` column
+        per certified radius, ``certificate``, ``device``, ``wall_time_s`` and ``commit``.
+
+    Examples
+    --------
+    >>> len(runs_table(["no/such/run"]))
+    0
+    """
     import pandas as pd
 
     rows = []

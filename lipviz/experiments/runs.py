@@ -29,7 +29,25 @@ __all__ = [
 
 @dataclass(eq=False)
 class RunResult:
-    """A finished run: config, selected model, history, certified table, summary, folder."""
+    """A finished run: config, selected model, history, certified table, summary, folder.
+
+    Attributes
+    ----------
+    config : dataclass
+        The experiment's config (e.g. :class:`~lipviz.config.LMTConfig`).
+    model : nn.Module
+        The selected model, float32, in eval mode.
+    history : pandas.DataFrame
+        One row per training epoch (:attr:`lipviz.train.FitResult.history`).
+    certified : pandas.DataFrame
+        Certified accuracy on the test split: columns ``dataset``, ``method``, ``eps``,
+        ``certified_accuracy`` and ``kind``, one row per ε of the config.
+    summary : dict
+        What ``summary.json`` holds: accuracies, certificate, Lipschitz bound, radius
+        quantiles, selection, wall times, device and commit.
+    out_dir : Path or None
+        The run folder, if any.
+    """
 
     config: object
     model: nn.Module
@@ -57,7 +75,14 @@ def write_json(path: Path, obj) -> None:
 
 
 def commit() -> str:
-    """The git commit of the source tree, flagged when ``lipviz/`` has uncommitted changes."""
+    """The git commit of the source tree, flagged when ``lipviz/`` has uncommitted changes.
+
+    Returns
+    -------
+    str
+        The short hash, followed by ``" (lipviz/ had uncommitted changes)"`` when tracked files
+        under ``lipviz/`` differ from it; ``"unknown"`` outside a git checkout.
+    """
     here = Path(__file__).resolve().parent
     try:
 
@@ -73,6 +98,18 @@ def commit() -> str:
 
 
 def device_name(device) -> str:
+    """A readable name for the device of a run, for its summary.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"cuda..."`` gives the name of CUDA device 0; anything else, the CPU's.
+
+    Returns
+    -------
+    str
+        E.g. ``"NVIDIA H200"`` or ``"CPU (x86_64, 16 threads)"``.
+    """
     if str(device).startswith("cuda"):
         return torch.cuda.get_device_name(0)
     cpu = platform.processor() or platform.machine()
@@ -84,6 +121,41 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     """Train (resuming from ``out_dir``), select on validation, certify the test split once.
 
     ``data`` is ``(train, val, test)``; ``cfg`` must have ``eps`` and ``model`` fields.
+
+    The selected model is converted to float32 and certified on the test split with a sound
+    bound (:class:`lipviz.Certifier`, form ``"auto"``). With ``out_dir`` the folder receives
+    ``config.json`` (first), the trainer's ``checkpoint.pt`` and ``metrics.csv``, then
+    ``certified.csv`` and ``summary.json``.
+
+    Parameters
+    ----------
+    cfg : dataclass
+        The experiment's config, written to ``config.json``; ``cfg.eps`` (sequence of float)
+        are the radii to certify (clean accuracy is reported when the first is 0) and
+        ``cfg.model`` is the model's name.
+    model : nn.Module
+        Maps inputs ``(B, *input_shape)`` to logits ``(B, C)``.
+    objective : callable
+        The training objective (:mod:`lipviz.train.objectives`).
+    tcfg : TrainConfig
+        Optimiser, schedule and selection settings.
+    data : tuple
+        ``(train, val, test)`` datasets with ``x`` ``(N, ...)``, ``y`` ``(N,)`` and
+        ``input_shape``; ``test`` also has ``label``.
+    method : str
+        The method's name in the table and summary.
+    out_dir : str or Path, optional
+        The run folder; a run already there is resumed from its checkpoint.
+    device : str, optional
+        Default: ``"cuda"`` when available, else ``"cpu"``.
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    RunResult
+        The config, the selected model, the training history, the certified-accuracy table,
+        the summary and the run folder.
     """
     train, val, test = data
     out = Path(out_dir) if out_dir else None
@@ -130,7 +202,28 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
 
 
 def run_folder(base, cfg) -> str:
-    """``base`` plus a short hash of ``cfg``: a changed config gets a new folder (notebooks)."""
+    """``base`` plus a short hash of ``cfg``: a changed config gets a new folder (notebooks).
+
+    Parameters
+    ----------
+    base : str or Path
+        The folder name without the hash.
+    cfg : dataclass
+        Its JSON form (sorted keys) is hashed with SHA-1.
+
+    Returns
+    -------
+    str
+        ``f"{base}-{hash}"`` with the first 8 hex digits of the hash.
+
+    Examples
+    --------
+    >>> from lipviz.config import LMTConfig
+    >>> run_folder("runs/lmt", LMTConfig()) == run_folder("runs/lmt", LMTConfig())
+    True
+    >>> run_folder("runs/lmt", LMTConfig()) == run_folder("runs/lmt", LMTConfig(epochs=1))
+    False
+    """
     import hashlib
     import json
 

@@ -12,8 +12,38 @@ __all__ = ["run_soc"]
 
 
 def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True) -> RunResult:
-    """Train LipConvnet-``depth`` with CE - gamma * ReLU(cert), select on validation certified
-    accuracy, and certify the test split once with sound bounds (SOC truncation included)."""
+    r"""Train a LipConvnet with certificate regularisation and certify the test split once.
+
+    Train LipConvnet-``depth`` with CE - gamma * ReLU(cert), select on validation certified
+    accuracy, and certify the test split once with sound bounds (SOC truncation included).
+
+    The objective is certificate regularisation (Singla, Singla and Feizi, ICLR 2022;
+    :class:`~lipviz.train.objectives.CertificateRegularized`),
+
+    .. math:: \mathrm{CE}(f(x), y) - \gamma\, \mathrm{ReLU}\big(\mathrm{cert}(x, y)\big),
+
+    with the declared constant :math:`L` of everything before the last layer taken as the
+    input normalisation's bound (the layers after it are 1-Lipschitz up to SOC truncation).
+    The final certificate uses the sound bound instead. Training uses SGD with momentum,
+    weight decay, learning-rate milestones and augmentation from ``cfg``.
+
+    Parameters
+    ----------
+    cfg : SOCConfig
+        The run's settings (``lipviz.resolve("soc", "smoke")``).
+    out_dir : str or Path, optional
+        The run folder; a run already there is resumed from its checkpoint.
+    device : str, optional
+        Default: ``"cuda"`` when available, else ``"cpu"``.
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    RunResult
+        The config, the selected model, the training history, the certified-accuracy table,
+        the summary and the run folder.
+    """
     train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
     val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
     test = load_dataset(cfg.dataset, "test").subset(cfg.n_test)

@@ -16,7 +16,30 @@ def group_sort(x: torch.Tensor, group_size: int, dim: int = 1) -> torch.Tensor:
     r"""Sort each consecutive group of ``group_size`` entries along ``dim`` (descending).
 
     A permutation of its input on every linear piece, so it is 1-Lipschitz in l2 and preserves
-    gradient norms (Anil, Lucas and Grosse, 2019).
+    gradient norms (Anil, Lucas and Grosse, ICML 2019):
+
+    .. math:: \|\mathrm{GroupSort}(x) - \mathrm{GroupSort}(y)\|_2 \le \|x - y\|_2 .
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape, with ``x.shape[dim]`` divisible by ``group_size``; e.g. ``(N, C)`` or
+        ``(N, C, H, W)``.
+    group_size : int
+        Entries per group (2 gives MaxMin).
+    dim : int
+        The (non-negative) dimension whose consecutive entries are grouped; default 1,
+        channels.
+
+    Returns
+    -------
+    Tensor
+        Same shape as ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``x.shape[dim]`` is not divisible by ``group_size``.
 
     Examples
     --------
@@ -33,7 +56,22 @@ def group_sort(x: torch.Tensor, group_size: int, dim: int = 1) -> torch.Tensor:
 
 
 class GroupSort(nn.Module):
-    """GroupSort activation over channels (dim 1); 1-Lipschitz and gradient-norm-preserving."""
+    """GroupSort activation over channels (dim 1); 1-Lipschitz and gradient-norm-preserving.
+
+    Sorts each group of ``group_size`` consecutive channels in descending order
+    (:func:`group_sort`); Anil, Lucas and Grosse, ICML 2019. Its bound is exactly 1.
+
+    Parameters
+    ----------
+    group_size : int
+        Channels per group, at least 2; the channel count must be divisible by it. Inputs have
+        shape ``(N, C, ...)`` (e.g. ``(N, C)`` or ``(N, C, H, W)``); outputs the same shape.
+
+    Examples
+    --------
+    >>> GroupSort(4)(torch.tensor([[1.0, 3.0, 2.0, 0.0]])).tolist()
+    [[3.0, 2.0, 1.0, 0.0]]
+    """
 
     def __init__(self, group_size: int = 2):
         super().__init__()
@@ -50,6 +88,13 @@ class GroupSort(nn.Module):
         return group_sort(x, self.group_size, dim=1)
 
     def lipschitz_bound(self) -> float:
+        """The exact l2 Lipschitz constant.
+
+        Returns
+        -------
+        float
+            1.0.
+        """
         return 1.0
 
     def extra_repr(self) -> str:
@@ -57,7 +102,17 @@ class GroupSort(nn.Module):
 
 
 class MaxMin(GroupSort):
-    """MaxMin: GroupSort with groups of 2, i.e. (max(a, b), min(a, b)) for each channel pair."""
+    """MaxMin: GroupSort with groups of 2, i.e. (max(a, b), min(a, b)) for each channel pair.
+
+    The pairs are consecutive channels ``(2i, 2i + 1)``; the channel count must be even
+    (Anil, Lucas and Grosse, ICML 2019). It takes no arguments; inputs have shape
+    ``(N, C, ...)`` and outputs the same shape.
+
+    Examples
+    --------
+    >>> MaxMin()(torch.tensor([[1.0, 3.0, 2.0, 0.0]])).tolist()
+    [[3.0, 1.0, 2.0, 0.0]]
+    """
 
     def __init__(self):
         super().__init__(2)
@@ -80,6 +135,21 @@ class Householder(nn.Module):
     elsewhere. The two pieces agree on :math:`v^\top z = 0`, so the map is continuous and
     piecewise orthogonal: 1-Lipschitz and gradient-norm-preserving. At :math:`\theta = \pi/2` it
     outputs :math:`(\min, \max)` of each pair, i.e. MaxMin up to a channel permutation.
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels :math:`C` (dimension 1 of the input), even. Inputs have shape
+        ``(N, C, ...)``, e.g. ``(N, C)`` or ``(N, C, H, W)``; outputs the same shape.
+    theta : float
+        Initial value of every angle :math:`\theta_i` (a learned parameter of shape
+        ``(C/2,)``); default :math:`\pi/2`.
+
+    Examples
+    --------
+    >>> act = Householder(2)  # theta = pi/2: (min, max) of each pair
+    >>> act(torch.tensor([[3.0, 1.0], [1.0, 3.0]])).detach().round(decimals=4).tolist()
+    [[1.0, 3.0], [1.0, 3.0]]
     """
 
     def __init__(self, channels: int, theta: float = math.pi / 2):
@@ -131,6 +201,16 @@ class Householder2(nn.Module):
     Consecutive pieces agree on every sector boundary (the rotation must be by
     :math:`-\theta_2` for that), so the map is continuous and piecewise orthogonal, hence
     1-Lipschitz and gradient-norm-preserving.
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels :math:`C` (dimension 1 of the input), even. Inputs have shape
+        ``(N, C, ...)``, e.g. ``(N, C)`` or ``(N, C, H, W)``; outputs the same shape.
+    seed : int, optional
+        Seed of the initial angles (a learned parameter of shape ``(3, C/2)``, drawn uniformly
+        in :math:`[0, \pi)`); ``None`` means 0. They are clamped to :math:`[0, 2\pi]` in the
+        forward pass.
 
     Examples
     --------

@@ -39,7 +39,29 @@ __all__ = [
 
 
 def skew_symmetrize(weight: torch.Tensor) -> torch.Tensor:
-    """:math:`\\tfrac12 (W - W^\\top)` for a square filter (M, M, k, k), k odd."""
+    """:math:`\\tfrac12 (W - W^\\top)` for a square filter (M, M, k, k), k odd.
+
+    :math:`W^\\top` swaps the in/out channels and rotates the kernel by 180 degrees, the filter
+    of the transposed convolution; with padding ``k//2`` and stride 1 the convolution with the
+    result therefore has a skew-symmetric Jacobian (Singla and Feizi, ICML 2021).
+
+    Parameters
+    ----------
+    weight : Tensor
+        Square filter, shape ``(M, M, k, k)`` with ``k`` odd.
+
+    Returns
+    -------
+    Tensor
+        The skew-symmetric filter, shape ``(M, M, k, k)``.
+
+    Examples
+    --------
+    >>> w = torch.randn(3, 3, 3, 3)
+    >>> skew = skew_symmetrize(w)
+    >>> torch.equal(skew, -skew.transpose(0, 1).flip(2, 3))
+    True
+    """
     return 0.5 * (weight - weight.transpose(0, 1).flip(2, 3))
 
 
@@ -54,7 +76,35 @@ def _reshapes(filt: torch.Tensor):
 
 
 def terms_for_tolerance(norm_a: float, tol: float, max_terms: int = 60) -> int:
-    """Smallest highest power K with :math:`\\|A\\|^{K+1}/(K+1)! \\le` ``tol``."""
+    """Smallest highest power K with :math:`\\|A\\|^{K+1}/(K+1)! \\le` ``tol``.
+
+    That quantity bounds the truncation error :math:`\\|\\exp(A) - S_K(A)\\|_2` of the Taylor
+    series for a skew-symmetric :math:`A` (Singla and Feizi, ICML 2021).
+
+    Parameters
+    ----------
+    norm_a : float
+        An upper bound on :math:`\\|A\\|_2`.
+    tol : float
+        Tolerance on the truncation term, > 0.
+    max_terms : int
+        Largest K tried.
+
+    Returns
+    -------
+    int
+        The smallest K in ``1..max_terms`` that meets the tolerance.
+
+    Raises
+    ------
+    ValueError
+        If ``tol <= 0`` or no K up to ``max_terms`` meets it.
+
+    Examples
+    --------
+    >>> terms_for_tolerance(1.0, 1e-6)  # 1/10! <= 1e-6 < 1/9!
+    9
+    """
     if tol <= 0:
         msg = f"tol must be > 0, got {tol}"
         raise ValueError(msg)
@@ -91,17 +141,31 @@ def _filter_norm_bound(filt: torch.Tensor, stride: int, in_shape) -> float:
 class SOC(nn.Module):
     """Skew-orthogonal convolution layer.
 
+    Computes :math:`x \\mapsto [S_K(A)\\, P x]_{:m} + b` (:math:`m` = ``out_channels``, the
+    first channels kept), the Taylor series of the orthogonal
+    :math:`\\exp(A)` up to the power :math:`K`, with :math:`A` the convolution with a
+    skew-symmetrised filter and :math:`P` space-to-depth and zero channels (Singla and Feizi,
+    ICML 2021). For a sound :math:`\\|A\\|` its bound is
+
+    .. math:: \\mathrm{Lip}(\\mathrm{SOC}) \\le 1 + \\frac{\\|A\\|^{K+1}}{(K+1)!} .
+
     Parameters
     ----------
-    in_channels, out_channels, kernel_size
-        ``kernel_size`` must be odd (skew symmetry needs padding ``k//2``).
-    stride
+    in_channels, out_channels, kernel_size : int
+        ``kernel_size`` must be odd (skew symmetry needs padding ``k//2``). Inputs have shape
+        ``(N, in_channels, H, W)`` (``H`` and ``W`` divisible by ``stride``), outputs
+        ``(N, out_channels, H / stride, W / stride)``.
+    stride : int
         1 or 2 (space-to-depth before the exponential).
-    train_terms, eval_terms
+    bias : bool
+        Whether to add a learned bias of shape ``(out_channels,)``.
+    train_terms, eval_terms : int
         Highest power K of the Taylor series in training and in eval mode.
-    multiplier
+    multiplier : float, optional
         Scale of the normalised filter (0.7 for k > 1 as in the original code): it controls the
-        truncation error, not orthogonality.
+        truncation error, not orthogonality. ``None`` picks 0.7 for k > 1 and 1.0 for k = 1.
+    init_n_iter : int
+        Power-iteration steps run at construction.
 
     Notes
     -----
@@ -110,6 +174,17 @@ class SOC(nn.Module):
     buffers. They advance only in training mode; a new layer runs 50 steps at construction, so it
     is well scaled before any training step. Eval mode caches the normalised filter, and
     recomputes it whenever the weight or the vectors change (never a stale filter).
+
+    The weight has shape ``(M, M, k, k)`` with ``M = max(in_channels * stride**2,
+    out_channels)``.
+
+    Examples
+    --------
+    >>> layer = SOC(2, 4, 3).eval()
+    >>> layer(torch.randn(1, 2, 8, 8)).shape
+    torch.Size([1, 4, 8, 8])
+    >>> bool(layer.lipschitz_bound((2, 8, 8)) < 1 + 1e-6)
+    True
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
@@ -158,7 +233,13 @@ class SOC(nn.Module):
         return torch.stack(sigmas).min()
 
     def normalized_filter(self) -> torch.Tensor:
-        """The filter the exponential uses: ``multiplier * L / min_i sigma_i``."""
+        """The filter the exponential uses: ``multiplier * L / min_i sigma_i``.
+
+        Returns
+        -------
+        Tensor
+            Skew-symmetric filter, shape ``(M, M, k, k)``, differentiable in the weight.
+        """
         filt = skew_symmetrize(self.weight)
         return self.multiplier * filt / self._sigma(filt).clamp_min(1e-12)
 
@@ -197,7 +278,13 @@ class SOC(nn.Module):
 
     def to_plain(self) -> TruncatedExpConv:
         """The eval-mode function with its filter fixed: a :class:`TruncatedExpConv` (no
-        scaling vectors, no cache, no training-mode behaviour; the same outputs and bound)."""
+        scaling vectors, no cache, no training-mode behaviour; the same outputs and bound).
+
+        Returns
+        -------
+        TruncatedExpConv
+            With the normalised filter, ``eval_terms``, the stride and a copy of the bias.
+        """
         with torch.no_grad():
             filt = self.normalized_filter().detach().clone()
         bias = None if self.bias is None else self.bias.detach().clone()
@@ -205,17 +292,55 @@ class SOC(nn.Module):
                                 self.stride, bias)  # fmt: skip
 
     def operator_norm_bound(self, in_shape) -> float:
-        """A sound bound on :math:`\\|A\\|` for inputs of shape (C, H, W)."""
+        """A sound bound on :math:`\\|A\\|` for inputs of shape (C, H, W).
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(C, H, W)``, without the batch dimension.
+
+        Returns
+        -------
+        float
+            The FFT bound on the norm of the convolution with the normalised filter, at the
+            size ``(H // stride, W // stride)`` the exponential sees.
+        """
         return _filter_norm_bound(self.normalized_filter().detach(), self.stride, in_shape)
 
     def lipschitz_bound(self, in_shape, terms: int | None = None) -> float:
-        """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|` (K = eval terms)."""
+        """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|` (K = eval terms).
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(C, H, W)``, without the batch dimension.
+        terms : int, optional
+            The highest power K; default ``eval_terms``.
+
+        Returns
+        -------
+        float
+            The bound (Singla and Feizi, ICML 2021).
+        """
         k = self.eval_terms if terms is None else terms
         a = self.operator_norm_bound(in_shape)
         return 1.0 + a ** (k + 1) / math.factorial(k + 1)
 
     def set_eval_terms(self, in_shape, tol: float = 1e-6) -> int:
-        """Choose the eval terms so that the truncation error is at most ``tol``."""
+        """Choose the eval terms so that the truncation error is at most ``tol``.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(C, H, W)``, without the batch dimension.
+        tol : float
+            Bound on :math:`\\|A\\|^{K+1}/(K+1)!` (see :func:`terms_for_tolerance`).
+
+        Returns
+        -------
+        int
+            The new ``eval_terms`` (also stored on the layer).
+        """
         self.eval_terms = terms_for_tolerance(self.operator_norm_bound(in_shape), tol)
         return self.eval_terms
 
@@ -227,7 +352,28 @@ class SOC(nn.Module):
 
 
 def soc_bound(module: SOC, ctx: BoundContext) -> LayerBound:
-    """Bound rule: :math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound FFT bound on :math:`\\|A\\|`."""
+    """Bound rule: :math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound FFT bound on :math:`\\|A\\|`.
+
+    The SOC bound of Singla and Feizi (ICML 2021), with K the layer's ``eval_terms``; registered
+    for :class:`SOC` in the bound registry.
+
+    Parameters
+    ----------
+    module : SOC
+        The layer.
+    ctx : BoundContext
+        Its context; ``ctx.in_shape`` must be ``(in_channels, H, W)``.
+
+    Returns
+    -------
+    LayerBound
+        A sound bound (``sound=True``) with its formula as the method.
+
+    Raises
+    ------
+    ValueError
+        If ``ctx.in_shape`` is not ``(in_channels, H, W)``.
+    """
     in_shape = ctx.in_shape
     if len(in_shape) != 3 or in_shape[0] != module.in_channels:
         msg = f"{module!r} expects inputs (C={module.in_channels}, H, W), got {in_shape}"
@@ -278,7 +424,19 @@ class TruncatedExpConv(nn.Module):
                                   self.bias)  # fmt: skip
 
     def lipschitz_bound(self, in_shape) -> float:
-        """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|`."""
+        """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|`.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(C, H, W)``, without the batch dimension.
+
+        Returns
+        -------
+        float
+            The bound, with the FFT bound on :math:`\\|A\\|` at size
+            ``(H // stride, W // stride)``.
+        """
         a = _filter_norm_bound(self.filter, self.stride, in_shape)
         return 1.0 + a ** (self.terms + 1) / math.factorial(self.terms + 1)
 
@@ -302,12 +460,27 @@ def _truncated_exp_bound(module: TruncatedExpConv, ctx: BoundContext) -> LayerBo
 
 
 class OrthogonalLinear(SOC):
-    r"""An orthogonal linear layer: a 1x1 SOC on features, :math:`x \mapsto
-    [\exp(A)]_{:m,:n}\, x + b` for inputs of shape (N, n).
+    r"""An orthogonal linear layer: a 1x1 SOC on features.
+
+    It computes :math:`x \mapsto [\exp(A)]_{:m,:n}\, x + b` for inputs of shape (N, n) and
+    outputs of shape (N, m), with :math:`\exp(A)` evaluated as its truncated series
+    :math:`S_K(A)` (Singla and Feizi, ICML 2021).
 
     Used as the last layer of an SOC network: the logits are 1-Lipschitz up to the truncation
     term, and the global certificate :math:`(f_y - \max_{j \ne y} f_j) / (\sqrt2\, L)`
-    applies. Its bound is the SOC bound :math:`1 + \|A\|^{K+1}/(K+1)!`.
+    (Tsuzuku, Sato and Sugiyama, NeurIPS 2018) applies. Its bound is the SOC bound
+    :math:`1 + \|A\|^{K+1}/(K+1)!`.
+
+    Parameters
+    ----------
+    in_features : int
+        Input features :math:`n`.
+    out_features : int
+        Output features :math:`m`.
+    bias : bool
+        Whether to add a learned bias of shape ``(out_features,)``.
+    train_terms, eval_terms : int
+        Highest power K of the series in training and in eval mode.
 
     Examples
     --------
@@ -331,11 +504,31 @@ class OrthogonalLinear(SOC):
         return super().forward(x[:, :, None, None]).flatten(1)
 
     def lipschitz_bound(self, in_shape=None, terms: int | None = None) -> float:
+        r""":math:`1 + \|A\|^{K+1}/(K+1)!`, with the sound norm of the 1x1 filter.
+
+        Parameters
+        ----------
+        in_shape : optional
+            Ignored (the inputs are always ``(in_features,)``); kept for the SOC signature.
+        terms : int, optional
+            The highest power K; default ``eval_terms``.
+
+        Returns
+        -------
+        float
+            The SOC bound.
+        """
         return super().lipschitz_bound((self.in_features, 1, 1), terms)
 
     def to_plain(self) -> nn.Linear:
         r"""An ``nn.Linear`` with the matrix :math:`[S_K(A)]_{:m,:n}` (computed in float64 from
-        the fixed filter) and the bias; its exact norm is at most the SOC bound."""
+        the fixed filter) and the bias; its exact norm is at most the SOC bound.
+
+        Returns
+        -------
+        nn.Linear
+            Weight of shape ``(out_features, in_features)``, in the layer's dtype.
+        """
         with torch.no_grad():
             filt = self.normalized_filter().detach().double()
             eye = torch.eye(self.in_features, dtype=torch.float64)[:, :, None, None]

@@ -16,7 +16,33 @@ def lmt_mnist(in_channels: int = 1, input_size: int = 28, n_classes: int = 10,
               normalize=True, seed: int = 0) -> nn.Sequential:  # fmt: skip
     """LMT's MNIST network: conv16 4x4 s2 -> conv32 4x4 s2 -> fc100 -> fc10 (ReLU), padding 1.
 
-    Tsuzuku, Sato and Sugiyama (2018), after Wong and Kolter's small MNIST model.
+    Tsuzuku, Sato and Sugiyama (NeurIPS 2018), after Wong and Kolter's small MNIST model.
+
+    Parameters
+    ----------
+    in_channels : int
+        Input channels.
+    input_size : int
+        Height and width of the square inputs.
+    n_classes : int
+        Number of outputs.
+    normalize : bool, None or (mean, std)
+        Input normalisation put first, as in
+        :func:`lipviz.data.transforms.normalization_layers` (default: MNIST statistics for 1
+        channel, CIFAR-10 for 3).
+    seed : int
+        Seed of the initial weights (the caller's RNG state is left as it was).
+
+    Returns
+    -------
+    nn.Sequential
+        Maps inputs ``(N, in_channels, input_size, input_size)`` to logits ``(N, n_classes)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> lmt_mnist()(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
     """
     with seeded(seed):  # the caller's RNG stream is left as it was
         side = ((input_size + 2 - 4) // 2 + 1 + 2 - 4) // 2 + 1
@@ -35,7 +61,34 @@ def four_c_three_f(in_channels: int = 1, input_size: int = 28, n_classes: int = 
                    normalize=True, seed: int = 0) -> nn.Sequential:  # fmt: skip
     """4C3F: conv32 3x3 -> conv32 4x4 s2 -> conv64 3x3 -> conv64 4x4 s2 -> fc512 -> fc512 -> fc.
 
-    The large model of Wong et al. (2018), used by LMT/BCP comparisons.
+    The large model of Wong et al. (2018), used by LMT/BCP comparisons. ReLU after every layer
+    but the last; all convolutions have padding 1.
+
+    Parameters
+    ----------
+    in_channels : int
+        Input channels.
+    input_size : int
+        Height and width of the square inputs.
+    n_classes : int
+        Number of outputs.
+    normalize : bool, None or (mean, std)
+        Input normalisation put first, as in
+        :func:`lipviz.data.transforms.normalization_layers` (default: MNIST statistics for 1
+        channel, CIFAR-10 for 3).
+    seed : int
+        Seed of the initial weights (the caller's RNG state is left as it was).
+
+    Returns
+    -------
+    nn.Sequential
+        Maps inputs ``(N, in_channels, input_size, input_size)`` to logits ``(N, n_classes)``.
+
+    Examples
+    --------
+    >>> net = four_c_three_f()  # 28x28 inputs: 64 x 7 x 7 features before the first fc
+    >>> net[-5].in_features, net[-1].out_features
+    (3136, 10)
     """
     with seeded(seed):  # the caller's RNG stream is left as it was
         side = (((input_size + 2 - 4) // 2 + 1) + 2 - 4) // 2 + 1

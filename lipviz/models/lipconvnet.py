@@ -36,6 +36,49 @@ def lipconvnet(depth: int = 5, in_channels: int = 3, n_classes: int = 10, activa
     :func:`lipviz.data.transforms.normalization_layers`; its bound is 1/min std). The last layer is
     LLN or an orthogonal 1x1 SOC (``last_layer="soc"``). Smaller inputs (e.g. MNIST's 28x28) are
     zero-padded to 32x32, an isometric embedding.
+
+    The architecture is the LipConvnet-N of Singla and Feizi (ICML 2021); the Householder
+    activations and LLN are those of Singla, Singla and Feizi (ICLR 2022).
+
+    Parameters
+    ----------
+    depth : int
+        Number of SOC layers, one of 5, 10, ..., 40.
+    in_channels : int
+        Input channels.
+    n_classes : int
+        Number of outputs.
+    activation : str
+        ``"maxmin"`` (:class:`~lipviz.layers.MaxMin`), ``"hh1"``
+        (:class:`~lipviz.layers.Householder`) or ``"hh2"`` (:class:`~lipviz.layers.Householder2`).
+    last_layer : str
+        ``"lln"`` (:class:`~lipviz.layers.LLN`) or ``"soc"``
+        (:class:`~lipviz.layers.OrthogonalLinear`).
+    init_channels : int
+        Stage ``s`` (0 to 4) has stride-1 SOCs with ``init_channels * 2**s`` channels and ends
+        with a stride-2 SOC to twice that.
+    normalize : bool, None or (mean, std)
+        Input normalisation, as in :func:`lipviz.data.transforms.normalization_layers`.
+    input_size : int
+        Height and width of the square inputs: 32, or smaller by an even number.
+    seed : int
+        Seed of the initial weights (the caller's RNG state is left as it was).
+
+    Returns
+    -------
+    nn.Sequential
+        Maps inputs ``(N, in_channels, input_size, input_size)`` to logits ``(N, n_classes)``.
+
+    Raises
+    ------
+    ValueError
+        For an invalid ``depth``, ``activation``, ``last_layer`` or ``input_size``.
+
+    Examples
+    --------
+    >>> net = lipconvnet(5, in_channels=1, input_size=28, init_channels=1)
+    >>> [type(m).__name__ for m in net[:4]], isinstance(net[-1], LLN), net[-1].in_features
+    (['Normalize', 'ZeroPad2d', 'SOC', 'Householder'], True, 32)
     """
     if depth % 5 or not 5 <= depth <= 40:
         msg = f"depth must be one of 5, 10, ..., 40, got {depth}"

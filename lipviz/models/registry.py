@@ -12,7 +12,25 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
 
 def register(name: str) -> Callable:
-    """Register a model builder under ``name`` (decorator)."""
+    """Register a model builder under ``name`` (decorator).
+
+    A later registration under the same name replaces the earlier one.
+
+    Parameters
+    ----------
+    name : str
+        The name :func:`create` will accept.
+
+    Returns
+    -------
+    Callable
+        A decorator that records the builder and returns it unchanged.
+
+    Notes
+    -----
+    Usage: ``@register("my-net")`` above ``def my_net(**kwargs) -> nn.Module``; then
+    ``create("my-net", **kwargs)`` calls it.
+    """
 
     def decorate(fn):
         _BUILDERS[name] = fn
@@ -22,13 +40,43 @@ def register(name: str) -> Callable:
 
 
 def available() -> list[str]:
-    """Names accepted by :func:`create`."""
+    """Names accepted by :func:`create`.
+
+    Returns
+    -------
+    list of str
+        Sorted names of the built-in and registered builders.
+
+    Examples
+    --------
+    >>> {"lipconvnet", "lmt-mnist", "4c3f", "toy-mlp"} <= set(available())
+    True
+    """
     _load_builtin()
     return sorted(_BUILDERS)
 
 
 def create(name: str, **kwargs) -> nn.Module:
     """Build the model registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+    **kwargs
+        Passed to the builder (see :func:`~lipviz.models.lipconvnet.lipconvnet`,
+        :func:`~lipviz.models.convnets.lmt_mnist`, :func:`~lipviz.models.convnets.four_c_three_f`
+        and :func:`~lipviz.models.toy.toy_mlp`).
+
+    Returns
+    -------
+    nn.Module
+        The model the builder returns.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
 
     Examples
     --------

@@ -26,6 +26,38 @@ def toy_mlp(
     spectral norm (``torch.nn.utils.parametrizations.spectral_norm``), which keeps each layer's
     norm near 1. That estimate is *not* used for certificates: :func:`lipviz.lipschitz_bound`
     takes the exact SVD of the weights the layer actually applies.
+
+    Parameters
+    ----------
+    in_features : int
+        Input features.
+    hidden : int
+        Width of every hidden layer, at least 1.
+    depth : int
+        Number of hidden layers, at least 1.
+    n_classes : int
+        Number of outputs.
+    spectral : bool
+        Wrap every Linear in ``spectral_norm``.
+    seed : int
+        Seed of the initial weights (the caller's RNG state is left as it was).
+
+    Returns
+    -------
+    nn.Sequential
+        Maps inputs ``(N, in_features)`` to logits ``(N, n_classes)``.
+
+    Raises
+    ------
+    ValueError
+        If ``depth`` or ``hidden`` is below 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = toy_mlp(hidden=8, depth=2)
+    >>> len(net), net(torch.zeros(5, 2)).shape
+    (5, torch.Size([5, 2]))
     """
     if depth < 1 or hidden < 1:
         msg = f"depth and hidden must be >= 1, got depth={depth}, hidden={hidden}"

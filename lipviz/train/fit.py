@@ -31,6 +31,43 @@ def fit(
     ``temperature`` multiplies the logits inside the cross-entropy only. A network with a small
     Lipschitz constant has small logits, and plain cross-entropy then under-fits; a temperature
     > 1 lets it reach confident predictions without changing the model or its certificate.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps inputs ``(B, ...)`` to logits ``(B, C)``; trained in place.
+    train : dataset
+        Training split: ``x`` of shape ``(N, ...)``, ``y`` of shape ``(N,)`` and
+        ``loader(batch_size, shuffle, seed)``.
+    val : dataset
+        Validation split, like ``train``; all of it is evaluated after every epoch.
+    epochs : int, default 50
+        Number of training epochs.
+    lr : float, default 1e-2
+        Adam's learning rate.
+    batch_size : int, default 64
+        Training batch size.
+    weight_decay : float, default 0.0
+        Adam's weight decay (none on parameters whose name ends with ``theta``).
+    temperature : float, default 1.0
+        The factor of the logits inside the cross-entropy (> 0), see above.
+    seed : int, default 0
+        Seeds the run's random stream and the shuffling.
+    progress : bool, default True
+        Show a progress bar.
+    device : str or torch.device, optional
+        Default: the device of the model's first parameter.
+
+    Returns
+    -------
+    FitResult
+        The model with the weights of the best validation epoch (in eval mode), that epoch,
+        the per-epoch history and the wall time.
+
+    Raises
+    ------
+    ValueError
+        If ``temperature`` is not > 0.
     """
     if not temperature > 0:
         msg = f"temperature must be > 0, got {temperature}"

@@ -30,6 +30,12 @@ class PowerIterationBound(nn.Module):
     (for spectral-norm regularisation). :meth:`prefix` is the estimate without the last layer
     (for the pairwise LMT form).
 
+    For each linear operator call :math:`A` the estimate is :math:`\sigma = \|A u\|_2` with a
+    persistent unit vector :math:`u`; in training mode every evaluation is followed by one
+    power-iteration step :math:`u \leftarrow A^\top A u / \|A^\top A u\|_2`, as in LMT
+    (Tsuzuku, Sato and Sugiyama, NeurIPS 2018). Since :math:`\|A u\| \le \|A\|_2` for a unit
+    :math:`u`, each :math:`\sigma` under-estimates the operator norm: this is no certificate.
+
     Parameters
     ----------
     model : nn.Module
@@ -64,7 +70,23 @@ class PowerIterationBound(nn.Module):
 
     def sigma(self, ctx: BoundContext, op) -> torch.Tensor:
         r""":math:`\|A u\|` for the linear map ``op`` of the call ``ctx`` (creating its ``u`` on
-        first use); in training mode ``u`` then takes one power-iteration step."""
+        first use); in training mode ``u`` then takes one power-iteration step.
+
+        Called by the bound rules of the walker in ``differentiable`` mode.
+
+        Parameters
+        ----------
+        ctx : BoundContext
+            The call: its ``name`` keys the buffer ``u`` (shape ``(1, *ctx.in_shape)``).
+        op : callable
+            The linear map :math:`A`, from tensors of shape ``(1, *ctx.in_shape)`` to outputs.
+
+        Returns
+        -------
+        Tensor
+            0-dim, :math:`\|A u\|_2` with ``u`` before the step, differentiable in the weights
+            used by ``op``.
+        """
         key = "u_" + ctx.name.replace(".", "_").replace("+", "__")
         if not hasattr(self, key):
             u = torch.randn((1, *ctx.in_shape), generator=self._gen).to(self._probe)
@@ -98,11 +120,31 @@ class PowerIterationBound(nn.Module):
         return total, sigmas
 
     def forward(self):
-        """``(total, per_layer)``: the composed estimate and the linear operators' sigmas."""
+        """``(total, per_layer)``: the composed estimate and the linear operators' sigmas.
+
+        Returns
+        -------
+        total : Tensor
+            0-dim, the estimate of the whole model's Lipschitz constant.
+        per_layer : list of Tensor
+            The 0-dim sigma of each linear operator call, in forward order.
+        """
         return self._walk(self.model[0])
 
     def prefix(self) -> torch.Tensor:
-        """The estimate without the last layer (which must be an ``nn.Linear``)."""
+        """The estimate without the last layer (which must be an ``nn.Linear``).
+
+        Returns
+        -------
+        Tensor
+            0-dim, the estimate for ``model[:-1]``; in training mode the vectors of those layers
+            advance too.
+
+        Raises
+        ------
+        ValueError
+            If the model is not an ``nn.Sequential`` ending in ``nn.Linear``.
+        """
         model = self.model[0]
         if not isinstance(model, nn.Sequential) or not isinstance(model[-1], nn.Linear):
             msg = "the pairwise form needs an nn.Sequential model whose last layer is nn.Linear"

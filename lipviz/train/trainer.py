@@ -32,6 +32,46 @@ class TrainConfig:
     on the validation split, with a sound bound). The test set is never looked at.
     ``amp`` runs the training forward/backward under ``torch.autocast`` (fp16 with a gradient
     scaler); parameters stay fp32 and every evaluation and certificate runs in fp32.
+
+    Parameters
+    ----------
+    epochs : int, default 10
+        Number of training epochs (>= 1).
+    lr : float, default 1e-3
+        Initial learning rate.
+    batch_size : int, default 64
+        Training batch size.
+    optimizer : {"adam", "sgd"}, default "adam"
+        The optimiser.
+    momentum : float, default 0.9
+        SGD momentum (unused by Adam).
+    weight_decay : float, default 0.0
+        Weight decay of every parameter except those named in ``no_decay``.
+    lr_milestones : tuple of float, default ()
+        Fractions of ``epochs`` after which the learning rate is divided by 10 (epoch
+        ``max(1, round(f * epochs))``; repeated epochs count once).
+    no_decay : tuple of str, default ("theta",)
+        Parameters whose name ends with one of these get no weight decay.
+    augment : {"none", "crop-flip"}, default "none"
+        Training augmentation: ``"crop-flip"`` is a random crop of the 4-pixel-padded image
+        and a random horizontal flip.
+    amp : {"none", "bf16", "fp16"}, default "none"
+        Mixed-precision training (see above).
+    select_on : {"val_acc", "val_cert_acc"}, default "val_acc"
+        The validation score that picks the returned epoch (ties: the higher ``val_acc``, then
+        the earlier epoch).
+    select_eps : float, default 0.0
+        The radius of ``val_cert_acc``: correct with a certified radius > ``select_eps``. At 0,
+        ``val_cert_acc`` is ``val_acc``.
+    n_val_eval : int, default 2000
+        Validation examples evaluated each epoch (the first ones).
+    seed : int, default 0
+        Seeds the run's random stream (per resumed epoch) and each epoch's shuffling.
+
+    Examples
+    --------
+    >>> TrainConfig(epochs=2, optimizer="sgd").lr
+    0.001
     """
 
     epochs: int = 10
@@ -52,7 +92,23 @@ class TrainConfig:
 
 @dataclass(eq=False)
 class FitResult:
-    """The selected model, the epoch it came from, the history (a DataFrame) and wall time."""
+    """The selected model, the epoch it came from, the history (a DataFrame) and wall time.
+
+    Attributes
+    ----------
+    model : nn.Module
+        The trained model with the weights of the selected epoch, in eval mode.
+    best_epoch : int
+        The selected epoch (1-based).
+    history : pandas.DataFrame
+        One row per epoch: ``epoch``, ``loss`` (mean training loss), ``train_acc``,
+        ``val_acc``, ``lipschitz`` (the sound bound used by the validation certificate: of the
+        whole model, or of everything before a last ``nn.Linear``), ``val_cert_acc``, the
+        objective's extra metrics of the last batch (e.g. LMT's ``c``), ``lr`` (after the
+        epoch's scheduler step) and ``time_s`` (cumulative seconds, across resumes).
+    wall_time_s : float
+        Total training time in seconds, across resumes (``time_s`` of the last epoch).
+    """
 
     model: nn.Module
     best_epoch: int
@@ -67,6 +123,36 @@ class Trainer:
     new Trainer on the same folder resumes where the last one stopped. Each callable in
     ``callbacks`` is called after every epoch with the list of rows so far (e.g. a live
     dashboard, :class:`lipviz.viz.widgets.TrainingDashboard`).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps inputs ``(B, *input_shape)`` to logits ``(B, C)``; moved to ``device`` and trained
+        in place.
+    objective : callable
+        ``objective(model, x, y, lip, epoch) -> (loss, metrics)``, e.g.
+        :class:`~lipviz.train.objectives.LMT`; ``metrics["logits"]`` must be the ``(B, C)``
+        logits. If its ``needs_lipschitz`` is true, ``lip`` is a
+        :class:`~lipviz.train.lipschitz.PowerIterationBound` of ``model``, else None.
+    cfg : TrainConfig
+        Optimiser, schedule and selection settings.
+    input_shape : tuple of int
+        The input shape without the batch dimension, e.g. ``(1, 28, 28)``.
+    out_dir : str or Path, optional
+        Folder for ``checkpoint.pt`` and ``metrics.csv``, and to resume from.
+    progress : bool, default True
+        Show a progress bar over the epochs.
+    device : str or torch.device, optional
+        Default: the device of the model's first parameter.
+    callbacks : sequence of callable, default ()
+        Each called as ``callback(rows)`` after every epoch, ``rows`` a list of dicts (the
+        history so far).
+
+    Raises
+    ------
+    ValueError
+        For an invalid setting of ``cfg`` (``epochs``, ``select_on``, ``augment``, ``amp`` or
+        ``optimizer``).
     """
 
     def __init__(self, model, objective, cfg: TrainConfig, input_shape, *, out_dir=None,
