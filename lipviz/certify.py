@@ -32,7 +32,26 @@ class CertifiedRadii:
     """Per-sample certified l2 radii (in input units) and how they were obtained.
 
     ``sound`` is true only if the Lipschitz bound is a guaranteed upper bound; otherwise the
-    radii are *estimates*, not certificates.
+    radii are *estimates*, not certificates. Returned by :class:`Certifier` and
+    :func:`certified_radius`; ``kind`` labels the radii (``"certified"`` or an estimate).
+
+    Parameters
+    ----------
+    radius : Tensor
+        Shape ``(N,)``, in the model's compute dtype (float32 or float64), rounded down:
+        the radius of the predicted class, >= 0 (0 for non-finite logits; may be ``inf``).
+    predicted : Tensor
+        Shape ``(N,)``, int64: the predicted classes.
+    margin : Tensor
+        Shape ``(N,)``: the margin :math:`M_f(x)` of the predicted class (NaN for non-finite
+        logits).
+    lipschitz : float
+        The :math:`L` used: of the whole model (global form) or of everything before the last
+        layer (pairwise form).
+    sound : bool
+        Whether :math:`L` is a guaranteed bound.
+    form : str
+        ``"global"`` or ``"pairwise"``.
     """
 
     radius: torch.Tensor
@@ -44,9 +63,17 @@ class CertifiedRadii:
 
     @property
     def kind(self) -> str:
+        """``"certified"`` for sound radii, else ``"estimate (not a certificate)"``."""
         return "certified" if self.sound else "estimate (not a certificate)"
 
     def to_frame(self):
+        """The radii as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``N`` rows, columns ``predicted``, ``margin`` and ``radius``.
+        """
         import pandas as pd
 
         return pd.DataFrame(
@@ -76,7 +103,7 @@ def _last_linear(model: nn.Module):
 class Certifier:
     r"""Certified radii for one model and input shape, with its bounds computed once.
 
-    Two forms (Tsuzuku et al., 2018):
+    Two forms (Tsuzuku, Sato and Sugiyama, NeurIPS 2018):
 
     - ``"global"``: :math:`\varepsilon(x) = M_f(x) / (\sqrt2\, L)` with :math:`L` a bound of
       the whole logit map;
@@ -85,7 +112,50 @@ class Certifier:
       classes, with :math:`L_{\text{prefix}}` a bound of everything before the last layer. It is
       never smaller than the global form with the product bound.
 
-    ``"auto"`` picks ``"pairwise"`` when the model is a Sequential ending in ``nn.Linear``.
+    ``"auto"`` picks ``"pairwise"`` when the model is a Sequential ending in ``nn.Linear``
+    (and no ``bound`` is given), else ``"global"``. The bounds are tied to the weights: calling
+    the certifier after the model's parameters or buffers change raises (:meth:`check_current`).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The whole model, normalisation included, so radii are in input units.
+    input_shape : tuple of int
+        The input shape without the batch dimension (bounds depend on it).
+    form : {"auto", "global", "pairwise"}
+        The certificate form.
+    mode : {"sound", "estimate"}
+        Mode of the bounds computed here (:func:`lipviz.lipschitz_bound`); ``"estimate"``
+        radii are labelled as estimates.
+    bound : LipschitzBound, optional
+        A precomputed bound of the whole model for ``input_shape`` (global form only); it is
+        refused if it was computed for other weights.
+
+    Attributes
+    ----------
+    lipschitz : float
+        The :math:`L` of the certificate (of the prefix in the pairwise form; 1 for an empty
+        prefix).
+    bound : LipschitzBound or None
+        The bound behind ``lipschitz`` (None for an empty prefix).
+    sound : bool
+        Whether the radii are certificates.
+
+    Raises
+    ------
+    ValueError
+        For an unknown form, a pairwise form without a last ``nn.Linear`` or with ``bound``,
+        or a ``bound`` for other inputs or weights.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(2, 2, bias=False))
+    >>> _ = net[0].weight.data.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
+    >>> cert = Certifier(net, (2,))
+    >>> cert.form, cert.lipschitz
+    ('pairwise', 1.0)
+    >>> float(cert(torch.tensor([[0.5, 3.0]])).radius[0])  # gap 1, ||w_0 - w_1|| = 2
+    0.5
     """
 
     def __init__(self, model: nn.Module, input_shape, form: str = "auto", mode: str = "sound",
@@ -140,7 +210,27 @@ class Certifier:
             raise RuntimeError(msg)
 
     def radii_from_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(radius, margin) of the predicted class, from logits (N, C), in float64."""
+        r"""(radius, margin) of the predicted class, from logits (N, C), in float64.
+
+        .. math:: \varepsilon(x) = \min_{j \ne t} \frac{f_t(x) - f_j(x)}{s_{tj}},
+            \qquad t = \arg\max_j f_j(x)
+
+        with the scales :math:`s_{tj}` of this certifier's form
+        (:func:`lipviz.functional.certificate_scales`). The model is not run and not checked.
+
+        Parameters
+        ----------
+        logits : Tensor
+            Shape ``(N, C)``, the model's outputs (cast to float64).
+
+        Returns
+        -------
+        radius : Tensor
+            Shape ``(N,)``, float64, >= 0: 0 for rows with non-finite logits, possibly
+            ``inf``; not yet rounded to the model's dtype (see :func:`round_down`).
+        margin : Tensor
+            Shape ``(N,)``, float64: :math:`M_f(x)` of the predicted class.
+        """
         logits = logits.double()
         margin = margins(logits)
         pred = logits.argmax(1)
@@ -151,6 +241,31 @@ class Certifier:
         return radius.nan_to_num(nan=0.0, posinf=float("inf")).clamp_min(0.0), margin
 
     def __call__(self, x: torch.Tensor, batch_size: int = 4096) -> CertifiedRadii:
+        """Certified radii of the predicted classes of a batch.
+
+        The model runs in eval mode, without gradients and outside autocast, in its own dtype
+        (float32 or float64); the radii are computed in float64 and rounded down to it.
+
+        Parameters
+        ----------
+        x : Tensor
+            Shape ``(N, *input_shape)``, on the model's device, no wider than the model's
+            dtype.
+        batch_size : int
+            Inputs per forward pass.
+
+        Returns
+        -------
+        CertifiedRadii
+            Per-input ``radius``, ``predicted`` and ``margin``, each of shape ``(N,)``.
+
+        Raises
+        ------
+        ValueError
+            For a wrong shape, a float16/bfloat16 model, or ``x`` wider than the model's dtype.
+        RuntimeError
+            If the model changed since the certifier was built.
+        """
         if x.dim() < 2:
             msg = f"x must be batched (N, ...), got shape {tuple(x.shape)}"
             raise ValueError(msg)
@@ -205,22 +320,39 @@ def certified_radius(
 
     No input within that l2 distance of ``x`` changes the prediction, provided the bound is
     sound (``mode="sound"``, the default; ``result.sound`` says so). Non-finite logits get
-    radius 0. See :class:`Certifier` for the two forms (Tsuzuku, Sato and Sugiyama, 2018).
+    radius 0. See :class:`Certifier` for the two forms (Tsuzuku, Sato and Sugiyama, NeurIPS
+    2018).
 
     Parameters
     ----------
-    model
+    model : nn.Module
         The whole model, normalisation included, so radii are in input units.
-    x
-        Inputs (N, ...).
-    form
+    x : Tensor
+        Inputs, shape ``(N, ...)`` (e.g. ``(N, C, H, W)``).
+    form : {"auto", "global", "pairwise"}
         ``"auto"`` (default), ``"global"`` or ``"pairwise"``.
-    mode
+    mode : {"sound", "estimate"}
         ``"sound"`` or ``"estimate"`` (radii then labelled as estimates).
-    bound
+    bound : LipschitzBound, optional
         A precomputed bound of the whole model (global form).
-    certifier
-        A precomputed :class:`Certifier`: the bounds are then not recomputed.
+    certifier : Certifier, optional
+        A precomputed :class:`Certifier`: the bounds are then not recomputed, and ``form``,
+        ``mode`` and ``bound`` are ignored.
+    batch_size : int
+        Inputs per forward pass.
+
+    Returns
+    -------
+    CertifiedRadii
+        ``radius``, ``predicted`` and ``margin``, each of shape ``(N,)``, and whether the
+        radii are certificates (``sound``).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not batched, or as :class:`Certifier`.
+    TypeError
+        If ``bound`` is not a :class:`~lipviz.bounds.LipschitzBound`.
 
     Examples
     --------
@@ -252,11 +384,44 @@ def certified_accuracy(
     form: str = "auto",
     certifier: Certifier | None = None,
 ):
-    """Fraction of inputs correctly classified with a certified radius *greater than* each ε.
+    r"""Fraction of inputs correctly classified with a certified radius *greater than* each ε.
+
+    .. math:: \mathrm{CA}(\varepsilon) = \frac1N \sum_{i=1}^N
+        \mathbb{1}\big[\hat y(x_i) = y_i \text{ and } r(x_i) > \varepsilon\big]
+        \quad (\varepsilon > 0)
 
     A radius equal to ε does not count: a perturbation of norm ε may reach a tie, where the
     argmax can flip. Returns a DataFrame with columns ``eps``, ``certified_accuracy``, ``kind``.
     At ε = 0 the value is the clean accuracy.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The whole model, normalisation included.
+    x : Tensor
+        Inputs, shape ``(N, ...)``.
+    y : Tensor
+        Labels, shape ``(N,)``, integer class indices (see :func:`check_labels`).
+    eps : sequence of float
+        Radii :math:`\varepsilon \ge 0`, finite, one row each.
+    bound : LipschitzBound, optional
+        A precomputed bound of the whole model (global form).
+    mode : {"sound", "estimate"}
+        Mode of the bounds; the ``kind`` column says whether the radii are certificates.
+    form : {"auto", "global", "pairwise"}
+        The certificate form (:class:`Certifier`).
+    certifier : Certifier, optional
+        A precomputed :class:`Certifier` (``bound``, ``mode`` and ``form`` are then ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``len(eps)`` rows, columns ``eps``, ``certified_accuracy`` (in [0, 1]) and ``kind``.
+
+    Raises
+    ------
+    ValueError
+        For a negative or non-finite ε, or labels of the wrong shape or dtype.
 
     Examples
     --------
@@ -292,6 +457,22 @@ def certified_accuracy(
 def round_down(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``value`` in ``dtype``, rounded toward zero, so a float64 radius never grows when narrowed.
 
+    For each non-negative entry the result is the largest ``dtype`` number not above it
+    (float64 values larger than the largest finite float32 become that number). It is meant
+    for radii: a negative entry is not guaranteed to come out below its value.
+
+    Parameters
+    ----------
+    value : Tensor
+        Any shape, typically ``(N,)`` float64 radii (>= 0, possibly ``inf``).
+    dtype : torch.dtype
+        The target floating dtype.
+
+    Returns
+    -------
+    Tensor
+        Same shape as ``value``, in ``dtype``.
+
     Examples
     --------
     >>> r = torch.tensor([0.1], dtype=torch.float64)
@@ -307,6 +488,32 @@ def check_labels(y, n: int) -> torch.Tensor:
     """Labels as a 1-D integer tensor of length ``n``; a clear error for anything else.
 
     Labels of shape (N, 1) would broadcast against (N,) predictions into an (N, N) comparison.
+
+    Parameters
+    ----------
+    y : Tensor or array_like
+        The labels, shape ``(n,)``, integer class indices.
+    n : int
+        The number of inputs.
+
+    Returns
+    -------
+    Tensor
+        ``torch.as_tensor(y)``, shape ``(n,)``, its integer dtype kept.
+
+    Raises
+    ------
+    ValueError
+        For another shape, or a floating, complex or boolean dtype.
+
+    Examples
+    --------
+    >>> check_labels([0, 2, 1], 3).tolist()
+    [0, 2, 1]
+    >>> check_labels(torch.tensor([[0], [1]]), 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: labels must have shape (2,) (one class index per input), got (2, 1)
     """
     y = torch.as_tensor(y)
     if y.dim() != 1 or len(y) != n:

@@ -14,7 +14,44 @@ __all__ = ["PRESETS", "LMTConfig", "Margins2DConfig", "SOCConfig", "resolve"]
 
 @dataclass(frozen=True)
 class Margins2DConfig:
-    """Chapter 1: a small Lipschitz classifier on a 2-D toy and its certified balls."""
+    """Chapter 1: a small Lipschitz classifier on a 2-D toy and its certified balls.
+
+    Used by :func:`lipviz.experiments.run_margins2d`.
+
+    Parameters
+    ----------
+    toy : str
+        The 2-D toy of :func:`lipviz.data.make_toy` (``"moons"``, ``"circles"``, ``"spirals"``
+        or ``"slab"``).
+    n_train, n_val : int
+        Sizes of the training and validation samples (the model is selected on validation).
+    n_show : int
+        Number of points certified and compared with their true boundary distance.
+    hidden, depth : int
+        Width and number of hidden layers of the ``"toy-mlp"`` ReLU network.
+    spectral : bool
+        Spectral-norm parametrised Linear layers (a training-time estimate only; the
+        certificate uses the sound bound).
+    epochs : int
+        Training epochs.
+    lr : float
+        Learning rate (Adam).
+    temperature : float
+        Multiplies the logits inside the cross-entropy only (see :func:`lipviz.train.fit`).
+    batch_size : int
+        Training batch size.
+    n_directions : int
+        Rays per point when searching the true distance to the decision boundary.
+    grid_resolution : int
+        Default grid size of the decision-region plot.
+    seed : int
+        Seed of the data, the initialisation and the training.
+
+    Attributes
+    ----------
+    SMOKE, FULL : Margins2DConfig
+        Class-level presets: the defaults (CPU, seconds) and the book's full run.
+    """
 
     toy: str = "moons"
     n_train: int = 400
@@ -41,10 +78,53 @@ Margins2DConfig.FULL = Margins2DConfig(
 
 @dataclass(frozen=True)
 class LMTConfig:
-    """Lipschitz-margin training (and its baselines) on MNIST-like data.
+    r"""Lipschitz-margin training (and its baselines) on MNIST-like data.
 
     ``method`` is ``"standard"`` (cross-entropy), ``"lmt"`` or ``"snr"`` (spectral-norm
     regularisation). ``c`` is LMT's guarded radius, warmed up over ``warmup_epochs``.
+    Used by :func:`lipviz.experiments.run_lmt`.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name for :func:`lipviz.load_dataset` (train, val and test splits).
+    model : str
+        Model name for :func:`lipviz.models.create`.
+    method : str
+        ``"standard"``, ``"lmt"`` or ``"snr"``.
+    c : float
+        LMT's guarded radius (input units): the other logits are raised by :math:`c\, s_{tj}`
+        (Tsuzuku, Sato and Sugiyama, NeurIPS 2018).
+    lmt_form : str
+        ``"global"`` or ``"pairwise"`` scales (:func:`lipviz.functional.certificate_scales`).
+    kappa_clip : bool
+        The reference code's clipped variant of the LMT penalty.
+    warmup_epochs : float
+        Epochs over which ``c`` rises linearly to its value.
+    snr_beta : float
+        Weight :math:`\beta` of the spectral-norm regulariser (``method="snr"``).
+    epochs : int
+        Training epochs.
+    lr : float
+        Learning rate (Adam).
+    batch_size : int
+        Training batch size.
+    select_eps : float
+        Radius at which validation certified accuracy selects the model (certified methods;
+        the standard baseline is selected on validation accuracy).
+    n_val_eval : int
+        Number of validation images evaluated per epoch.
+    n_test : int
+        Number of test images certified at the end.
+    eps : tuple of float
+        Radii of the reported certified accuracies.
+    seed : int
+        Seed of the data split, the initialisation and the training.
+
+    Attributes
+    ----------
+    SMOKE, FULL : LMTConfig
+        Class-level presets: the defaults (CPU, MNIST-5k) and the full MNIST run.
     """
 
     dataset: str = "mnist5k"
@@ -74,12 +154,59 @@ LMTConfig.FULL = LMTConfig(
 
 @dataclass(frozen=True)
 class SOCConfig:
-    """LipConvnet with SOC layers, GNP activations, LLN and certificate regularisation.
+    r"""LipConvnet with SOC layers, GNP activations, LLN and certificate regularisation.
 
     ``full`` follows the paper (Singla, Singla and Feizi, 2022): SGD lr 0.1, momentum 0.9,
     weight decay 5e-4 (none on Householder angles), lr /10 at 50 % and 75 %, batch 128,
     crop+flip, 200 epochs, on the CIFAR-10 JPEG q75 re-encoding (always labelled so). The CR
     weight used for the paper's tables was not recovered; ``gamma`` is ours.
+    Used by :func:`lipviz.experiments.run_soc`.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name for :func:`lipviz.load_dataset`.
+    depth : int
+        LipConvnet depth (5, 10, ..., 40).
+    init_channels : int
+        Channels of the first stage (doubled per stage).
+    activation : str
+        ``"hh1"``, ``"hh2"`` (Householder) or ``"maxmin"``.
+    last_layer : str
+        ``"lln"`` (last layer normalisation) or ``"soc"`` (an orthogonal last layer).
+    gamma : float
+        Weight :math:`\gamma` of the certificate regulariser,
+        :math:`\mathrm{CE} - \gamma\,\mathrm{mean}\,\mathrm{ReLU}(\mathrm{cert})`.
+    epochs : int
+        Training epochs.
+    lr, momentum, weight_decay : float
+        SGD settings (no weight decay on Householder angles).
+    lr_milestones : tuple of float
+        Fractions of ``epochs`` at which the learning rate is divided by 10.
+    batch_size : int
+        Training batch size.
+    augment : str
+        ``"none"`` or ``"crop-flip"``.
+    select_eps : float
+        Radius at which validation certified accuracy selects the model.
+    n_val_eval : int
+        Number of validation images evaluated per epoch.
+    n_test : int
+        Number of test images certified at the end.
+    eps : tuple of float
+        Radii of the reported certified accuracies.
+    seed : int
+        Seed of the data split, the initialisation and the training.
+    model : str
+        Model name recorded in the run summary (the network built is always LipConvnet).
+    amp : str
+        ``"none"``, ``"bf16"`` or ``"fp16"``: mixed-precision training (GPU); certificates are
+        computed in fp32.
+
+    Attributes
+    ----------
+    SMOKE, FULL : SOCConfig
+        Class-level presets: the defaults (CPU, MNIST-5k) and the paper-like CIFAR-10 run.
     """
 
     dataset: str = "mnist5k"
@@ -119,6 +246,25 @@ def resolve(experiment: str, preset: str = "smoke", **overrides):
     """The ``preset`` config of ``experiment`` with ``overrides`` applied.
 
     ``None`` overrides are ignored, so a parameters cell can leave values unset.
+
+    Parameters
+    ----------
+    experiment : str
+        A key of :data:`PRESETS`: ``"margins2d"``, ``"lmt"`` or ``"soc"``.
+    preset : str
+        ``"smoke"`` (CPU, the default) or ``"full"``; case-insensitive.
+    **overrides
+        Field values replacing the preset's; ``None`` values are skipped.
+
+    Returns
+    -------
+    Margins2DConfig or LMTConfig or SOCConfig
+        A new frozen config (the presets are not modified).
+
+    Raises
+    ------
+    ValueError
+        For an unknown experiment, preset or field name.
 
     Examples
     --------

@@ -1,10 +1,10 @@
-"""Pure tensor functions used by the bounds, certificates, attacks and objectives (no modules,
+r"""Pure tensor functions used by the bounds, certificates, attacks and objectives (no modules,
 no state).
 
 The certificate vocabulary lives here once: :func:`margins` (the margin
-:math:`M_f(x) = f_t(x) - \\max_{j \ne t} f_j(x)`), :func:`row_distances`,
+:math:`M_f(x) = f_t(x) - \max_{j \ne t} f_j(x)`), :func:`row_distances`,
 :func:`certificate_scales` and :func:`certificate` (the radius
-:math:`\\min_{j \ne t} (f_t - f_j)/s_{tj}`); :mod:`lipviz.certify`, :mod:`lipviz.attacks`,
+:math:`\min_{j \ne t} (f_t - f_j)/s_{tj}`); :mod:`lipviz.certify`, :mod:`lipviz.attacks`,
 :mod:`lipviz.auditing` and the LMT and CR objectives all call them.
 """
 
@@ -41,6 +41,21 @@ def spectral_norm_exact(weight: torch.Tensor) -> torch.Tensor:
     Computed from the symmetric eigenvalues of the smaller Gram matrix, which is much faster
     than an SVD of a wide matrix and exact up to float64 rounding (relative error ~1e-15).
 
+    Parameters
+    ----------
+    weight : Tensor
+        Shape ``(m, n)``, any real floating dtype and device; detached and cast to float64.
+
+    Returns
+    -------
+    Tensor
+        0-dim float64 tensor on ``weight``'s device: :math:`\sigma_{\max}(W) \ge 0`.
+
+    Raises
+    ------
+    ValueError
+        If ``weight`` is not 2-D.
+
     Examples
     --------
     >>> float(spectral_norm_exact(torch.diag(torch.tensor([3.0, 1.0]))))
@@ -59,9 +74,41 @@ def power_iteration(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Estimate :math:`\sigma_{\max}(W)` by power iteration on :math:`W^\top W`.
 
+    .. math::
+        u_{k+1} = \frac{W^\top W u_k}{\|W^\top W u_k\|}, \qquad
+        \hat\sigma = \|W u_K\| \le \sigma_{\max}(W)
+
     Returns ``(sigma, u)`` with ``sigma = ||W u||`` for the final unit vector ``u`` (in the input
     space). The estimate is a Rayleigh quotient, so it never exceeds the true value: it is an
-    **under-estimate**, never a certificate by itself.
+    **under-estimate**, never a certificate by itself. It is the estimator spectral
+    normalisation uses (Miyato et al., ICLR 2018), here run for ``n_iter`` steps from a given
+    or fixed start instead of one step per training iteration.
+
+    Parameters
+    ----------
+    weight : Tensor
+        Shape ``(m, n)``; detached (no gradient flows through the estimate).
+    n_iter : int
+        Number of power-iteration steps.
+    u : Tensor, optional
+        Shape ``(n,)``, the starting vector (normalised here). Default: a standard normal vector
+        from a CPU generator seeded with 0, so results are deterministic and the global RNG is
+        untouched.
+    eps : float
+        Floor of the norms divided by (avoids division by zero).
+
+    Returns
+    -------
+    sigma : Tensor
+        0-dim, in ``weight``'s dtype: :math:`\|W u\|`, an under-estimate of
+        :math:`\sigma_{\max}(W)`.
+    u : Tensor
+        Shape ``(n,)``, the final unit vector (reusable as the next call's start).
+
+    Raises
+    ------
+    ValueError
+        If ``weight`` is not 2-D.
 
     Examples
     --------
@@ -89,7 +136,28 @@ def _pair(v) -> tuple[int, int]:
 
 
 def dilate_kernel(weight: torch.Tensor, dilation) -> torch.Tensor:
-    """The equivalent undilated kernel: zeros inserted between the taps."""
+    """The equivalent undilated kernel: zeros inserted between the taps.
+
+    A convolution with dilation :math:`(d_h, d_w)` equals an undilated one with this kernel.
+
+    Parameters
+    ----------
+    weight : Tensor
+        Shape ``(C_out, C_in / groups, k_h, k_w)``.
+    dilation : int or tuple of int
+        ``d`` or ``(d_h, d_w)``.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(C_out, C_in / groups, d_h (k_h - 1) + 1, d_w (k_w - 1) + 1)``; ``weight``
+        itself (not a copy) when the dilation is 1.
+
+    Examples
+    --------
+    >>> dilate_kernel(torch.ones(1, 1, 2, 2), 2)[0, 0].tolist()
+    [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 1.0]]
+    """
     dh, dw = _pair(dilation)
     if (dh, dw) == (1, 1):
         return weight
@@ -100,7 +168,30 @@ def dilate_kernel(weight: torch.Tensor, dilation) -> torch.Tensor:
 
 
 def conv_total_padding(kernel_hw, padding, dilation) -> tuple[int, int]:
-    """Total zero padding (both sides) per spatial dim, for int, tuple, 'valid' or 'same'."""
+    """Total zero padding (both sides) per spatial dim, for int, tuple, 'valid' or 'same'.
+
+    Parameters
+    ----------
+    kernel_hw : int or tuple of int
+        The (undilated) kernel size, ``k`` or ``(k_h, k_w)``.
+    padding : int, tuple of int, "valid" or "same"
+        As for :class:`torch.nn.Conv2d`: an int or pair is the padding of *each* side.
+    dilation : int or tuple of int
+        ``d`` or ``(d_h, d_w)``.
+
+    Returns
+    -------
+    tuple of int
+        ``(p_h, p_w)``: twice the per-side padding, 0 for ``"valid"``, and
+        :math:`d (k - 1)` per dim for ``"same"``.
+
+    Examples
+    --------
+    >>> conv_total_padding(3, 1, 1)
+    (2, 2)
+    >>> conv_total_padding((3, 5), "same", 2)
+    (4, 8)
+    """
     kh, kw = _pair(kernel_hw)
     dh, dw = _pair(dilation)
     if padding == "valid":
@@ -116,12 +207,40 @@ def conv_singular_values_fft(
 ) -> torch.Tensor:
     r"""All singular values of the *circular* convolution with ``weight`` on an ``grid_hw`` grid.
 
-    The circular convolution is block-diagonalised by the 2-D DFT (Sedghi, Gupta and Long, 2019):
-    its singular values are those of the :math:`c_{out}\times c_{in}` matrices
+    The circular convolution is block-diagonalised by the 2-D DFT (Sedghi, Gupta and Long, ICLR
+    2019): its singular values are those of the :math:`c_{out}\times c_{in}` matrices
     :math:`\hat K(f) = \sum_{a,b} K[:, :, a, b]\, e^{-2\pi i (f_1 a / n_1 + f_2 b / n_2)}`, one per
     frequency. Grouped convolutions are block-diagonal across groups.
 
-    Returns a float64 tensor of shape (n_freq, groups * min(c_out/groups, c_in/groups)).
+    Only the frequencies :math:`0 \le f_2 \le \lfloor n_2/2 \rfloor` are computed (a real FFT):
+    for a real kernel :math:`\hat K(-f) = \overline{\hat K(f)}` has the same singular values, so
+    every singular value appears, but not with its full multiplicity.
+
+    Parameters
+    ----------
+    weight : Tensor
+        Shape ``(C_out, C_in / groups, k_h, k_w)``; detached and cast to float64.
+    grid_hw : tuple of int
+        ``(n_1, n_2)``, the grid of the circular convolution, at least the kernel size.
+    groups : int
+        Number of groups; must divide ``C_out``.
+
+    Returns
+    -------
+    Tensor
+        Float64, shape ``(n_1 (n_2 // 2 + 1), groups * min(C_out / groups, C_in / groups))``:
+        row ``f`` holds the singular values of each group's block of :math:`\hat K(f)`.
+
+    Raises
+    ------
+    ValueError
+        If the kernel is larger than the grid or ``groups`` does not divide ``C_out``.
+
+    Examples
+    --------
+    >>> sv = conv_singular_values_fft(torch.full((1, 1, 1, 1), 2.0), (4, 4))  # 2 x identity
+    >>> tuple(sv.shape), sv.unique().tolist()
+    ((12, 1), [2.0])
     """
     n1, n2 = grid_hw
     c_out, c_in_g, kh, kw = weight.shape
@@ -139,12 +258,35 @@ def conv_singular_values_fft(
 
 
 def polyphase_kernel(weight: torch.Tensor, stride, groups: int = 1) -> torch.Tensor:
-    r"""Rewrite a stride-:math:`s` convolution as a stride-1 one on the :math:`s`-times coarser
-    grid, with :math:`c_{in} s_h s_w` input channels (one per polyphase component).
+    r"""Rewrite a strided convolution kernel as a stride-1 kernel on the polyphase grid.
 
+    A stride-:math:`s` convolution is a stride-1 one on the :math:`s`-times coarser grid, with
+    :math:`c_{in} s_h s_w` input channels (one per polyphase component).
     With :math:`a = s q + r`, :math:`y[o] = \sum_a w[a]\, x[o s + a] = \sum_r \sum_q w[s q +
     r]\, x_r[o + q]` where :math:`x_r[m] = x[m s + r]`. Input channels are ordered
     (group, channel, r_h, r_w), so grouped convolutions stay block-diagonal.
+
+    Parameters
+    ----------
+    weight : Tensor
+        Shape ``(C_out, C_in / groups, k_h, k_w)`` (undilated: see :func:`dilate_kernel`).
+    stride : int or tuple of int
+        ``s`` or ``(s_h, s_w)``.
+    groups : int
+        Not used by the computation: the kernel is already per group (its second dimension is
+        ``C_in / groups``), so the result is the kernel of the polyphase convolution with the
+        same ``groups``.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(C_out, (C_in / groups) s_h s_w, ceil(k_h / s_h), ceil(k_w / s_w))``; taps
+        beyond the kernel are zero.
+
+    Examples
+    --------
+    >>> polyphase_kernel(torch.arange(4.0).view(1, 1, 1, 4), (1, 2))[0, :, 0].tolist()
+    [[0.0, 2.0], [1.0, 3.0]]
     """
     sh, sw = _pair(stride)
     c_out, c_in_g, kh, kw = weight.shape
@@ -163,14 +305,36 @@ def conv_norm_fft(
 
     A convolution of an :math:`n_1\times n_2` input with zero padding (total :math:`p_1, p_2`) is
     a restriction of the circular convolution on a grid :math:`N_i \ge n_i + p_i`: an isometric
-    embedding, the circular convolution, then a coordinate projection. Hence
+    embedding, the circular convolution, then a coordinate projection. Hence, with the
+    singular values of the circular convolution (Sedghi, Gupta and Long, ICLR 2019; see
+    :func:`conv_singular_values_fft`),
 
     .. math:: \|\mathrm{conv}\|_2 \le \max_f \sigma_{\max}\big(\hat K(f)\big).
 
     With stride :math:`s` the grid is taken as a multiple of :math:`s` and the strided circular
     convolution is computed exactly through its polyphase form (:func:`polyphase_kernel`), which
     is much tighter than bounding the stride-1 convolution. Dilation is handled by the equivalent
-    undilated kernel.
+    undilated kernel. The bias is not involved (it does not change the Lipschitz constant).
+
+    Parameters
+    ----------
+    weight : Tensor
+        Shape ``(C_out, C_in / groups, k_h, k_w)``.
+    input_hw : int or tuple of int
+        The input's spatial size ``(n_1, n_2)`` (the bound depends on it).
+    padding : int, tuple of int, "valid" or "same"
+        Zero padding, as for :class:`torch.nn.Conv2d` (see :func:`conv_total_padding`).
+    dilation : int or tuple of int
+        As for :class:`torch.nn.Conv2d`.
+    groups : int
+        As for :class:`torch.nn.Conv2d`.
+    stride : int or tuple of int
+        As for :class:`torch.nn.Conv2d`.
+
+    Returns
+    -------
+    float
+        The bound, computed in float64.
 
     Examples
     --------
@@ -191,8 +355,10 @@ def conv_norm_fft(
 
 
 def reshaped_kernel_bounds(weight: torch.Tensor, stride=1, dilation=1, groups: int = 1) -> dict:
-    r"""Cheap bounds from the reshaped kernel matrix :math:`W \in \mathbb{R}^{c_{out}\times
-    c_{in}k_hk_w}`, valid for any zero padding but often 1.5-3x loose:
+    r"""Cheap sound bounds of a convolution from its reshaped kernel matrix.
+
+    The bounds use :math:`W \in \mathbb{R}^{c_{out}\times c_{in}k_hk_w}` and are valid for any
+    zero padding and input size, but often 1.5-3x loose:
 
     - ``"sqrt(k_h k_w)"``: :math:`\sqrt{k_h k_w}\,\|W\|_2`;
     - ``"sqrt(overlap)"``: :math:`\sqrt{o_h o_w}\,\|W\|_2`, where :math:`o` is the largest
@@ -202,6 +368,28 @@ def reshaped_kernel_bounds(weight: torch.Tensor, stride=1, dilation=1, groups: i
     Each output is :math:`W` times a patch, and each pixel lies in at most :math:`o_h o_w`
     patches, so :math:`\|y\|^2 \le \|W\|^2\, o_h o_w\, \|x\|^2`. For grouped
     convolutions :math:`\|W\|` is the largest over the groups' blocks.
+
+    Parameters
+    ----------
+    weight : Tensor
+        Shape ``(C_out, C_in / groups, k_h, k_w)`` (undilated; the dilation is a parameter).
+    stride : int or tuple of int
+        ``s`` or ``(s_h, s_w)``.
+    dilation : int or tuple of int
+        ``d`` or ``(d_h, d_w)``.
+    groups : int
+        Number of groups; must divide ``C_out``.
+
+    Returns
+    -------
+    dict of str to float
+        ``{"sqrt(k_h k_w)": ..., "sqrt(overlap)": ...}``, computed in float64 with the exact
+        :math:`\|W\|_2` (:func:`spectral_norm_exact`). The second is never larger.
+
+    Examples
+    --------
+    >>> reshaped_kernel_bounds(torch.ones(1, 1, 3, 3), stride=3)  # ||W|| = 3, o = 1
+    {'sqrt(k_h k_w)': 9.0, 'sqrt(overlap)': 3.0}
     """
     import math
 
@@ -222,6 +410,32 @@ def operator_power_iteration(
     :math:`A^\top v` is obtained by autograd, so any linear module (convolution with any stride,
     padding, dilation or groups) works without hand-written transposes. Returns
     ``(sigma, u)``; ``sigma`` is an **under-estimate** of the norm.
+
+    .. math:: u_{k+1} = \frac{A^\top A u_k}{\|A^\top A u_k\|}, \qquad
+        \hat\sigma = \|A u_K\| \le \|A\|_2
+
+    Parameters
+    ----------
+    op : callable
+        A linear map, differentiable by autograd, taking a tensor of shape
+        ``(1, *input_shape)`` (e.g. ``lambda v: F.conv2d(v, w, stride=2)``).
+    input_shape : tuple of int
+        The input shape without the batch dimension, e.g. ``(C, H, W)``.
+    n_iter : int
+        Number of power-iteration steps.
+    u : Tensor, optional
+        Shape ``(1, *input_shape)``, the starting vector (normalised here). Default: a standard
+        normal tensor from a generator seeded with 0 (deterministic; the global RNG is
+        untouched).
+    dtype : torch.dtype
+        Dtype of the default start; ``op`` must accept it.
+
+    Returns
+    -------
+    sigma : float
+        :math:`\|A u\|`, an under-estimate of :math:`\|A\|_2`.
+    u : Tensor
+        Shape ``(1, *input_shape)``, the final unit vector (detached).
     """
     if u is None:
         gen = torch.Generator().manual_seed(0)
@@ -275,8 +489,10 @@ def margins(logits: torch.Tensor, labels: torch.Tensor | None = None) -> torch.T
 
 
 def row_distances(weight: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
-    r""":math:`\|w_r - w_j\|_2` between rows of a last-layer weight, differences first (never
-    the :math:`\|a\|^2 + \|b\|^2 - 2a^\top b` shortcut, which cancels for close rows).
+    r"""Distances :math:`\|w_r - w_j\|_2` between rows of a last-layer weight.
+
+    Differences are taken first (never the :math:`\|a\|^2 + \|b\|^2 - 2a^\top b` shortcut,
+    which cancels for close rows).
 
     Parameters
     ----------
@@ -303,8 +519,9 @@ def row_distances(weight: torch.Tensor, rows: torch.Tensor | None = None) -> tor
 
 
 def certificate_scales(logits: torch.Tensor, target: torch.Tensor, lipschitz, row_dist=None):
-    r"""The scale :math:`s_{tj}` of each logit gap in the certificate of class :math:`t`
-    (Tsuzuku, Sato and Sugiyama, NeurIPS 2018):
+    r"""The scale :math:`s_{tj}` of each logit gap in the certificate of class :math:`t`.
+
+    Two forms (Tsuzuku, Sato and Sugiyama, NeurIPS 2018):
 
     - global form: :math:`s_{tj} = \sqrt2\, L`, with :math:`L` a bound of the whole logit map;
     - pairwise form (a linear last layer with rows :math:`w_j`): :math:`s_{tj} = L\,
@@ -341,27 +558,30 @@ def certificate_scales(logits: torch.Tensor, target: torch.Tensor, lipschitz, ro
 
 
 def certificate(logits: torch.Tensor, target: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    r"""The certified radius of class :math:`t` in each row, signed:
+    r"""The certified radius of class :math:`t` in each row, signed.
 
     .. math:: \varepsilon_t(x) = \min_{j \ne t} \frac{f_t(x) - f_j(x)}{s_{tj}}
 
-    negative when another class has a larger logit. A pair with :math:`s_{tj} = 0` (identical
+    It is negative when another class has a larger logit. With the global scales
+    :math:`s_{tj} = \sqrt2\, L` it is :math:`M_f(x) / (\sqrt2\, L)`, the radius of Tsuzuku,
+    Sato and Sugiyama (NeurIPS 2018). A pair with :math:`s_{tj} = 0` (identical
     rows) never flips if :math:`f_t > f_j` (:math:`+\infty`), else gives 0. Differentiable (the
     CR objective maximises it); :class:`lipviz.Certifier` evaluates it in float64.
 
     Parameters
     ----------
     logits : Tensor
-        Shape ``(N, C)``.
+        Shape ``(N, C)``, :math:`f(x)` for each row.
     target : Tensor
-        Shape ``(N,)``.
+        Shape ``(N,)``, integer: the class :math:`t` of each row (a label or the prediction).
     scales : Tensor
-        Shape ``(N, C)``, from :func:`certificate_scales`.
+        Shape ``(N, C)``, non-negative, from :func:`certificate_scales`.
 
     Returns
     -------
     Tensor
-        Shape ``(N,)``.
+        Shape ``(N,)``: the signed radius (in input units when ``scales`` are), possibly
+        :math:`+\infty`.
 
     Examples
     --------

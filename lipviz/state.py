@@ -23,6 +23,19 @@ __all__ = ["eval_mode", "frozen", "seeded", "state_digest"]
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Put every module of ``model`` in eval mode; restore each module's own flag on exit.
 
+    Only the ``training`` flags are set (``train()``/``eval()`` are not called, so a custom
+    override with side effects does not run); parameters and buffers are untouched.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The module whose submodules (itself included) are switched to eval mode.
+
+    Yields
+    ------
+    nn.Module
+        ``model`` itself, in eval mode inside the block.
+
     Examples
     --------
     >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout()).train()
@@ -51,6 +64,17 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
     For attacks and searches that differentiate with respect to the *inputs*: the model's
     ``.grad`` fields stay as they were, even when a third-party attack calls ``backward()``.
 
+    Parameters
+    ----------
+    model : nn.Module
+        The module to freeze; its modes (as :func:`eval_mode`) and each parameter's
+        ``requires_grad`` flag are restored on exit.
+
+    Yields
+    ------
+    nn.Module
+        ``model`` itself, in eval mode and with ``requires_grad=False`` inside the block.
+
     Examples
     --------
     >>> lin = nn.Linear(2, 1)
@@ -78,6 +102,17 @@ def state_digest(model: nn.Module) -> str:
     a bound stamped with the digest can be checked against the model it is used with. Tensors
     are hashed byte for byte, whatever their dtype or device.
 
+    Parameters
+    ----------
+    model : nn.Module
+        The module; every parameter and buffer is hashed with its name, dtype and shape
+        (a shared tensor once per name).
+
+    Returns
+    -------
+    str
+        32 hexadecimal characters (a 16-byte BLAKE2b digest).
+
     Examples
     --------
     >>> lin = nn.Linear(2, 2)
@@ -100,8 +135,9 @@ def state_digest(model: nn.Module) -> str:
 
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None]:
-    """Run a block with torch's global RNG seeded to ``seed``; the caller's RNG state (CPU, and
-    ``device``'s if it is a CUDA device) is restored on exit.
+    """Run a block with torch's global RNG seeded to ``seed``; the caller's RNG is restored.
+
+    The caller's RNG state (CPU, and ``device``'s if it is a CUDA device) is restored on exit.
 
     Model builders use it so that ``create(name, seed=s)`` gives the same weights as seeding and
     building would, without reseeding the caller's random stream.
@@ -112,6 +148,10 @@ def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None
         The seed of the block.
     device : torch.device or str, optional
         A CUDA device whose RNG the block also uses (seeded and restored).
+
+    Yields
+    ------
+    None
 
     Examples
     --------

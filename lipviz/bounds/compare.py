@@ -21,6 +21,29 @@ def compare_estimators(module: nn.Module, input_shape, n_iter=(1, 5, 20, 100), e
     sound bound lipviz uses, the cheap reshaped-kernel bounds, the stride-1 FFT bound, and the
     exact value from the dense Jacobian when ``exact`` (small inputs only). Columns: ``method``,
     ``value``, ``sound``, ``seconds`` and ``ratio`` (value / exact).
+
+    The reshaped-kernel and FFT rows are for convolutions only. The stride-1 FFT bound
+    (Sedghi, Gupta and Long, ICLR 2019) ignores the stride: a strided convolution is the
+    stride-1 one followed by a subsampling of norm 1, so it stays sound, only looser. Power
+    iteration runs in float64 on a copy of the layer; the bias plays no part.
+
+    Parameters
+    ----------
+    module : nn.Linear or nn.Conv2d
+        The layer.
+    input_shape : tuple of int
+        Its input shape without the batch dimension: ``(in_features,)`` or ``(C, H, W)``.
+    n_iter : int or sequence of int
+        Power-iteration step counts, one row each.
+    exact : bool
+        Add the exact norm (SVD of the dense Jacobian, with ``prod(out) x prod(in)`` entries:
+        small inputs only) and the ``ratio`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per estimator, columns ``method``, ``value``, ``sound``, ``seconds`` (NaN for
+        the untimed rows) and, when ``exact``, ``ratio``.
     """
     import pandas as pd
 

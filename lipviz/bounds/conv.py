@@ -74,7 +74,29 @@ def _circular_bound(w: torch.Tensor, conv: nn.Conv2d, hw) -> float:
 
 
 def conv_linear_op(conv: nn.Conv2d, weight: torch.Tensor):
-    """The linear part of ``conv`` (no bias) with ``weight``, any padding mode, as a function."""
+    """The linear part of ``conv`` (no bias) with ``weight``, any padding mode, as a function.
+
+    Parameters
+    ----------
+    conv : nn.Conv2d
+        Gives the stride, padding, padding mode, dilation and groups.
+    weight : Tensor
+        The kernel to use, shape ``(C_out, C_in / groups, k_h, k_w)`` (e.g. the current weight,
+        or one fused with a BatchNorm); gradients flow through it.
+
+    Returns
+    -------
+    callable
+        ``op(x)``, mapping ``(N, C_in, H, W)`` to ``(N, C_out, H_out, W_out)``, the same as
+        ``conv(x)`` without the bias when ``weight`` is ``conv``'s.
+
+    Examples
+    --------
+    >>> conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular")
+    >>> op = conv_linear_op(conv, torch.ones(1, 1, 3, 3))
+    >>> op(torch.ones(1, 1, 4, 4)).unique().tolist()  # circular: every window is full
+    [9.0]
+    """
     zeros = conv.padding_mode == "zeros"
 
     def op(x):
@@ -98,7 +120,15 @@ def conv_operator_bound(
     Zero padding: the FFT bound on the padded grid (with polyphase strides) or the reshaped-kernel
     bound, whichever is smaller. Other padding modes: the unpadded ("valid") convolution on the
     padded grid times :math:`\|P\|_2` of the padding operator; for circular padding also the
-    folded circular bound (:func:`_circular_bound`), keeping the smaller.
+    folded circular bound (:func:`_circular_bound`), keeping the smaller. For zero padding,
+
+    .. math:: \|\mathrm{conv}\|_2 \le \min\Big(\max_f \sigma_{\max}\big(\hat K(f)\big),\;
+        \sqrt{o_h o_w}\, \|W\|_2\Big)
+
+    (:func:`lipviz.functional.conv_norm_fft`, after Sedghi, Gupta and Long, ICLR 2019, and
+    :func:`lipviz.functional.reshaped_kernel_bounds`); for other padding modes each of the two
+    is applied to the valid convolution and multiplied by
+    :math:`\|P\|_2 = \sqrt{\max \text{copies of one input}}`.
 
     Parameters
     ----------
@@ -116,6 +146,23 @@ def conv_operator_bound(
     Returns
     -------
     LayerBound
+        ``value`` (a float), ``method`` (which bound won) and ``sound`` (False for
+        ``"estimate"``).
+
+    Raises
+    ------
+    ValueError
+        If ``in_shape`` is not ``(conv.in_channels, H, W)``.
+
+    Examples
+    --------
+    >>> conv = nn.Conv2d(1, 1, 3, padding=1, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = conv.weight.zero_()
+    ...     conv.weight[0, 0, 1, 1] = 2.0  # 2 x identity
+    >>> lb = conv_operator_bound(conv, (1, 5, 5), "sound", 0)
+    >>> lb.value, lb.sound
+    (2.0, True)
     """
     _check_conv(conv, in_shape)
     w = current_weight(conv) if weight is None else weight
@@ -168,7 +215,20 @@ def bn_scale(
     Returns
     -------
     Tensor
-        Shape ``(C,)``.
+        Shape ``(C,)``; :math:`\gamma = 1` without affine parameters. The eval-mode map is
+        :math:`x_c \mapsto s_c x_c + b_c` with these slopes :math:`s_c`.
+
+    Raises
+    ------
+    ValueError
+        If ``bn`` keeps no running statistics.
+
+    Examples
+    --------
+    >>> bn = nn.BatchNorm1d(2, eps=0.0).eval()
+    >>> _ = bn.running_var.fill_(4.0)
+    >>> bn_scale(bn).tolist()
+    [0.5, 0.5]
     """
     if bn.running_var is None:
         msg = f"{bn!r} has no running statistics (track_running_stats=False): no eval-mode bound"
@@ -188,9 +248,30 @@ def _batchnorm(bn, ctx: BoundContext) -> LayerBound:
 
 
 def conv_bn_bound(conv: nn.Conv2d, bn: nn.BatchNorm2d, in_shape, mode, n_iter) -> LayerBound:
-    """Bound of BN(conv(x)) as one linear map: the kernel scaled per output channel.
+    r"""Bound of BN(conv(x)) as one linear map: the kernel scaled per output channel.
 
     Tighter than the product of the two bounds. Parameters as :func:`conv_operator_bound`.
+    In eval mode :math:`\mathrm{BN}(\mathrm{conv}(x)) = \mathrm{conv}_{K'}(x) + b'` with
+    :math:`K'[o] = s_o K[o]` (:func:`bn_scale`), so the bound is that of the convolution with
+    kernel :math:`K'` (biases and shifts do not change the Lipschitz constant).
+
+    Parameters
+    ----------
+    conv : nn.Conv2d
+        The convolution.
+    bn : nn.BatchNorm2d
+        The BatchNorm that directly follows it (eval mode: running statistics).
+    in_shape : tuple of int
+        The convolution's input shape ``(C, H, W)``, without the batch dimension.
+    mode : {"sound", "estimate"}
+        Guaranteed bound, or ``n_iter`` steps of power iteration (an under-estimate).
+    n_iter : int
+        Power-iteration steps of ``estimate`` mode.
+
+    Returns
+    -------
+    LayerBound
+        As :func:`conv_operator_bound`, with ``", conv+BN fused"`` appended to ``method``.
     """
     scale = bn_scale(bn).to(conv.weight.device)
     fused = current_weight(conv).detach().double() * scale.view(-1, 1, 1, 1)

@@ -27,7 +27,32 @@ def _weight_hooks(module: nn.Module) -> dict[str, object]:
 def check_hooks(module: nn.Module, name: str) -> None:
     """Raise unless every forward (pre-)hook on ``module`` is one lipviz accounts for.
 
-    Backward hooks do not change forward values and are allowed.
+    Backward hooks do not change forward values and are allowed. Only ``module`` itself is
+    checked (not its children), plus torch's global module forward hooks.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The module about to be bounded.
+    name : str
+        Its path in the model, for the error message (the type name is used when empty).
+
+    Raises
+    ------
+    TypeError
+        If global module forward (pre-)hooks are registered, ``module`` has forward hooks, or
+        it has forward pre-hooks other than ``weight_norm`` and the legacy ``spectral_norm``.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(2, 2)
+    >>> check_hooks(lin, "fc")  # no hooks: returns None
+    >>> handle = lin.register_forward_hook(lambda m, i, o: 2 * o)
+    >>> check_hooks(lin, "fc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: fc (Linear) has forward hooks, which may change its output; ...
+    >>> handle.remove()
     """
     label = name or type(module).__name__
     if _module_impl._global_forward_hooks or _module_impl._global_forward_pre_hooks:
@@ -62,6 +87,20 @@ def current_weight(module: nn.Module, name: str = "weight") -> torch.Tensor:
     Parametrisations (``torch.nn.utils.parametrize``) recompute on access already; the
     ``weight_norm`` and legacy ``spectral_norm`` pre-hooks are evaluated here (without a
     power-iteration step), instead of reading the value cached by the last forward pass.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The module holding the weight.
+    name : str
+        The attribute name of the weight.
+
+    Returns
+    -------
+    Tensor
+        The weight, shape as ``getattr(module, name)`` (e.g. ``(out_features, in_features)``
+        or ``(C_out, C_in / groups, k_h, k_w)``), with autograd history in the underlying
+        parameters.
 
     Examples
     --------

@@ -45,6 +45,24 @@ class LipschitzBound:
     ``table`` is a DataFrame with one row per layer call (name, type, shapes, bound, method,
     sound, whether the instance is shared, cumulative product). ``state_digest`` fingerprints the
     parameters and buffers the bound was computed for (:func:`lipviz.state.state_digest`).
+    Returned by :func:`lipschitz_bound`; ``float(bound)`` is ``bound.value`` and ``bound.sound``
+    is ``mode == "sound"``.
+
+    Parameters
+    ----------
+    value : float
+        The bound (or estimate) of the l2 Lipschitz constant of the whole model.
+    mode : str
+        ``"sound"`` when every layer's bound is guaranteed, else ``"estimate"``.
+    method : str
+        How the value was obtained (``"composition of per-layer bounds"``).
+    input_shape : tuple of int
+        The input shape it holds for, without the batch dimension.
+    table : pandas.DataFrame
+        One row per layer call: columns ``layer``, ``type``, ``in_shape``, ``out_shape``,
+        ``bound``, ``method``, ``sound``, ``depth``, ``shared`` and ``cumulative``.
+    state_digest : str
+        Fingerprint of the parameters and buffers (``""`` when unknown).
     """
 
     value: float
@@ -56,6 +74,7 @@ class LipschitzBound:
 
     @property
     def sound(self) -> bool:
+        """Whether the value is a guaranteed upper bound (``mode == "sound"``)."""
         return self.mode == "sound"
 
     def __float__(self) -> float:
@@ -109,7 +128,21 @@ class Walker:
         self.inplace: list[str] = []  # leaves that modified their input in place
 
     def row(self, ctx: BoundContext, module, x_in, x_out, lb: LayerBound) -> None:
-        """Record one call in the walk's table."""
+        """Record one call in the walk's table.
+
+        Parameters
+        ----------
+        ctx : BoundContext
+            The call's context (its ``name`` and ``depth`` are recorded).
+        module : nn.Module
+            The module called (its type and identity are recorded).
+        x_in : Tensor
+            The call's input, shape ``(N, *in_shape)``.
+        x_out : Tensor
+            The call's output, shape ``(N, *out_shape)``.
+        lb : LayerBound
+            The call's bound (a tensor value is recorded as a float).
+        """
         value = lb.value
         if isinstance(value, torch.Tensor):
             value = float(value.detach())
@@ -120,7 +153,36 @@ class Walker:
         })  # fmt: skip
 
     def walk(self, module: nn.Module, x: torch.Tensor, ctx: BoundContext) -> Step:
-        """(bound, sound, output) of ``module`` applied to ``x`` (a composite or a leaf)."""
+        """(bound, sound, output) of ``module`` applied to ``x`` (a composite or a leaf).
+
+        A module with a composition rule (:func:`~lipviz.bounds.registry.register_composite`)
+        is walked by it; any other module is a leaf (:meth:`leaf`).
+
+        Parameters
+        ----------
+        module : nn.Module
+            The module to walk.
+        x : Tensor
+            Its input batch, shape ``(N, *in_shape)``.
+        ctx : BoundContext
+            The call's context (name and depth; the input shape is filled in per leaf).
+
+        Returns
+        -------
+        bound : float or Tensor
+            The module's bound (a 0-dim tensor in ``differentiable`` mode).
+        sound : bool
+            Whether every bound composed into it is guaranteed.
+        output : Tensor
+            ``module(x)``, shape ``(N, *out_shape)``.
+
+        Raises
+        ------
+        TypeError
+            For hooks lipviz cannot account for, or a module without a rule.
+        ValueError
+            If the output does not keep the batch dimension of ``x``.
+        """
         check_hooks(module, ctx.name)
         rule = find_composite(module)
         if rule is not None:
@@ -146,7 +208,25 @@ class Walker:
         return out
 
     def leaf(self, module: nn.Module, x: torch.Tensor, ctx: BoundContext) -> Step:
-        """A module with a bound rule: run it, bound it, record it."""
+        """A module with a bound rule: run it, bound it, record it.
+
+        The module runs without gradients; an in-place change of ``x`` is noted (for
+        :meth:`check_unmodified`). Its submodules' hooks are checked too.
+
+        Parameters
+        ----------
+        module : nn.Module
+            A module with a bound rule (:func:`~lipviz.bounds.registry.register_bound`).
+        x : Tensor
+            Its input batch, shape ``(N, *in_shape)``.
+        ctx : BoundContext
+            The call's context; the rule receives it with ``in_shape = x.shape[1:]``.
+
+        Returns
+        -------
+        tuple
+            ``(bound, sound, output)`` as for :meth:`walk`.
+        """
         for sub_name, sub in module.named_modules():
             if sub is not module:
                 check_hooks(sub, f"{ctx.name}.{sub_name}")
@@ -158,7 +238,25 @@ class Walker:
         return _as_value(lb.value, self.mode), lb.sound, out
 
     def fused(self, rule, pair, x: torch.Tensor, ctx: BoundContext) -> Step:
-        """Two consecutive modules bounded as one map by a fusion rule."""
+        """Two consecutive modules bounded as one map by a fusion rule.
+
+        Parameters
+        ----------
+        rule : callable
+            ``rule((first, second), ctx) -> LayerBound``, from
+            :func:`~lipviz.bounds.registry.find_fusion`.
+        pair : tuple of nn.Module
+            ``(first, second)``; the map is ``second(first(x))``.
+        x : Tensor
+            The input batch of ``first``, shape ``(N, *in_shape)``.
+        ctx : BoundContext
+            The call's context; the rule receives it with ``in_shape = x.shape[1:]``.
+
+        Returns
+        -------
+        tuple
+            ``(bound, sound, output)`` as for :meth:`walk`; one table row, under ``first``.
+        """
         for mod in pair:
             check_hooks(mod, ctx.name)
             find_rule(mod)  # refuses subclasses that override the registered type
@@ -169,7 +267,24 @@ class Walker:
         return _as_value(lb.value, self.mode), lb.sound, out
 
     def check_unmodified(self, x: torch.Tensor, version: int, first: int, block: str) -> None:
-        """Refuse a block whose parts modified its shared input in place."""
+        """Refuse a block whose parts modified its shared input in place.
+
+        Parameters
+        ----------
+        x : Tensor
+            The block's input, shared by its parts.
+        version : int
+            ``x._version`` before the block's parts ran.
+        first : int
+            ``len(walker.inplace)`` before the block's parts ran (to name the culprits).
+        block : str
+            The block's name, for the error message.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` was modified in place.
+        """
         if x._version != version:
             culprits = self.inplace[first:] or ["a module"]
             msg = (
@@ -218,8 +333,16 @@ def walk(model: nn.Module, x: torch.Tensor, ctx: BoundContext) -> tuple[Walker, 
 
     Returns
     -------
-    (Walker, (bound, sound, output))
-        The walker (its ``rows`` are the per-call table) and the composed result.
+    walker : Walker
+        The walker; its ``rows`` are the per-call table.
+    step : tuple
+        The composed result ``(bound, sound, output)`` (see :meth:`Walker.walk`), with
+        ``output`` of shape ``(N, *out_shape)``.
+
+    Raises
+    ------
+    ValueError
+        If the walk modified ``x`` in place (or see :meth:`Walker.walk`).
     """
     walker = Walker(ctx)
     version = x._version
@@ -289,21 +412,36 @@ def lipschitz_bound(
 
     Parameters
     ----------
-    model
+    model : nn.Module
         An ``nn.Sequential`` (nested, with :class:`~lipviz.layers.Residual` and
         :class:`~lipviz.layers.Concat` blocks) or a single module with a registered rule.
-    input_shape
-        e.g. ``(1, 28, 28)`` or ``(2,)``.
-    mode
+    input_shape : tuple of int
+        The input shape without the batch dimension, e.g. ``(1, 28, 28)`` or ``(2,)``.
+    mode : {"sound", "estimate"}
         ``"sound"``: guaranteed upper bounds only (exact SVD for dense layers, the FFT bound for
         convolutions). ``"estimate"``: power iteration with ``n_iter`` steps, which may
         under-estimate; never use it for a certificate.
+    n_iter : int
+        Power-iteration steps of ``"estimate"`` mode.
 
     Returns
     -------
     LipschitzBound
         ``value``, ``mode``, and ``table``: one row per layer (``depth`` > 0 for rows inside
         residual/concat blocks, whose block row carries their combined bound).
+
+    Raises
+    ------
+    TypeError
+        For a module without a rule, a subclass overriding a registered type's methods, or
+        hooks lipviz cannot account for.
+    ValueError
+        For an unknown mode, a bad ``input_shape``, a non-finite bound, residual parts of
+        different shapes, or in-place changes of a shared input.
+    RuntimeError
+        If the walk does not reproduce the model's forward pass, outputs depend on other
+        inputs of the batch, the model changes while running, or ``mode="sound"`` meets a
+        layer with only an estimate.
 
     Examples
     --------

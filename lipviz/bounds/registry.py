@@ -59,6 +59,21 @@ class LayerBound:
     """A per-layer Lipschitz bound: its value, how it was obtained and whether it is sound.
 
     ``value`` is a float, or a 0-dim tensor with gradients in ``differentiable`` mode.
+
+    Parameters
+    ----------
+    value : float or Tensor
+        The l2 Lipschitz bound (or estimate) of the layer; a 0-dim tensor only in
+        ``differentiable`` mode.
+    method : str
+        How it was obtained, for tables (e.g. ``"exact SVD"``).
+    sound : bool
+        True only for a guaranteed upper bound; False for estimates.
+
+    Examples
+    --------
+    >>> LayerBound(1.0, "1 (analytic)", True).sound
+    True
     """
 
     value: float
@@ -98,12 +113,47 @@ class BoundContext:
     extras: Mapping = field(default_factory=dict)
 
     def part(self, suffix: str, *, nested: bool = False) -> BoundContext:
-        """The context of a part of this call (``nested``: one level deeper, e.g. a branch)."""
+        """The context of a part of this call (``nested``: one level deeper, e.g. a branch).
+
+        Parameters
+        ----------
+        suffix : str
+            The part's name inside this call (a child's name, e.g. ``"0"`` or ``"branch"``).
+        nested : bool
+            Whether the part is one level deeper (``depth + 1``), e.g. a residual branch.
+
+        Returns
+        -------
+        BoundContext
+            A copy named ``f"{name}.{suffix}"`` (just ``suffix`` at the top level).
+
+        Examples
+        --------
+        >>> ctx = BoundContext((3,), name="net")
+        >>> ctx.part("0").name, ctx.part("branch", nested=True).depth
+        ('net.0', 1)
+        """
         name = f"{self.name}.{suffix}" if self.name else str(suffix)
         return dataclasses.replace(self, name=name, depth=self.depth + int(nested))
 
     def at(self, in_shape) -> BoundContext:
-        """The same context for inputs of shape ``in_shape``."""
+        """The same context for inputs of shape ``in_shape``.
+
+        Parameters
+        ----------
+        in_shape : sequence of int
+            The input shape without the batch dimension (e.g. ``x.shape[1:]``).
+
+        Returns
+        -------
+        BoundContext
+            A copy with ``in_shape`` as a tuple of ints.
+
+        Examples
+        --------
+        >>> BoundContext().at([1, 28, 28]).in_shape
+        (1, 28, 28)
+        """
         return dataclasses.replace(self, in_shape=tuple(int(s) for s in in_shape))
 
 
@@ -113,6 +163,24 @@ _RULES: dict[type, Rule] = {}
 
 def register_bound(*types: type) -> Callable[[Rule], Rule]:
     """Register a bound rule ``rule(module, ctx) -> LayerBound`` for module types (decorator).
+
+    A later registration for the same type replaces the earlier one. Subclasses of a registered
+    type use its rule unless they override its methods (:func:`lookup`).
+
+    Parameters
+    ----------
+    *types : type
+        The module classes the rule bounds.
+
+    Returns
+    -------
+    callable
+        The decorator; it registers ``rule`` and returns it unchanged.
+
+    Raises
+    ------
+    TypeError
+        At registration, if ``rule`` cannot be called with two positional arguments.
 
     Examples
     --------
@@ -152,7 +220,13 @@ def _check_arity(rule: Callable, n: int, form: str) -> None:
 
 
 def registered_types() -> list[type]:
-    """Module types that have a bound rule."""
+    """Module types that have a bound rule.
+
+    Returns
+    -------
+    list of type
+        The types registered with :func:`register_bound`, in registration order.
+    """
     return list(_RULES)
 
 
@@ -169,7 +243,43 @@ def lookup(registry: Mapping, module: nn.Module, what: str = "rule"):
 
     A subclass of a registered type that redefines a method of that type (``forward``,
     ``_conv_forward``, ...) computes something else than the registered rule assumes, so it is
-    refused (``TypeError``) unless it registers its own rule.
+    refused (``TypeError``) unless it registers its own rule. Methods that do not change what
+    the module computes (``__init__``, ``extra_repr``, ``reset_parameters``, ``train``, ...)
+    may be redefined.
+
+    Parameters
+    ----------
+    registry : Mapping
+        Module type to rule (the bound, fusion or composition registry).
+    module : nn.Module
+        The module to look up.
+    what : str
+        What is looked up, for the error message (e.g. ``"bound rule"``).
+
+    Returns
+    -------
+    callable or None
+        The rule of the nearest registered class, or None if no class of the MRO is registered.
+
+    Raises
+    ------
+    TypeError
+        If a class between ``type(module)`` and the registered class overrides a method of the
+        registered class.
+
+    Examples
+    --------
+    >>> class Sneaky(nn.ReLU):
+    ...     def forward(self, x):
+    ...         return 2 * x
+    >>> lookup({nn.ReLU: "relu rule"}, nn.ReLU())
+    'relu rule'
+    >>> lookup({nn.ReLU: "relu rule"}, Sneaky())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: Sneaky subclasses ReLU and overrides 'forward', ...
+    >>> lookup({}, nn.ReLU()) is None
+    True
     """
     mro = type(module).__mro__
     for i, cls in enumerate(mro):
@@ -190,7 +300,24 @@ def lookup(registry: Mapping, module: nn.Module, what: str = "rule"):
 
 
 def find_rule(module: nn.Module) -> Rule:
-    """The bound rule of ``module``; a clear TypeError if it has none (or overrides its type)."""
+    """The bound rule of ``module``; a clear TypeError if it has none (or overrides its type).
+
+    Parameters
+    ----------
+    module : nn.Module
+        The module to bound.
+
+    Returns
+    -------
+    callable
+        ``rule(module, ctx) -> LayerBound``, registered with :func:`register_bound`.
+
+    Raises
+    ------
+    TypeError
+        If no class of the module's MRO has a rule (lipviz never assumes 1), or the module's
+        class overrides a method of the registered type (:func:`lookup`).
+    """
     rule = lookup(_RULES, module, "bound rule")
     if rule is None:
         msg = (
@@ -208,8 +335,29 @@ _FUSIONS: dict[type, dict[type, FusionRule]] = {}
 
 
 def register_fusion(first: type, second: type) -> Callable[[FusionRule], FusionRule]:
-    """Register a rule bounding ``second(first(x))`` as one map, for consecutive modules of a
-    ``Sequential`` (decorator): ``rule((a, b), ctx) -> LayerBound``, tighter than the product."""
+    """Register a rule bounding ``second(first(x))`` as one map (decorator).
+
+    For consecutive modules of a ``Sequential``: ``rule((a, b), ctx) -> LayerBound``, tighter
+    than the product of the two bounds (e.g. a Conv2d followed by its BatchNorm2d).
+    ``ctx.in_shape`` is the input shape of ``first``.
+
+    Parameters
+    ----------
+    first : type
+        Module class of the first module.
+    second : type
+        Module class of the module that directly follows it.
+
+    Returns
+    -------
+    callable
+        The decorator; it registers ``rule`` and returns it unchanged.
+
+    Raises
+    ------
+    TypeError
+        At registration, if ``rule`` cannot be called with two positional arguments.
+    """
 
     def decorate(rule: FusionRule) -> FusionRule:
         _check_arity(rule, 2, "rule((first, second), ctx)")
@@ -220,8 +368,23 @@ def register_fusion(first: type, second: type) -> Callable[[FusionRule], FusionR
 
 
 def find_fusion(first: nn.Module, second: nn.Module | None) -> FusionRule | None:
-    """The fusion rule for the pair ``(first, second)``, or None (subclasses that override a
-    registered type's methods are refused, as for bound rules)."""
+    """The fusion rule for the pair ``(first, second)``, or None.
+
+    Subclasses that override a registered type's methods get no fusion (None, not an error):
+    their own bound rules then decide, and :func:`find_rule` refuses them as usual.
+
+    Parameters
+    ----------
+    first : nn.Module
+        A module of a ``Sequential``.
+    second : nn.Module or None
+        The module after it; None when ``first`` is the last one.
+
+    Returns
+    -------
+    callable or None
+        ``rule((first, second), ctx) -> LayerBound``, or None.
+    """
     if second is None:
         return None
     try:
@@ -236,8 +399,28 @@ _COMPOSITES: dict[type, CompositeRule] = {}
 
 
 def register_composite(*types: type) -> Callable[[CompositeRule], CompositeRule]:
-    """Register a composition rule ``rule(walker, module, x, ctx) -> (bound, sound, output)``
-    for container types whose bound combines their parts' bounds (decorator)."""
+    """Register a composition rule ``rule(walker, module, x, ctx) -> (bound, sound, output)``.
+
+    For container types whose bound combines their parts' bounds (decorator). ``x`` is the
+    container's input batch ``(N, *in_shape)``; the rule walks each part with
+    ``walker.walk(part, x_part, ctx.part(name))`` and returns the combined bound, whether every
+    part was sound, and the container's output ``(N, *out_shape)``.
+
+    Parameters
+    ----------
+    *types : type
+        The container classes the rule composes.
+
+    Returns
+    -------
+    callable
+        The decorator; it registers ``rule`` and returns it unchanged.
+
+    Raises
+    ------
+    TypeError
+        At registration, if ``rule`` cannot be called with four positional arguments.
+    """
 
     def decorate(rule: CompositeRule) -> CompositeRule:
         _check_arity(rule, 4, "rule(walker, module, x, ctx)")
@@ -249,5 +432,22 @@ def register_composite(*types: type) -> Callable[[CompositeRule], CompositeRule]
 
 
 def find_composite(module: nn.Module) -> CompositeRule | None:
-    """The composition rule of ``module``, or None for a leaf (refusing overriding subclasses)."""
+    """The composition rule of ``module``, or None for a leaf (refusing overriding subclasses).
+
+    Parameters
+    ----------
+    module : nn.Module
+        The module being walked.
+
+    Returns
+    -------
+    callable or None
+        ``rule(walker, module, x, ctx) -> (bound, sound, output)``, or None when the module's
+        type has no composition rule.
+
+    Raises
+    ------
+    TypeError
+        If the module's class overrides a method of the registered container type.
+    """
     return lookup(_COMPOSITES, module, "composition rule")

@@ -28,6 +28,9 @@ def layer_bound(
 ) -> LayerBound:
     r"""The Lipschitz bound of one module for inputs of shape ``in_shape`` (no batch dimension).
 
+    The module's registered rule is applied directly, without running the module; for an
+    ``nn.Linear`` it is :math:`\|W\|_2`, exactly (SVD) in ``sound`` mode.
+
     Parameters
     ----------
     module : nn.Module
@@ -46,6 +49,8 @@ def layer_bound(
 
     Raises
     ------
+    ValueError
+        For an unknown ``mode`` (or an ``in_shape`` the rule rejects).
     TypeError
         If no rule is registered for the module's type, the module's class overrides a
         method of the registered type without registering its own rule, or the module has
