@@ -108,7 +108,7 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
         page.screenshot(path=str(tmp_path / "lab.png"))
         page.wait_for_function(
             "([el, d]) => el.getAttribute('d') !== d", arg=[shape.element_handle(), before],
-            timeout=30000,
+            timeout=120000,  # a condition, not a sleep: a loaded machine answers slowly
         )  # fmt: skip
         after = shape.get_attribute("d")
         page.screenshot(path=str(tmp_path / "lab.png"))
