@@ -17,19 +17,24 @@ from .bounds import (
     BoundContext,
     LayerBound,
     LipschitzBound,
+    LocalBound,
     layer_bound,
     lipschitz_bound,
+    local_lipschitz_bound,
     register_bound,
     register_composite,
     register_fusion,
 )
 from .certify import CertifiedRadii, Certifier, certified_accuracy, certified_radius, margins
+from .certify_local import local_certified, local_certified_radius
 from .config import resolve
 from .data import Normalize, available_datasets, load_dataset, make_toy
 from .experiments import RUNNERS
 from .layers import (
     LLN,
     SOC,
+    ClippedMaxMin,
+    ClippedReLU,
     Concat,
     GroupSort,
     Householder,
@@ -57,11 +62,14 @@ __all__ = [
     "BoundContext",
     "CertifiedRadii",
     "Certifier",
+    "ClippedMaxMin",
+    "ClippedReLU",
     "Concat",
     "GroupSort",
     "Householder",
     "LayerBound",
     "LipschitzBound",
+    "LocalBound",
     "MaxMin",
     "Normalize",
     "OrthogonalLinear",
@@ -80,6 +88,9 @@ __all__ = [
     "layer_bound",
     "lipschitz_bound",
     "load_dataset",
+    "local_certified",
+    "local_certified_radius",
+    "local_lipschitz_bound",
     "make_toy",
     "margins",
     "minimal_l2",

@@ -383,6 +383,7 @@ def certified_accuracy(
     mode: str = "sound",
     form: str = "auto",
     certifier: Certifier | None = None,
+    method: str = "global",
 ):
     r"""Fraction of inputs correctly classified with a certified radius *greater than* each ε.
 
@@ -412,6 +413,10 @@ def certified_accuracy(
         The certificate form (:class:`Certifier`).
     certifier : Certifier, optional
         A precomputed :class:`Certifier` (``bound``, ``mode`` and ``form`` are then ignored).
+    method : {"global", "local"}
+        ``local``: correct and :func:`lipviz.local_certified` at each ε > 0 (the local bound of
+        Huang et al., NeurIPS 2021, in ``mode``); ``bound``, ``form`` and ``certifier`` are then
+        not used.
 
     Returns
     -------
@@ -438,6 +443,11 @@ def certified_accuracy(
         msg = f"every eps must be a finite number >= 0, got {eps_list}"
         raise ValueError(msg)
     y = check_labels(y, len(x))
+    if method == "local":
+        return _local_accuracy(model, x, y, eps_list, mode)
+    if method != "global":
+        msg = f"method must be 'global' or 'local', got {method!r}"
+        raise ValueError(msg)
     cert = certified_radius(model, x, bound=bound, mode=mode, form=form, certifier=certifier)
     correct = cert.predicted.cpu() == y.cpu()
     radius = cert.radius.cpu()
@@ -451,6 +461,21 @@ def certified_accuracy(
         }
         for e in eps_list
     ]
+    return pd.DataFrame(rows)
+
+
+def _local_accuracy(model, x, y, eps_list, mode):
+    import pandas as pd
+
+    from .certify_local import local_certified
+
+    with eval_mode(model), torch.no_grad():
+        correct = model(x).argmax(1).cpu() == y.cpu()
+    kind = "certified (local)" if mode == "sound" else "estimate (local, not a certificate)"
+    rows = []
+    for e in eps_list:
+        ok = correct & local_certified(model, x, e, mode).cpu() if e > 0 else correct
+        rows.append({"eps": e, "certified_accuracy": float(ok.float().mean()), "kind": kind})
     return pd.DataFrame(rows)
 
 

@@ -15,6 +15,8 @@ MODULES = [
     "lipviz.bounds.registry",
     "lipviz.state",
     "lipviz.certify",
+    "lipviz.certify_local",
+    "lipviz.bounds.local",
     "lipviz.config",
     "lipviz.data",
     "lipviz.attacks",
@@ -50,6 +52,12 @@ def test_all_names_resolve(name):
 # The public surface of ``import lipviz``. Adding or removing a name is an API change: update
 # this list (and the changelog of the release) in the same commit.
 PUBLIC_API = [
+    "local_lipschitz_bound",
+    "local_certified_radius",
+    "local_certified",
+    "LocalBound",
+    "ClippedReLU",
+    "ClippedMaxMin",
     "AttackResult",
     "AuditReport",
     "BoundContext",

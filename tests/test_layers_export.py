@@ -19,6 +19,8 @@ MODELS = [
     ("4c3f", {}, (1, 28, 28)),
     ("lipconvnet", {"init_channels": 4}, (3, 32, 32)),
     ("lipconvnet", {"init_channels": 4, "last_layer": "soc", "activation": "maxmin"}, (3, 32, 32)),
+    ("6c2f", {"activation": "clipped-maxmin"}, (1, 28, 28)),
+    ("8c2f", {"activation": "clipped-relu", "input_size": 32, "n_classes": 10}, (3, 32, 32)),
 ]
 
 

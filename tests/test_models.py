@@ -44,3 +44,20 @@ def test_lipconvnet_shapes_and_sound_bound():
     assert hh2.eval()(x).shape == (2, 10)
     with pytest.raises(ValueError, match="depth"):
         lipviz.models.create("lipconvnet", depth=7)
+
+
+@pytest.mark.parametrize("name", ["4c3f", "6c2f"])
+@pytest.mark.parametrize("activation", ["relu", "clipped-relu", "maxmin", "clipped-maxmin"])
+def test_local_lip_families_build_for_mnist_by_default(name, activation):
+    model = lipviz.create_model(name, activation=activation).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    kinds = {type(m).__name__ for m in model.modules()}
+    expected = {"relu": "ReLU", "clipped-relu": "ClippedReLU", "maxmin": "MaxMin",
+                "clipped-maxmin": "ClippedMaxMin"}[activation]  # fmt: skip
+    assert expected in kinds
+
+
+def test_unknown_activation_is_refused():
+    with pytest.raises(ValueError, match="activation must be one of"):
+        lipviz.create_model("4c3f", activation="gelu")

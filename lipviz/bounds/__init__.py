@@ -3,6 +3,7 @@
 from . import conv as conv  # registers the convolution, batch-norm and pooling rules
 from .compare import compare_estimators
 from .guards import current_weight
+from .local import LocalBound, local_lipschitz_bound
 from .network import LipschitzBound, lipschitz_bound, walk
 from .registry import (
     BoundContext,
@@ -18,10 +19,12 @@ __all__ = [
     "BoundContext",
     "LayerBound",
     "LipschitzBound",
+    "LocalBound",
     "compare_estimators",
     "current_weight",
     "layer_bound",
     "lipschitz_bound",
+    "local_lipschitz_bound",
     "register_bound",
     "register_composite",
     "register_fusion",

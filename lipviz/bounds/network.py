@@ -31,6 +31,7 @@ from .registry import (
     LayerBound,
     find_composite,
     find_fusion,
+    find_local_rule,
     find_rule,
     register_composite,
 )
@@ -144,8 +145,8 @@ class Walker:
             The call's bound (a tensor value is recorded as a float).
         """
         value = lb.value
-        if isinstance(value, torch.Tensor):
-            value = float(value.detach())
+        if isinstance(value, torch.Tensor):  # per-input values (local bounds): the worst one
+            value = float(value.detach().max()) if value.numel() else float("nan")
         self.rows.append({
             "layer": ctx.name, "type": type(module).__name__, "in_shape": tuple(x_in.shape[1:]),
             "out_shape": tuple(x_out.shape[1:]), "bound": value, "method": lb.method,
@@ -185,6 +186,13 @@ class Walker:
         """
         check_hooks(module, ctx.name)
         rule = find_composite(module)
+        if rule is not None and self.mode == "local" and not isinstance(module, nn.Sequential):
+            msg = (
+                f"{ctx.name or type(module).__name__} ({type(module).__name__}): local bounds "
+                "propagate one box and one ball along a chain of layers; blocks with several "
+                "branches are not supported"
+            )
+            raise TypeError(msg)
         if rule is not None:
             value, sound, out = rule(self, module, x, ctx)
         else:
@@ -231,8 +239,12 @@ class Walker:
             if sub is not module:
                 check_hooks(sub, f"{ctx.name}.{sub_name}")
         out = self._apply(module, x, ctx.name or type(module).__name__)
-        rule = find_rule(module)
-        call = ctx.at(x.shape[1:])
+        if self.mode == "local":
+            rule = find_local_rule(module)
+            find_rule(module)  # the same refusals as the global walk
+        else:
+            rule = find_rule(module)
+        call = ctx.at(x.shape[1:], inputs=x, outputs=out)
         lb = rule(module, call)
         self.row(call, module, x, out, lb)
         return _as_value(lb.value, self.mode), lb.sound, out
@@ -304,7 +316,7 @@ def _sequential(walker: Walker, seq: nn.Sequential, x, ctx: BoundContext) -> Ste
     while i < len(children):
         child, module = children[i]
         nxt = children[i + 1] if i + 1 < len(children) else (None, None)
-        fusion = find_fusion(module, nxt[1])
+        fusion = None if walker.mode == "local" else find_fusion(module, nxt[1])
         if fusion is not None:
             part = ctx.part(f"{child}+{nxt[0]}")
             value, ok, x = walker.fused(fusion, (module, nxt[1]), x, part)

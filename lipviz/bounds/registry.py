@@ -35,6 +35,7 @@ __all__ = [
     "LayerBound",
     "find_composite",
     "find_fusion",
+    "find_local_rule",
     "find_rule",
     "lookup",
     "register_bound",
@@ -46,9 +47,11 @@ __all__ = [
 MODES = ("sound", "estimate")
 """Modes of a bound a user asks for: guaranteed (``sound``) or power iteration (``estimate``)."""
 
-WALK_MODES = (*MODES, "differentiable")
+WALK_MODES = (*MODES, "differentiable", "local")
 """The modes a rule may meet; ``differentiable`` is the training-time estimate
-(:class:`lipviz.train.PowerIterationBound`): tensor values with gradients in the weights."""
+(:class:`lipviz.train.PowerIterationBound`): tensor values with gradients in the weights;
+``local`` is the local bound on balls around inputs (:mod:`lipviz.bounds.local`), walked with
+the *local* rules (``register_bound(..., local=True)``), whose values have shape ``(N,)``."""
 
 DEFAULT_N_ITER = 100
 """Power-iteration steps of ``estimate`` mode (the one name for iteration counts: ``n_iter``)."""
@@ -111,6 +114,8 @@ class BoundContext:
     depth: int = 0
     vectors: object = None
     extras: Mapping = field(default_factory=dict)
+    inputs: object = None
+    outputs: object = None
 
     def part(self, suffix: str, *, nested: bool = False) -> BoundContext:
         """The context of a part of this call (``nested``: one level deeper, e.g. a branch).
@@ -136,7 +141,7 @@ class BoundContext:
         name = f"{self.name}.{suffix}" if self.name else str(suffix)
         return dataclasses.replace(self, name=name, depth=self.depth + int(nested))
 
-    def at(self, in_shape) -> BoundContext:
+    def at(self, in_shape, inputs=None, outputs=None) -> BoundContext:
         """The same context for inputs of shape ``in_shape``.
 
         Parameters
@@ -154,14 +159,16 @@ class BoundContext:
         >>> BoundContext().at([1, 28, 28]).in_shape
         (1, 28, 28)
         """
-        return dataclasses.replace(self, in_shape=tuple(int(s) for s in in_shape))
+        shape = tuple(int(s) for s in in_shape)
+        return dataclasses.replace(self, in_shape=shape, inputs=inputs, outputs=outputs)
 
 
 Rule = Callable[[nn.Module, BoundContext], LayerBound]
 _RULES: dict[type, Rule] = {}
+_LOCAL_RULES: dict[type, Rule] = {}
 
 
-def register_bound(*types: type) -> Callable[[Rule], Rule]:
+def register_bound(*types: type, local: bool = False) -> Callable[[Rule], Rule]:
     """Register a bound rule ``rule(module, ctx) -> LayerBound`` for module types (decorator).
 
     A later registration for the same type replaces the earlier one. Subclasses of a registered
@@ -171,6 +178,9 @@ def register_bound(*types: type) -> Callable[[Rule], Rule]:
     ----------
     *types : type
         The module classes the rule bounds.
+    local : bool
+        Register a *local* rule (for ``ctx.mode == "local"``, :mod:`lipviz.bounds.local`)
+        instead of the global one. A type without a local rule is refused by local bounds.
 
     Returns
     -------
@@ -197,8 +207,9 @@ def register_bound(*types: type) -> Callable[[Rule], Rule]:
 
     def decorate(rule: Rule) -> Rule:
         _check_arity(rule, 2, "rule(module, ctx)")
+        table = _LOCAL_RULES if local else _RULES
         for t in types:
-            _RULES[t] = rule
+            table[t] = rule
         return rule
 
     return decorate
@@ -325,6 +336,37 @@ def find_rule(module: nn.Module) -> Rule:
             "lipviz never assumes 1 for an unknown layer: register a rule with "
             "lipviz.bounds.register_bound. Known types: "
             + ", ".join(sorted(t.__name__ for t in _RULES))
+        )
+        raise TypeError(msg)
+    return rule
+
+
+def find_local_rule(module: nn.Module) -> Rule:
+    """The local bound rule of ``module`` (:mod:`lipviz.bounds.local`).
+
+    Parameters
+    ----------
+    module : nn.Module
+        A module met by a local walk.
+
+    Returns
+    -------
+    callable
+        ``rule(module, ctx) -> LayerBound`` with per-input values of shape ``(N,)``.
+
+    Raises
+    ------
+    TypeError
+        If the module's type has no local rule: local bounds never fall back to a global one
+        silently (the boxes and masks would not be propagated).
+    """
+    rule = lookup(_LOCAL_RULES, module, "local bound rule")
+    if rule is None:
+        msg = (
+            f"No local bound rule for {type(module).__name__} ({module!r}): local Lipschitz "
+            "bounds support "
+            + ", ".join(sorted(t.__name__ for t in _LOCAL_RULES))
+            + ". Use the global bound (lipviz.lipschitz_bound) for this model."
         )
         raise TypeError(msg)
     return rule

@@ -99,6 +99,24 @@ def _normalize_bound(module: Normalize, ctx) -> LayerBound:
     return LayerBound(1.0 / float(module.std.double().abs().min()), "1/min(std)", True)
 
 
+@register_bound(Normalize, local=True)
+def _normalize_local(module: Normalize, ctx) -> LayerBound:
+    r"""A diagonal affine map: boxes map exactly; the ball radius scales by
+    :math:`1/\min_c |\sigma_c|`."""
+    from ..bounds.local import close_pending, state_of
+
+    st = state_of(ctx)
+    close_pending(st, None)
+    shape = (1, -1) + (1,) * (st.mu.dim() - 2)
+    mean, std = module.mean.double().view(shape), module.std.double().view(shape)
+    a, b = (st.lo - mean) / std, (st.hi - mean) / std
+    st.mu, st.lo, st.hi = (st.mu - mean) / std, torch.minimum(a, b), torch.maximum(a, b)
+    factor = 1.0 / float(module.std.double().abs().min())
+    st.radius = st.radius * factor
+    values = torch.full((len(st.mu),), factor, dtype=torch.float64, device=st.mu.device)
+    return LayerBound(values, "1/min(std)", True)
+
+
 def crop_flip(x: torch.Tensor, pad: int = 4) -> torch.Tensor:
     """Random crops of the zero-padded images and random horizontal flips (training
     augmentation; draws from torch's global RNG, which :class:`~lipviz.train.Trainer` seeds).

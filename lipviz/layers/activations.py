@@ -261,3 +261,12 @@ class Householder2(nn.Module):
 @register_bound(Householder, Householder2)
 def _householder_bound(module, ctx) -> LayerBound:
     return LayerBound(1.0, "1 (piecewise orthogonal, continuous)", True)
+
+
+def _maxmin_local(module, ctx):
+    from .clipped import maxmin_local
+
+    return maxmin_local(module, ctx)
+
+
+register_bound(GroupSort, local=True)(_maxmin_local)

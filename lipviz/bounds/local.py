@@ -1,0 +1,430 @@
+r"""Local Lipschitz bounds on balls around inputs (Local-Lip; Huang, Zhang, Shi, Kolter and
+Anandkumar, NeurIPS 2021), walked by the one walker in ``local`` mode.
+
+For each input :math:`x_n` and radius :math:`\varepsilon_n`, the walk propagates the centre, an
+interval box (IBP) and an l2 ball through the network, intersecting after every affine layer the
+box with the ball's box (box-constrained propagation, BCP; Lee et al., NeurIPS 2020). An
+activation whose pre-activation box keeps it on one flat piece (a dead ReLU, a clipped neuron at
+its threshold) is *fixed* on the whole ball. With :math:`D` the 0/1 masks of the neurons that
+may vary, the Jacobian of the network at any point of the ball is
+:math:`W_L \Lambda_{L-1} W_{L-1} \cdots` with :math:`\Lambda_i = \mathrm{diag}(d_i)` and
+:math:`d_i \le D_i` (ReLU-type activations), so
+
+.. math:: \mathrm{Lip}(f|_{B(x, \varepsilon)}) \le \|W_L D_{L-1}\|_2
+    \prod_i \|D_i W_i D_{i-1}\|_2 ,
+
+each factor being at most the layer's global norm. In ``sound`` mode every factor is a
+guaranteed upper bound (exact masked SVDs of dense layers; the FFT bound of the convolution
+restricted to the channels the masks leave active); in ``estimate`` mode it is power iteration
+on the masked operator, as the paper does (a *lower* estimate).
+
+Layers take part through local rules (``register_bound(T, local=True)``) that read and update
+the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..functional import conv_norm_fft
+from .conv import conv_linear_op
+from .guards import current_weight
+from .registry import BoundContext, LayerBound, register_bound
+
+__all__ = [
+    "LocalBound",
+    "LocalState",
+    "affine_local",
+    "close_pending",
+    "local_lipschitz_bound",
+    "local_walk",
+    "state_of",
+]
+
+
+@dataclass
+class LocalState:
+    """What a local walk carries from layer to layer, per input (float64).
+
+    Attributes
+    ----------
+    mu, lo, hi : Tensor
+        The centre and the box of the current activations, shape ``(N, *shape)``.
+    radius : Tensor
+        Shape ``(N,)``: every activation reachable from the input ball lies within this l2
+        distance of ``mu``.
+    mask : Tensor or None
+        Bool, shape ``(N, *shape)``: the coordinates that may vary on the ball (None: all).
+    sound : bool
+        Sound factors (True) or power-iteration estimates.
+    n_iter : int
+        Power-iteration steps of estimates.
+    pending : dict or None
+        The last affine layer, until an activation refines its factor with a row mask.
+    last : dict or None
+        The state at the input of the last affine layer (for worst-case logits).
+    fixed : list of dict
+        Per activation: the fraction of its neurons fixed on each ball.
+    """
+
+    mu: torch.Tensor
+    lo: torch.Tensor
+    hi: torch.Tensor
+    radius: torch.Tensor
+    mask: torch.Tensor | None = None
+    sound: bool = True
+    n_iter: int = 100
+    pending: dict | None = None
+    last: dict | None = None
+    fixed: list = field(default_factory=list)
+
+
+def state_of(ctx: BoundContext) -> LocalState:
+    """The :class:`LocalState` of a local walk.
+
+    Parameters
+    ----------
+    ctx : BoundContext
+        The context a local rule received.
+
+    Returns
+    -------
+    LocalState
+        ``ctx.extras["local"]``, shared by every rule of the walk.
+    """
+    return ctx.extras["local"]
+
+
+def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.view(-1, *([1] * (like.dim() - 1)))
+
+
+# --- masked operator norms -------------------------------------------------------------------
+
+
+def _dense_norms(weight: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor | None):
+    r"""Exact :math:`\|D_{\text{rows}} W D_{\text{cols}}\|_2` per input (Gram eigenvalues,
+    float64), in chunks; ``cols``/``rows`` are (N, in)/(N, out) 0/1 masks."""
+    w = weight.detach().double()
+    both = cols if rows is None else torch.cat([cols.reshape(len(cols), -1), rows], dim=1)
+    unique, inverse = torch.unique(both, dim=0, return_inverse=True)
+    if len(unique) < len(cols):  # equal masks, equal norms: compute each once
+        first = torch.zeros(len(unique), dtype=torch.long, device=cols.device)
+        first.scatter_(0, inverse, torch.arange(len(cols), device=cols.device))
+        sub = _dense_norms(weight, cols[first], None if rows is None else rows[first])
+        return sub[inverse]
+    out, chunk = [], max(1, 2**24 // w.numel())
+    for i in range(0, len(cols), chunk):
+        c = cols[i : i + chunk].double()
+        gram = (w[None] * c[:, None, :]) @ w.T  # W D W^T, (n, out, out)
+        if rows is not None:
+            r = rows[i : i + chunk].double()
+            gram = gram * r[:, :, None] * r[:, None, :]
+        out.append(torch.linalg.eigvalsh(gram)[:, -1].clamp_min(0.0).sqrt())
+    return torch.cat(out)
+
+
+def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows, cache: dict):
+    r"""Sound :math:`\|D_{\text{rows}} C D_{\text{cols}}\|_2` per input: at most the norm of the
+    convolution restricted to the input channels with an active entry and the output channels
+    with an active row (:math:`D \le P` for those channel projections :math:`P`, and
+    :math:`\|P_o C P_i\|` is the convolution with the other channels' kernel zeroed), bounded by
+    the FFT bound on the padded grid (Sedghi, Gupta and Long, ICLR 2019)."""
+    w = current_weight(conv).detach().double()
+    n = len(cols)
+    c_in = cols.reshape(n, conv.in_channels, -1).any(2)
+    c_out = (
+        rows.reshape(n, conv.out_channels, -1).any(2)
+        if rows is not None
+        else torch.ones(n, conv.out_channels, dtype=torch.bool, device=cols.device)
+    )
+    values = []
+    for i in range(n):
+        key = (c_in[i].cpu().numpy().tobytes(), c_out[i].cpu().numpy().tobytes())
+        if key not in cache:
+            k = w * c_out[i].double()[:, None, None, None]
+            k = k * c_in[i].double().repeat(conv.groups)[None, : w.shape[1], None, None]
+            cache[key] = conv_norm_fft(k, in_shape[1:], conv.padding, conv.dilation,
+                                       conv.groups, conv.stride)  # fmt: skip
+        values.append(cache[key])
+    return torch.tensor(values, dtype=torch.float64, device=cols.device)
+
+
+def _power_norms(op, in_shape, cols, rows, n_iter: int) -> torch.Tensor:
+    """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate)."""
+    gen = torch.Generator().manual_seed(0)
+    cols = cols.double()
+    rows = rows.double() if rows is not None else None
+
+    def masked(v):
+        y = op(v * cols)
+        return y * rows if rows is not None else y
+
+    u = torch.randn((len(cols), *in_shape), generator=gen, dtype=torch.float64).to(cols.device)
+    sigma = torch.zeros(len(cols), dtype=torch.float64, device=cols.device)
+    for _ in range(max(n_iter, 1)):
+        u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))
+        u = u.requires_grad_(True)
+        with torch.enable_grad():
+            y = masked(u)
+            (g,) = torch.autograd.grad(y, u, grad_outputs=y.detach())
+        sigma = y.detach().flatten(1).norm(dim=1)
+        u = g.detach()
+    return sigma
+
+
+def _factor(module, in_shape, cols, rows, st: LocalState, cache: dict):
+    """(values (N,), method) of the masked operator norm of an affine module."""
+    if isinstance(module, nn.Linear):
+        if st.sound:
+            return _dense_norms(current_weight(module), cols, rows), "exact masked SVD"
+        w = current_weight(module).detach().double()
+        op = lambda v: nn.functional.linear(v, w)  # noqa: E731
+    else:
+        if st.sound:
+            norms = _conv_norms(module, in_shape, cols, rows, cache)
+            return norms, "FFT bound, masked channels"
+        op = conv_linear_op(module, current_weight(module).detach().double())
+    norms = _power_norms(op, in_shape, cols, rows, st.n_iter)
+    return norms, f"power iteration on the masked operator ({st.n_iter} steps)"
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+
+@register_bound(nn.Linear, nn.Conv2d, local=True)
+def affine_local(module, ctx: BoundContext) -> LayerBound:
+    r"""Box :math:`\cap` ball through :math:`Wx + b`: the IBP box :math:`W c + b \pm |W| r` and the
+    ball's box :math:`\mu' \pm \rho\, \|(W D)_j\|_2`; the factor :math:`\|W D\|_2` (refined by
+    the next activation's row mask, :func:`close_pending`).
+
+    Parameters
+    ----------
+    module : nn.Linear or nn.Conv2d
+        The affine layer (zero padding for convolutions).
+    ctx : BoundContext
+        A local context (``ctx.extras["local"]`` holds the :class:`LocalState`).
+
+    Returns
+    -------
+    LayerBound
+        Per-input factors, shape ``(N,)``.
+    """
+    st = state_of(ctx)
+    close_pending(st, None)
+    w = current_weight(module).detach().double()
+    bias = module.bias.detach().double() if module.bias is not None else None
+    if isinstance(module, nn.Linear):
+        lin = lambda v: nn.functional.linear(v, w)  # noqa: E731
+        sq = lambda v: nn.functional.linear(v, w * w)  # noqa: E731
+        absop = lambda v: nn.functional.linear(v, w.abs())  # noqa: E731
+    else:
+        if module.padding_mode != "zeros":
+            msg = f"{ctx.name}: local bounds support zero-padded convolutions only"
+            raise TypeError(msg)
+        lin, sq, absop = (conv_linear_op(module, k) for k in (w, w * w, w.abs()))
+    cols = st.mask if st.mask is not None else torch.ones_like(st.mu, dtype=torch.bool)
+    st.last = {"mu": st.mu, "lo": st.lo, "hi": st.hi, "radius": st.radius, "mask": cols,
+               "module": module}  # fmt: skip
+    shape = (-1, *([1] * (st.mu.dim() - 1)))
+    mu = lin(st.mu)
+    mid, rad = lin((st.lo + st.hi) / 2), absop((st.hi - st.lo) / 2)
+    if bias is not None:
+        b = bias.view(1, -1, *([1] * (mu.dim() - 2)))
+        mu, mid = mu + b, mid + b
+    rownorm = sq(cols.double()).clamp_min(0.0).sqrt()
+    reach = st.radius.view(shape) * rownorm
+    lo = torch.maximum(mid - rad, mu - reach)
+    hi = torch.minimum(mid + rad, mu + reach)
+    values, method = _factor(module, ctx.in_shape, cols, None, st, st.last.setdefault("cache", {}))
+    st.pending = {"module": module, "in_shape": ctx.in_shape, "cols": cols,
+                  "radius": st.radius, "value": values, "out_shape": mu.shape}  # fmt: skip
+    st.mu, st.lo, st.hi, st.mask = mu, lo, hi, None
+    st.radius = st.radius * values
+    return LayerBound(values, method, st.sound)
+
+
+def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
+    r"""Refine the pending affine factor with the row mask ``rows`` of the activation after it.
+
+    Parameters
+    ----------
+    st : LocalState
+        The walk's state (its ``pending`` affine layer is consumed).
+    rows : Tensor or None
+        Bool, the activation's mask of the neurons that may vary (shape of the affine output),
+        or None for no refinement.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(N,)``: refined / unrefined factor (1 where nothing is pending or the factor is
+        0). The activation's rule returns it as its own value, so that the walker's product
+        carries :math:`\|D_i W_i D_{i-1}\|`; the ball radius is updated to match.
+    """
+    pending, st.pending = st.pending, None
+    n = len(st.mu)
+    one = torch.ones(n, dtype=torch.float64, device=st.mu.device)
+    if pending is None or rows is None:
+        return one
+    rows = rows.reshape(pending["out_shape"])  # undo a reshape between the two layers
+    refined, _ = _factor(pending["module"], pending["in_shape"], pending["cols"], rows, st, {})
+    refined = torch.minimum(refined, pending["value"])
+    ratio = torch.where(pending["value"] > 0, refined / pending["value"].clamp_min(1e-300), one)
+    st.radius = pending["radius"] * refined
+    return ratio
+
+
+def _record_fixed(st: LocalState, name: str, varies: torch.Tensor) -> None:
+    st.fixed.append({"layer": name, "fixed_fraction": 1.0 - varies.flatten(1).double().mean(1),
+                     "varies": varies})  # fmt: skip
+
+
+@register_bound(nn.ReLU, local=True)
+def _relu_local(module, ctx: BoundContext) -> LayerBound:
+    r"""Fixed where the pre-activation box has :math:`\overline{z} \le 0` (dead on the ball);
+    the row mask refines the previous affine factor."""
+    st = state_of(ctx)
+    varies = st.hi > 0
+    ratio = close_pending(st, varies)
+    st.mu, st.lo, st.hi = st.mu.clamp_min(0), st.lo.clamp_min(0), st.hi.clamp_min(0)
+    st.mask = varies if st.mask is None else st.mask & varies
+    _record_fixed(st, ctx.name, varies)
+    return LayerBound(ratio, "row mask of the neurons fixed on the ball", st.sound)
+
+
+@register_bound(nn.Flatten, nn.Identity, nn.Dropout, local=True)
+def _reshape_local(module, ctx: BoundContext) -> LayerBound:
+    """Shape changes only (Dropout is the identity in eval mode)."""
+    st = state_of(ctx)
+    shape = ctx.outputs.shape
+    st.mu, st.lo, st.hi = (t.reshape(shape) for t in (st.mu, st.lo, st.hi))
+    if st.mask is not None:
+        st.mask = st.mask.reshape(shape)
+    return LayerBound(torch.ones(len(st.mu), dtype=torch.float64), "1 (reshape)", True)
+
+
+# --- the walk -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LocalBound:
+    """Per-input local Lipschitz bounds of a model on balls :math:`B(x_n, \\varepsilon_n)`.
+
+    Attributes
+    ----------
+    values : Tensor
+        Shape ``(N,)``: upper bounds (``sound``) or estimates of the Lipschitz constant of the
+        logits restricted to each ball.
+    mode : str
+        ``"sound"`` or ``"estimate"``.
+    eps : Tensor
+        Shape ``(N,)``, the radii (input units).
+    table : pandas.DataFrame
+        One row per layer call; ``bound`` is the largest factor over the inputs.
+    fixed : pandas.DataFrame
+        Per activation: the mean fraction of neurons fixed on the balls.
+    """
+
+    values: torch.Tensor
+    mode: str
+    eps: torch.Tensor
+    table: object
+    fixed: object
+
+    @property
+    def sound(self) -> bool:
+        """True for guaranteed upper bounds."""
+        return self.mode == "sound"
+
+
+def _check_local_eps(eps, x: torch.Tensor, box) -> torch.Tensor:
+    from ..attacks import check_eps
+
+    return check_eps(eps, x, box=box if box is not None else (0.0, 1.0)).double()
+
+
+def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
+               n_iter: int = 100, box=None):  # fmt: skip
+    """Walk ``model`` in local mode around ``x``.
+
+    Parameters
+    ----------
+    model, x, eps, mode, n_iter, box
+        As for :func:`local_lipschitz_bound`.
+
+    Returns
+    -------
+    (Walker, Tensor, LocalState)
+        The walker (its per-call rows), the bounds of shape ``(N,)`` and the final state (its
+        ``last`` entry holds the input of the last affine layer).
+    """
+    from ..state import eval_mode
+    from .network import walk
+
+    if mode not in ("sound", "estimate"):
+        msg = f"mode must be 'sound' or 'estimate', got {mode!r}"
+        raise ValueError(msg)
+    if x.dim() < 2:
+        msg = f"x must be batched (N, ...), got shape {tuple(x.shape)}"
+        raise ValueError(msg)
+    eps_t = _check_local_eps(eps, x, box)
+    mu = x.detach().double()
+    shape = (-1, *([1] * (mu.dim() - 1)))
+    lo, hi = mu - eps_t.view(shape), mu + eps_t.view(shape)
+    if box is not None:
+        lo, hi = lo.clamp(min=box[0], max=box[1]), hi.clamp(min=box[0], max=box[1])
+    st = LocalState(mu=mu, lo=lo, hi=hi, radius=eps_t.clone(), sound=mode == "sound",
+                    n_iter=n_iter)  # fmt: skip
+    ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
+    with eval_mode(model), torch.no_grad():
+        walker, (total, _, _) = walk(model, x, ctx)
+    close_pending(st, None)
+    if not isinstance(total, torch.Tensor):
+        total = torch.full((len(x),), float(total), dtype=torch.float64)
+    return walker, total.double(), st
+
+
+def local_lipschitz_bound(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *,
+                          n_iter: int = 100, box=None) -> LocalBound:  # fmt: skip
+    r"""Upper-bound the Lipschitz constant of ``model``'s logits on each ball
+    :math:`B(x_n, \varepsilon_n)` (Huang et al., NeurIPS 2021):
+
+    .. math:: \mathrm{Lip}(f|_{B(x, \varepsilon)}) \le \|W_L D_{L-1}\|_2
+        \prod_i \|D_i W_i D_{i-1}\|_2 \le \prod_i \|W_i\|_2 ,
+
+    with :math:`D_i` the masks of the neurons not fixed on the ball (box :math:`\cap` ball).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A chain of Linear, Conv2d (zero padding), Flatten, Normalize, ReLU, MaxMin and the
+        clipped activations; anything else is refused with an error naming it.
+    x : Tensor
+        Inputs, shape ``(N, *input_shape)``, in input units.
+    eps : float or Tensor
+        Radius (or radii, shape ``(N,)``) in input units (36/255, not 36).
+    mode : {"sound", "estimate"}
+        ``sound``: guaranteed factors; ``estimate``: power iteration (may under-estimate).
+    n_iter : int
+        Power-iteration steps of ``estimate`` mode.
+    box : (float, float), optional
+        The valid input range; the balls are then intersected with it.
+
+    Returns
+    -------
+    LocalBound
+        ``values`` of shape ``(N,)``, ``mode``, ``table`` and ``fixed``.
+    """
+    import pandas as pd
+
+    walker, total, st = local_walk(model, x, eps, mode=mode, n_iter=n_iter, box=box)
+    table = pd.DataFrame(walker.rows).drop(columns="_id")
+    fixed = pd.DataFrame([
+        {"layer": f["layer"], "fixed_fraction": float(f["fixed_fraction"].mean())}
+        for f in st.fixed
+    ])  # fmt: skip
+    return LocalBound(total, mode, _check_local_eps(eps, x, box), table, fixed)

@@ -1,0 +1,135 @@
+r"""Local certificates (Local-Lip; Huang, Zhang, Shi, Kolter and Anandkumar, NeurIPS 2021):
+the worst-case logits of the last layer over the ball :math:`\cap` box that the local walk
+(:mod:`lipviz.bounds.local`) proves to contain every penultimate activation.
+
+For the predicted class :math:`y` and another class :math:`j`, with :math:`c = w_j - w_y`
+restricted to the coordinates that may vary, centre :math:`\mu`, box :math:`[l, u]` and ball
+radius :math:`\rho` of the penultimate activations,
+
+.. math:: \max_{z} (f_j - f_y) \le \mu_j - \mu_y + \min\Big(\rho\,\|c\|_2,\;
+    \sum_k \max\big(c_k (u_k - \mu_k),\, c_k (l_k - \mu_k)\big)\Big),
+
+and the input is certified when this is negative for every :math:`j \ne y`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .bounds.guards import current_weight
+from .bounds.local import local_walk
+from .certify import CertifiedRadii, round_down
+
+__all__ = ["local_certified", "local_certified_radius"]
+
+
+def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor):
+    last = st.last
+    if (
+        last is None
+        or not isinstance(last["module"], nn.Linear)
+        or walker.rows[-1]["type"] not in (type(last["module"]).__name__,)
+    ):
+        msg = "local certificates need a model whose last layer is nn.Linear"
+        raise ValueError(msg)
+    logits = st.mu  # the float64 centre logits, (N, C)
+    pred = logits.argmax(1)
+    w = current_weight(last["module"]).detach().double()
+    mask = last["mask"].flatten(1).double()
+    mu, lo, hi = (last[k].flatten(1) for k in ("mu", "lo", "hi"))
+    gaps = []
+    for i in range(0, len(x), 64):
+        sl = slice(i, i + 64)
+        c = (w[None] - w[pred[sl]][:, None, :]) * mask[sl, None, :]  # (n, C, D)
+        ball = last["radius"][sl, None] * c.norm(dim=2)
+        up, down = (hi[sl] - mu[sl])[:, None, :], (lo[sl] - mu[sl])[:, None, :]
+        box = torch.maximum(c * up, c * down).sum(2)
+        own = logits[sl].gather(1, pred[sl, None])
+        gap = logits[sl] - own + torch.minimum(ball, box)
+        gaps.append(gap.scatter(1, pred[sl, None], float("-inf")))
+    return torch.cat(gaps), pred
+
+
+def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *,
+                    n_iter: int = 100, box=None) -> torch.Tensor:  # fmt: skip
+    """Whether no point of each ball :math:`B(x_n, \\varepsilon_n)` changes the predicted class.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A chain the local walk supports (:func:`lipviz.bounds.local.local_lipschitz_bound`),
+        ending in ``nn.Linear``.
+    x : Tensor
+        Inputs, shape ``(N, *input_shape)``.
+    eps : float or Tensor
+        Radius or radii ``(N,)`` in input units.
+    mode : {"sound", "estimate"}
+        ``estimate`` results are not certificates (power-iteration factors).
+    n_iter : int
+        Power-iteration steps of ``estimate`` mode.
+    box : (float, float), optional
+        The valid input range, intersected with the balls.
+
+    Returns
+    -------
+    Tensor
+        Bool, shape ``(N,)``; False where a worst-case gap is not finite.
+    """
+    walker, _, st = local_walk(model, x, eps, mode=mode, n_iter=n_iter, box=box)
+    gaps, _ = _worst_gaps(walker, st, model, x)
+    worst = gaps.amax(1)
+    return torch.isfinite(worst) & (worst < 0)
+
+
+def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
+                           mode: str = "sound", steps: int = 12, n_iter: int = 100,
+                           box=None) -> CertifiedRadii:  # fmt: skip
+    """Per-input local certified radius by bisection on :math:`\\varepsilon \\in [0,
+    \\varepsilon_{\\max}]` (every propagated set grows with :math:`\\varepsilon`, so the certified
+    set of radii is an interval); the returned radius is certified (a lower bound of the best).
+
+    Parameters
+    ----------
+    model : nn.Module
+        As for :func:`local_certified`.
+    x : Tensor
+        Inputs, shape ``(N, *input_shape)``.
+    eps_max : float
+        The largest radius tried (input units).
+    mode : {"sound", "estimate"}
+        Labels the radii (``CertifiedRadii.sound``).
+    steps : int
+        Bisection steps (precision ``eps_max / 2**steps``).
+    n_iter : int
+        Power-iteration steps of ``estimate`` mode.
+    box : (float, float), optional
+        The valid input range.
+
+    Returns
+    -------
+    CertifiedRadii
+        ``form="local"``; ``lipschitz`` is NaN (the bound differs per input and radius).
+    """
+    if not (math.isfinite(eps_max) and eps_max > 0):
+        msg = f"eps_max must be a finite number > 0, got {eps_max}"
+        raise ValueError(msg)
+    n = len(x)
+    lo = torch.zeros(n, dtype=torch.float64)
+    hi = torch.full((n,), float(eps_max), dtype=torch.float64)
+    ok_max = local_certified(model, x, hi, mode, n_iter=n_iter, box=box)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        ok = local_certified(model, x, mid, mode, n_iter=n_iter, box=box)
+        lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
+    radius = torch.where(ok_max, torch.full_like(lo, float(eps_max)), lo)
+    with torch.no_grad():
+        logits = model(x)
+    from .functional import margins
+
+    dtype = x.dtype if x.is_floating_point() else torch.float32
+    return CertifiedRadii(radius=round_down(radius, dtype), predicted=logits.argmax(1),
+                          margin=margins(logits), lipschitz=float("nan"),
+                          sound=mode == "sound", form="local")  # fmt: skip

@@ -1,0 +1,136 @@
+"""Local Lipschitz bounds (lipviz.bounds.local) and local certificates against oracles: dense
+Jacobians at sampled points of each ball, sampled pairs, the global bound, PGD."""
+
+import pytest
+import torch
+from conftest import jacobian_norm
+from torch import nn
+
+import lipviz
+from lipviz.bounds.local import local_walk
+from lipviz.layers import ClippedMaxMin, ClippedReLU, MaxMin
+
+
+def _ball_samples(x, eps, n, gen):
+    d = torch.randn((n, *x.shape), generator=gen, dtype=x.dtype)
+    d = d / d.flatten(1).norm(dim=1).view(-1, *([1] * x.dim()))
+    r = torch.rand(n, generator=gen, dtype=x.dtype) ** (1 / x.numel())
+    return x + eps * r.view(-1, *([1] * x.dim())) * d
+
+
+def _dense_net():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        lipviz.Normalize([0.5] * 4, [0.25, 0.5, 0.5, 1.0]),
+        nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), ClippedReLU(16, 0.8),
+        nn.Linear(16, 8), MaxMin(), nn.Linear(8, 3),
+    )  # fmt: skip
+
+
+def _conv_net():
+    torch.manual_seed(1)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), ClippedMaxMin((4, 6, 6), 0.3, -0.3),
+        nn.Conv2d(4, 4, 4, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(36, 3),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("make", "shape", "eps"), [(_dense_net, (4,), 0.1),
+                                                   (_conv_net, (1, 6, 6), 0.2)])  # fmt: skip
+def test_sound_local_bound_dominates_jacobians_and_pairs_in_the_ball(make, shape, eps):
+    net = make().eval()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand((5, *shape), generator=gen)
+    local = lipviz.local_lipschitz_bound(net, x, eps)
+    glob = lipviz.lipschitz_bound(net, shape).value
+    assert local.sound and local.values.shape == (5,)
+    assert (local.values <= glob * (1 + 1e-9)).all()  # never above the global bound
+    for i in range(len(x)):
+        pts = _ball_samples(x[i], eps, 30, gen)
+        worst = max(jacobian_norm(net, p) for p in pts)
+        assert worst <= local.values[i] * (1 + 1e-6)
+        with torch.no_grad():
+            out = net(pts)
+        dist = (pts[:, None] - pts[None]).flatten(2).norm(dim=2)
+        ratio = (out[:, None] - out[None]).norm(dim=2) / dist.clamp_min(1e-12)
+        assert ratio.max() <= local.values[i] * (1 + 1e-6)
+    estimate = lipviz.local_lipschitz_bound(net, x, eps, "estimate", n_iter=200)
+    assert not estimate.sound
+    assert (estimate.values <= local.values * (1 + 1e-6)).all()
+
+
+def test_neurons_called_fixed_never_change_on_the_ball():
+    net = _dense_net().eval()
+    gen = torch.Generator().manual_seed(1)
+    x, eps = torch.rand((6, 4), generator=gen), 0.15
+    _, _, st = local_walk(net, x, eps)
+    relu_varies = st.fixed[0]["varies"]  # after net[2]
+    assert (~relu_varies).any()  # the test must see fixed neurons
+    for i in range(len(x)):
+        pts = _ball_samples(x[i], eps, 200, gen)
+        with torch.no_grad():
+            centre, h = net[:3](x[i : i + 1]), net[:3](pts)
+        fixed = ~relu_varies[i]
+        assert torch.equal(h[:, fixed], centre[:, fixed].expand(len(pts), -1))
+
+
+def test_locally_certified_points_resist_pgd_and_beat_the_global_radius():
+    net = _dense_net().eval()
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand((40, 4), generator=gen)
+    radii = lipviz.local_certified_radius(net, x, eps_max=1.0, steps=10)
+    glob = lipviz.certified_radius(net, x)
+    assert radii.sound and radii.form == "local"
+    assert (radii.radius >= glob.radius * (1 - 1e-6)).sum() >= 0.9 * len(x)
+    ok = radii.radius > 0
+    assert ok.any()
+    with torch.no_grad():
+        pred = net(x).argmax(1)
+    attack = lipviz.pgd_l2(net, x[ok], pred[ok], radii.radius[ok].float(), steps=100,
+                           restarts=3, box=None)  # fmt: skip
+    assert not attack.success.any()
+
+
+def test_certified_accuracy_with_the_local_method():
+    net = _dense_net().eval()
+    x = torch.rand(20, 4, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        y = net(x).argmax(1)
+    table = lipviz.certified_accuracy(net, x, y, [0.0, 0.01, 0.05], method="local")
+    assert list(table.columns) == ["eps", "certified_accuracy", "kind"]
+    acc = table.certified_accuracy.tolist()
+    assert acc[0] == 1.0 and acc[0] >= acc[1] >= acc[2]
+    assert table.kind.iloc[0] == "certified (local)"
+
+
+def test_bad_input_gets_a_clear_error():
+    net = _dense_net().eval()
+    x = torch.rand(3, 4)
+    with pytest.raises(ValueError, match="eps"):
+        lipviz.local_lipschitz_bound(net, x, -0.1)
+    with pytest.raises(ValueError, match="input units"):
+        lipviz.local_lipschitz_bound(net, x, 36.0)
+    with pytest.raises(ValueError, match="mode"):
+        lipviz.local_lipschitz_bound(net, x, 0.1, mode="exact")
+    with pytest.raises(TypeError, match="No local bound rule for Tanh"):
+        lipviz.local_lipschitz_bound(nn.Sequential(nn.Linear(4, 3), nn.Tanh()), x, 0.1)
+    block = nn.Sequential(lipviz.Residual(nn.Linear(4, 4)), nn.Linear(4, 2))
+    with pytest.raises(TypeError, match="branches"):
+        lipviz.local_lipschitz_bound(block, x, 0.1)
+    with pytest.raises(ValueError, match=r"nn\.Linear"):
+        lipviz.local_certified(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), x, 0.1)
+
+
+def test_clipped_activations_are_1_lipschitz_and_export_plain(dense_jacobian_norm):
+    act = ClippedReLU(6, 0.5)
+    x = torch.randn(20, 6, dtype=torch.float64)
+    assert dense_jacobian_norm(act.double(), x) <= 1.0
+    assert lipviz.layer_bound(act, (6,)).value == 1.0
+    mm = ClippedMaxMin(6, 0.4, -0.4).double()
+    assert dense_jacobian_norm(mm, x) <= 1.0 + 1e-12
+    assert lipviz.to_plain(nn.Sequential(act, mm))[1] is not mm  # a copy, plain
+    act.theta.data.fill_(-1.0)
+    act.project_()
+    assert (act.theta >= 0).all()
+    with pytest.raises(ValueError, match="even"):
+        ClippedMaxMin(5)
