@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .bounds.guards import current_weight
-from .bounds.local import local_walk
+from .bounds.local import local_bound_of, local_walk
 from .certify import CertifiedRadii, round_down
 
 __all__ = ["local_certified", "local_certified_radius"]
@@ -54,7 +54,7 @@ def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor):
 
 
 def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *,
-                    n_iter: int = 100, box=None) -> torch.Tensor:  # fmt: skip
+                    n_iter: int = 100, box=None, return_bound: bool = False):  # fmt: skip
     """Whether no point of each ball :math:`B(x_n, \\varepsilon_n)` changes the predicted class.
 
     Parameters
@@ -72,16 +72,21 @@ def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound",
         Power-iteration steps of ``estimate`` mode.
     box : (float, float), optional
         The valid input range, intersected with the balls.
+    return_bound : bool
+        Also return the :class:`~lipviz.bounds.local.LocalBound` of the same walk.
 
     Returns
     -------
-    Tensor
+    Tensor or (Tensor, LocalBound)
         Bool, shape ``(N,)``; False where a worst-case gap is not finite.
     """
-    walker, _, st = local_walk(model, x, eps, mode=mode, n_iter=n_iter, box=box)
+    walker, total, st = local_walk(model, x, eps, mode=mode, n_iter=n_iter, box=box)
     gaps, _ = _worst_gaps(walker, st, model, x)
     worst = gaps.amax(1)
-    return torch.isfinite(worst) & (worst < 0)
+    certified = torch.isfinite(worst) & (worst < 0)
+    if not return_bound:
+        return certified
+    return certified, local_bound_of(walker, total, st, mode, eps, x, box)
 
 
 def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,

@@ -126,3 +126,27 @@ def test_show_uses_the_static_fallback_when_building_the_book(monkeypatch):
     monkeypatch.delenv("LIPVIZ_STATIC")
     widgets.show(ex)
     assert shown == [ex.widget]
+
+
+def test_local_bound_explorer_moves_eps_and_thresholds():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 16), lipviz.ClippedReLU(16, 0.5), nn.Linear(16, 16),
+                        nn.ReLU(), nn.Linear(16, 2)).eval()  # fmt: skip
+    x = torch.rand(24, 2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        y = net(x).argmax(1)
+    ex = widgets.LocalBoundExplorer(net, x, y, eps_values=(0.01, 0.2), threshold_scales=(0.1, 1.0))
+    small = list(ex.figure.data[0].y)
+    ex.controls["eps"].value = 0.2
+    large = list(ex.figure.data[0].y)
+    assert sum(large) <= sum(small)  # a larger ball fixes fewer neurons
+    assert "local bound" in ex.readout.value and "global" in ex.readout.value
+    ex.controls["scale"].value = 0.1
+    t = ex.table
+    low, high = (t[(t.eps == 0.01) & (t.scale == s)].iloc[0] for s in (0.1, 1.0))
+    assert low["fixed:1"] > high["fixed:1"]  # low thresholds saturate more clipped neurons
+    assert list(ex.figure.data[0].y) == [100 * ex._row()[c] for c in ex.layers]
+    for _, row in t.iterrows():  # local never above global, and certifies at least as much
+        assert row.local_mean <= row["global"] * (1 + 1e-9)
+        assert row.certified_local >= row.certified_global
+    _assert_drawn(ex.static())

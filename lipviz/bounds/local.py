@@ -39,6 +39,7 @@ __all__ = [
     "LocalState",
     "affine_local",
     "close_pending",
+    "local_bound_of",
     "local_lipschitz_bound",
     "local_walk",
     "state_of",
@@ -129,10 +130,10 @@ def _dense_norms(weight: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor | 
 
 def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows, cache: dict):
     r"""Sound :math:`\|D_{\text{rows}} C D_{\text{cols}}\|_2` per input: at most the norm of the
-    convolution restricted to the input channels with an active entry and the output channels
-    with an active row (:math:`D \le P` for those channel projections :math:`P`, and
-    :math:`\|P_o C P_i\|` is the convolution with the other channels' kernel zeroed), bounded by
-    the FFT bound on the padded grid (Sedghi, Gupta and Long, ICLR 2019)."""
+    convolution restricted to the input channels with an active entry (when ``groups == 1``)
+    and the output channels with an active row (:math:`D \le P` for those channel projections
+    :math:`P`, and :math:`\|P_o C P_i\|` is the convolution with the other channels' kernel
+    zeroed), bounded by the FFT bound on the padded grid (Sedghi, Gupta and Long, ICLR 2019)."""
     w = current_weight(conv).detach().double()
     n = len(cols)
     c_in = cols.reshape(n, conv.in_channels, -1).any(2)
@@ -146,7 +147,8 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows, cache: dict):
         key = (c_in[i].cpu().numpy().tobytes(), c_out[i].cpu().numpy().tobytes())
         if key not in cache:
             k = w * c_out[i].double()[:, None, None, None]
-            k = k * c_in[i].double().repeat(conv.groups)[None, : w.shape[1], None, None]
+            if conv.groups == 1:  # grouped kernels index their inputs per group: keep them all
+                k = k * c_in[i].double()[None, :, None, None]
             cache[key] = conv_norm_fft(k, in_shape[1:], conv.padding, conv.dilation,
                                        conv.groups, conv.stride)  # fmt: skip
         values.append(cache[key])
@@ -419,9 +421,28 @@ def local_lipschitz_bound(model: nn.Module, x: torch.Tensor, eps, mode: str = "s
     LocalBound
         ``values`` of shape ``(N,)``, ``mode``, ``table`` and ``fixed``.
     """
+    walker, total, st = local_walk(model, x, eps, mode=mode, n_iter=n_iter, box=box)
+    return local_bound_of(walker, total, st, mode, eps, x, box)
+
+
+def local_bound_of(walker, total, st: LocalState, mode: str, eps, x, box) -> LocalBound:
+    """The :class:`LocalBound` of a finished local walk (see :func:`local_walk`).
+
+    Parameters
+    ----------
+    walker, total, st
+        What :func:`local_walk` returned.
+    mode : str
+        The walk's mode.
+    eps, x, box
+        As given to the walk.
+
+    Returns
+    -------
+    LocalBound
+    """
     import pandas as pd
 
-    walker, total, st = local_walk(model, x, eps, mode=mode, n_iter=n_iter, box=box)
     table = pd.DataFrame(walker.rows).drop(columns="_id")
     fixed = pd.DataFrame([
         {"layer": f["layer"], "fixed_fraction": float(f["fixed_fraction"].mean())}

@@ -21,6 +21,7 @@ from . import compute
 __all__ = [
     "AccuracyCurveExplorer",
     "LMTMarginExplorer",
+    "LocalBoundExplorer",
     "PointCertificateExplorer",
     "PowerIterationExplorer",
     "RadiusHistogramExplorer",
@@ -521,6 +522,64 @@ class PointCertificateExplorer(_Explorer):
         from .static import plot_point_certificate
 
         return plot_point_certificate(self.grid, self.state)
+
+
+class LocalBoundExplorer(_Explorer):
+    """Move ε and scale the clip thresholds: the neurons fixed on the balls per layer, the local
+    against the global bound, and the certified fractions (Huang et al., NeurIPS 2021).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A chain that local bounds support, ending in ``nn.Linear``.
+    x : Tensor
+        Inputs, shape ``(N, *input_shape)``.
+    y : Tensor
+        Labels, shape ``(N,)``.
+    eps_values : sequence of float
+        The radii the ε slider offers (computed once, in
+        :func:`lipviz.viz.compute.local_profile`).
+    threshold_scales : sequence of float
+        The factors the threshold slider offers.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The precomputed profile.
+    """
+
+    def __init__(self, model, x, y, eps_values=(0.05, 0.1, 0.2), threshold_scales=(0.5, 1.0, 2.0)):
+        import ipywidgets as w
+
+        self.table = compute.local_profile(model, x, y, eps_values,
+                                           threshold_scales=threshold_scales)  # fmt: skip
+        self.layers = [c for c in self.table.columns if c.startswith("fixed:")]
+        fig = _figure(xaxis_title="activation (layer index)", yaxis_range=[0, 100],
+                      yaxis_title="% of neurons fixed on the ball")  # fmt: skip
+        fig.add_bar(x=[c.split(":", 1)[1] for c in self.layers], y=[0] * len(self.layers))
+        eps = w.SelectionSlider(options=[float(e) for e in eps_values], description="ε")
+        scale = w.SelectionSlider(options=[float(t) for t in threshold_scales],
+                                  value=float(threshold_scales[len(threshold_scales) // 2]),
+                                  description="thresholds ×")  # fmt: skip
+        super().__init__(fig, {"eps": eps, "scale": scale})
+
+    def _row(self):
+        t = self.table
+        pick = (t.eps == self.controls["eps"].value) & (t.scale == self.controls["scale"].value)
+        return t[pick].iloc[0]
+
+    def _update(self):
+        row = self._row()
+        self.figure.data[0].y = [100 * row[c] for c in self.layers]
+        self.readout.value = (f"local bound {row.local_mean:.4g} (mean) vs global "
+                              f"{row['global']:.4g}; certified {100 * row.certified_local:.1f}% "
+                              f"local, {100 * row.certified_global:.1f}% global")  # fmt: skip
+
+    def static(self):
+        from .static import plot_local_profile
+
+        return plot_local_profile(self.table, self.controls["eps"].value,
+                                  self.controls["scale"].value)  # fmt: skip
 
 
 class TrainingDashboard:
