@@ -23,10 +23,10 @@ from .bounds.guards import current_weight
 from .bounds.local import local_bound_of, local_walk
 from .certify import CertifiedRadii, round_down
 
-__all__ = ["local_certified", "local_certified_radius"]
+__all__ = ["local_certified", "local_certified_radius", "local_worst_logits"]
 
 
-def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor):
+def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor, target=None):
     last = st.last
     if (
         last is None
@@ -35,10 +35,11 @@ def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor):
     ):
         msg = "local certificates need a model whose last layer is nn.Linear"
         raise ValueError(msg)
-    logits = st.mu  # the float64 centre logits, (N, C)
-    pred = logits.argmax(1)
-    w = current_weight(last["module"]).detach().double()
-    mask = last["mask"].flatten(1).double()
+    logits = st.mu  # the centre logits, (N, C), in the walk's dtype
+    pred = logits.argmax(1) if target is None else target
+    w = current_weight(last["module"])
+    w = (w if st.grad else w.detach()).to(st.dtype)
+    mask = last["mask"].flatten(1).to(st.dtype)
     mu, lo, hi = (last[k].flatten(1) for k in ("mu", "lo", "hi"))
     gaps = []
     for i in range(0, len(x), 64):
@@ -138,3 +139,43 @@ def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
     return CertifiedRadii(radius=round_down(radius, dtype), predicted=logits.argmax(1),
                           margin=margins(logits), lipschitz=float("nan"),
                           sound=mode == "sound", form="local")  # fmt: skip
+
+
+def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *,
+                       n_iter: int = 2, sp_thres: float = 0.1):  # fmt: skip
+    r"""Worst-case logits over each ball for the true labels, differentiable (training).
+
+    :math:`\tilde z_j = \mu_j + \min(\rho\,\|c_j\|, \sum_k \max(c_{jk}(u_k - \mu_k),
+    c_{jk}(l_k - \mu_k)))` with :math:`c_j = w_j - w_y` for :math:`j \ne y` and
+    :math:`\tilde z_y = \mu_y` (the BCP logits of Huang et al., NeurIPS 2021), from a training
+    walk: power-iteration factors with ``n_iter`` steps (estimates), gradients in the weights
+    and thresholds, memory O(batch).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A chain local bounds support, ending in ``nn.Linear``.
+    x : Tensor
+        Inputs, shape ``(N, *input_shape)``.
+    y : Tensor
+        Labels, shape ``(N,)``.
+    eps : float
+        Training radius (input units).
+    n_iter : int
+        Power-iteration steps per factor.
+    sp_thres : float
+        Weight of the saturation term of the sparsity loss.
+
+    Returns
+    -------
+    (Tensor, Tensor)
+        The worst-case logits ``(N, C)`` and the sparsity loss (a scalar; 0 without
+        activations).
+    """
+    walker, _, st = local_walk(model, x, eps, mode="estimate", n_iter=n_iter, grad=True,
+                               sp_thres=sp_thres)  # fmt: skip
+    gaps, target = _worst_gaps(walker, st, model, x, target=y)
+    own = st.mu.gather(1, target[:, None])
+    worst = (gaps + own).scatter(1, target[:, None], own)
+    sparsity = torch.stack(st.sparsity).sum() if st.sparsity else worst.new_zeros(())
+    return worst, sparsity

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+import lipviz
 from lipviz.layers import (
     LLN,
     OrthogonalLinear,
@@ -87,3 +88,38 @@ def test_certificate_regularization_matches_brute_force():
     cert = torch.stack([min(pair(i, j) for j in range(4) if j != y[i]) for i in range(16)])
     expected = nn.functional.cross_entropy(logits, y) - 0.3 * torch.relu(cert).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_local_lip_worst_logits_dominate_and_train_the_thresholds():
+    from lipviz.certify_local import local_worst_logits
+    from lipviz.layers import ClippedReLU
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 16), ClippedReLU(16, 0.5), nn.Linear(16, 3))
+    x, y = torch.rand(10, 4), torch.randint(0, 3, (10,))
+    worst, sparsity = local_worst_logits(net, x, y, 0.1, n_iter=5)
+    logits = net(x)
+    assert worst.shape == logits.shape and worst.dtype == logits.dtype
+    own = worst.gather(1, y[:, None])
+    assert torch.allclose(own, logits.gather(1, y[:, None]), atol=1e-5)
+    assert (worst >= logits - 1e-5).all()  # the worst case is never better than the centre
+    (worst.logsumexp(1).mean() + sparsity).backward()
+    assert net[1].theta.grad is not None and net[1].theta.grad.abs().sum() > 0
+    assert net[0].weight.grad.abs().sum() > 0
+
+
+def test_local_lip_schedule_and_trainer_projection():
+    from lipviz.layers import ClippedReLU
+    from lipviz.train import LocalLip, TrainConfig, Trainer
+
+    obj = LocalLip(eps=1.0, warmup_epochs=1.0, rampup_epochs=2.0)
+    assert obj.schedule(0.5) == (0.0, 1.0) and obj.schedule(2.0) == (0.5, 0.5)
+    assert obj.schedule(10.0) == (1.0, 0.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        LocalLip(eps=-1.0)
+    toy = lipviz.make_toy("moons", n=64, seed=0)
+    net = nn.Sequential(nn.Linear(2, 16), ClippedReLU(16, 0.05), nn.Linear(16, 2))
+    cfg = TrainConfig(epochs=2, lr=0.5, batch_size=32, n_val_eval=64)
+    Trainer(net, LocalLip(eps=0.1, rampup_epochs=1.0, sparsity=1.0), cfg, (2,),
+            progress=False).fit(toy, toy)  # fmt: skip
+    assert (net[1].theta >= 0).all()  # projected after every step

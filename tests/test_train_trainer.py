@@ -10,6 +10,7 @@ from lipviz.models import create
 from lipviz.train import (
     LMT,
     CrossEntropy,
+    LocalLip,
     SpectralRegularized,
     TrainConfig,
     Trainer,
@@ -27,7 +28,11 @@ class _Interrupt(Exception):
     pass
 
 
-@pytest.mark.parametrize("objective", [CrossEntropy(), LMT(c=0.5), SpectralRegularized()], ids=repr)
+@pytest.mark.parametrize(
+    "objective",
+    [CrossEntropy(), LMT(c=0.5), SpectralRegularized(), LocalLip(eps=0.5, sparsity=0.01)],
+    ids=repr,
+)
 def test_trainer_runs_every_objective(objective, small_data):
     ds, val = small_data
     model = lipviz.models.create("lmt-mnist")

@@ -69,6 +69,14 @@ class LocalState:
         The state at the input of the last affine layer (for worst-case logits).
     fixed : list of dict
         Per activation: the fraction of its neurons fixed on each ball.
+    grad : bool
+        Training: keep gradients in the weights and thresholds (estimates only).
+    dtype : torch.dtype
+        The dtype of the propagation (float64 for certificates).
+    sparsity : list of Tensor
+        Training: the sparsity terms of the activations (Huang et al.'s sparsity loss).
+    sp_thres : float
+        The weight of the saturation term in the sparsity loss of clipped ReLUs.
     """
 
     mu: torch.Tensor
@@ -81,6 +89,10 @@ class LocalState:
     pending: dict | None = None
     last: dict | None = None
     fixed: list = field(default_factory=list)
+    grad: bool = False
+    dtype: torch.dtype = torch.float64
+    sparsity: list = field(default_factory=list)
+    sp_thres: float = 0.1
 
 
 def state_of(ctx: BoundContext) -> LocalState:
@@ -99,8 +111,9 @@ def state_of(ctx: BoundContext) -> LocalState:
     return ctx.extras["local"]
 
 
-def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return v.view(-1, *([1] * (like.dim() - 1)))
+def param(t: torch.Tensor, st: LocalState) -> torch.Tensor:
+    """A weight, bias or threshold in the walk's dtype, detached unless training."""
+    return (t if st.grad else t.detach()).to(st.dtype)
 
 
 # --- masked operator norms -------------------------------------------------------------------
@@ -155,18 +168,23 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows, cache: dict):
     return torch.tensor(values, dtype=torch.float64, device=cols.device)
 
 
-def _power_norms(op, in_shape, cols, rows, n_iter: int) -> torch.Tensor:
-    """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate)."""
-    gen = torch.Generator().manual_seed(0)
-    cols = cols.double()
-    rows = rows.double() if rows is not None else None
+def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, grad_op=None):
+    """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate).
 
-    def masked(v):
-        y = op(v * cols)
+    With ``grad_op`` (training), the iterations use ``op`` (detached) and the returned
+    :math:`\\|D_r A D_c u\\|` is computed with ``grad_op``, differentiable in the weights, from
+    the final (detached) unit vectors: memory O(batch), fresh vectors from a fixed seed.
+    """
+    gen = torch.Generator().manual_seed(0)
+    cols = cols.to(dtype)
+    rows = rows.to(dtype) if rows is not None else None
+
+    def masked(v, f=op):
+        y = f(v * cols)
         return y * rows if rows is not None else y
 
-    u = torch.randn((len(cols), *in_shape), generator=gen, dtype=torch.float64).to(cols.device)
-    sigma = torch.zeros(len(cols), dtype=torch.float64, device=cols.device)
+    u = torch.randn((len(cols), *in_shape), generator=gen, dtype=dtype).to(cols.device)
+    sigma = torch.zeros(len(cols), dtype=dtype, device=cols.device)
     for _ in range(max(n_iter, 1)):
         u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))
         u = u.requires_grad_(True)
@@ -175,22 +193,28 @@ def _power_norms(op, in_shape, cols, rows, n_iter: int) -> torch.Tensor:
             (g,) = torch.autograd.grad(y, u, grad_outputs=y.detach())
         sigma = y.detach().flatten(1).norm(dim=1)
         u = g.detach()
+    if grad_op is not None:
+        u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))
+        with torch.enable_grad():
+            sigma = masked(u.detach(), grad_op).flatten(1).norm(dim=1)
     return sigma
 
 
 def _factor(module, in_shape, cols, rows, st: LocalState, cache: dict):
     """(values (N,), method) of the masked operator norm of an affine module."""
-    if isinstance(module, nn.Linear):
-        if st.sound:
+    if st.sound:
+        if isinstance(module, nn.Linear):
             return _dense_norms(current_weight(module), cols, rows), "exact masked SVD"
-        w = current_weight(module).detach().double()
-        op = lambda v: nn.functional.linear(v, w)  # noqa: E731
-    else:
-        if st.sound:
-            norms = _conv_norms(module, in_shape, cols, rows, cache)
-            return norms, "FFT bound, masked channels"
-        op = conv_linear_op(module, current_weight(module).detach().double())
-    norms = _power_norms(op, in_shape, cols, rows, st.n_iter)
+        return _conv_norms(module, in_shape, cols, rows, cache), "FFT bound, masked channels"
+    w = current_weight(module)
+    ops = []
+    for weight in (w.detach().to(st.dtype), w.to(st.dtype)):
+        if isinstance(module, nn.Linear):
+            ops.append(lambda v, weight=weight: nn.functional.linear(v, weight))
+        else:
+            ops.append(conv_linear_op(module, weight))
+    norms = _power_norms(ops[0], in_shape, cols, rows, st.n_iter, st.dtype,
+                         ops[1] if st.grad else None)  # fmt: skip
     return norms, f"power iteration on the masked operator ({st.n_iter} steps)"
 
 
@@ -217,8 +241,8 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
     """
     st = state_of(ctx)
     close_pending(st, None)
-    w = current_weight(module).detach().double()
-    bias = module.bias.detach().double() if module.bias is not None else None
+    w = param(current_weight(module), st)
+    bias = param(module.bias, st) if module.bias is not None else None
     if isinstance(module, nn.Linear):
         lin = lambda v: nn.functional.linear(v, w)  # noqa: E731
         sq = lambda v: nn.functional.linear(v, w * w)  # noqa: E731
@@ -237,7 +261,7 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
     if bias is not None:
         b = bias.view(1, -1, *([1] * (mu.dim() - 2)))
         mu, mid = mu + b, mid + b
-    rownorm = sq(cols.double()).clamp_min(0.0).sqrt()
+    rownorm = sq(cols.to(st.dtype)).clamp_min(1e-30).sqrt()
     reach = st.radius.view(shape) * rownorm
     lo = torch.maximum(mid - rad, mu - reach)
     hi = torch.minimum(mid + rad, mu + reach)
@@ -269,7 +293,7 @@ def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
     """
     pending, st.pending = st.pending, None
     n = len(st.mu)
-    one = torch.ones(n, dtype=torch.float64, device=st.mu.device)
+    one = torch.ones(n, dtype=st.dtype, device=st.mu.device)
     if pending is None or rows is None:
         return one
     rows = rows.reshape(pending["out_shape"])  # undo a reshape between the two layers
@@ -291,6 +315,8 @@ def _relu_local(module, ctx: BoundContext) -> LayerBound:
     the row mask refines the previous affine factor."""
     st = state_of(ctx)
     varies = st.hi > 0
+    if st.grad:
+        st.sparsity.append(torch.relu(st.hi).mean())
     ratio = close_pending(st, varies)
     st.mu, st.lo, st.hi = st.mu.clamp_min(0), st.lo.clamp_min(0), st.hi.clamp_min(0)
     st.mask = varies if st.mask is None else st.mask & varies
@@ -306,7 +332,7 @@ def _reshape_local(module, ctx: BoundContext) -> LayerBound:
     st.mu, st.lo, st.hi = (t.reshape(shape) for t in (st.mu, st.lo, st.hi))
     if st.mask is not None:
         st.mask = st.mask.reshape(shape)
-    return LayerBound(torch.ones(len(st.mu), dtype=torch.float64), "1 (reshape)", True)
+    return LayerBound(torch.ones(len(st.mu), dtype=st.dtype), "1 (reshape)", True)
 
 
 # --- the walk -------------------------------------------------------------------------------------
@@ -350,13 +376,18 @@ def _check_local_eps(eps, x: torch.Tensor, box) -> torch.Tensor:
 
 
 def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
-               n_iter: int = 100, box=None):  # fmt: skip
+               n_iter: int = 100, box=None, grad: bool = False, sp_thres: float = 0.1):  # fmt: skip
     """Walk ``model`` in local mode around ``x``.
 
     Parameters
     ----------
     model, x, eps, mode, n_iter, box
         As for :func:`local_lipschitz_bound`.
+    grad : bool
+        Training (``mode="estimate"`` only): propagate in the model's dtype with gradients in
+        the weights and thresholds, and collect the sparsity terms.
+    sp_thres : float
+        Weight of the saturation term of the sparsity loss.
 
     Returns
     -------
@@ -373,21 +404,25 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
     if x.dim() < 2:
         msg = f"x must be batched (N, ...), got shape {tuple(x.shape)}"
         raise ValueError(msg)
-    eps_t = _check_local_eps(eps, x, box)
-    mu = x.detach().double()
+    if grad and mode != "estimate":
+        msg = "training walks (grad=True) use power-iteration estimates: mode='estimate'"
+        raise ValueError(msg)
+    dtype = x.dtype if grad else torch.float64
+    eps_t = _check_local_eps(eps, x, box).to(dtype)
+    mu = x.detach().to(dtype)
     shape = (-1, *([1] * (mu.dim() - 1)))
     lo, hi = mu - eps_t.view(shape), mu + eps_t.view(shape)
     if box is not None:
         lo, hi = lo.clamp(min=box[0], max=box[1]), hi.clamp(min=box[0], max=box[1])
     st = LocalState(mu=mu, lo=lo, hi=hi, radius=eps_t.clone(), sound=mode == "sound",
-                    n_iter=n_iter)  # fmt: skip
+                    n_iter=n_iter, grad=grad, dtype=dtype, sp_thres=sp_thres)  # fmt: skip
     ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
-    with eval_mode(model), torch.no_grad():
+    with eval_mode(model), torch.set_grad_enabled(grad):
         walker, (total, _, _) = walk(model, x, ctx)
     close_pending(st, None)
     if not isinstance(total, torch.Tensor):
-        total = torch.full((len(x),), float(total), dtype=torch.float64)
-    return walker, total.double(), st
+        total = torch.full((len(x),), float(total), dtype=dtype)
+    return walker, total if grad else total.double(), st
 
 
 def local_lipschitz_bound(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *,

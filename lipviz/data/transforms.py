@@ -108,12 +108,12 @@ def _normalize_local(module: Normalize, ctx) -> LayerBound:
     st = state_of(ctx)
     close_pending(st, None)
     shape = (1, -1) + (1,) * (st.mu.dim() - 2)
-    mean, std = module.mean.double().view(shape), module.std.double().view(shape)
+    mean, std = module.mean.to(st.dtype).view(shape), module.std.to(st.dtype).view(shape)
     a, b = (st.lo - mean) / std, (st.hi - mean) / std
     st.mu, st.lo, st.hi = (st.mu - mean) / std, torch.minimum(a, b), torch.maximum(a, b)
     factor = 1.0 / float(module.std.double().abs().min())
     st.radius = st.radius * factor
-    values = torch.full((len(st.mu),), factor, dtype=torch.float64, device=st.mu.device)
+    values = torch.full((len(st.mu),), factor, dtype=st.dtype, device=st.mu.device)
     return LayerBound(values, "1/min(std)", True)
 
 

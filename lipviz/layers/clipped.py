@@ -140,11 +140,15 @@ def _interleave(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
 def _clipped_relu_local(module: ClippedReLU, ctx: BoundContext) -> LayerBound:
     r"""Fixed where the box has :math:`\overline{z} \le 0` (dead) or :math:`\underline{z} \ge
     \theta` (saturated); the row mask refines the previous affine factor."""
-    from ..bounds.local import close_pending, state_of
+    from ..bounds.local import close_pending, param, state_of
 
     st = state_of(ctx)
-    theta = module.theta.detach().double()[None]
+    theta = param(module.theta, st)[None]
     varies = (st.hi > 0) & (st.lo < theta)
+    if st.grad:  # the sparsity loss: push boxes below 0 or above the threshold
+        st.sparsity.append(
+            torch.relu(st.hi).mean() + st.sp_thres * torch.relu(theta - st.lo).mean()
+        )
     ratio = close_pending(st, varies)
     st.mu, st.lo, st.hi = (torch.minimum(t.clamp_min(0), theta) for t in (st.mu, st.lo, st.hi))
     st.mask = varies if st.mask is None else st.mask & varies
@@ -164,6 +168,10 @@ def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:
     )
     top_lo, top_hi = torch.maximum(lo_a, lo_b), torch.maximum(hi_a, hi_b)
     bot_lo, bot_hi = torch.minimum(lo_a, lo_b), torch.minimum(hi_a, hi_b)
+    if theta_max is not None and st.grad:
+        st.sparsity.append(
+            torch.relu(theta_max - top_lo).mean() + torch.relu(bot_hi - theta_min).mean()
+        )
     if theta_max is not None:
         mu_hi, top_lo, top_hi = (torch.minimum(t, theta_max) for t in (mu_hi, top_lo, top_hi))
         mu_lo, bot_lo, bot_hi = (torch.maximum(t, theta_min) for t in (mu_lo, bot_lo, bot_hi))
@@ -176,7 +184,7 @@ def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:
     st.mask = _interleave(top_var, bot_var)
     st.fixed.append({"layer": ctx.name, "varies": st.mask,
                      "fixed_fraction": 1 - st.mask.flatten(1).double().mean(1)})  # fmt: skip
-    one = torch.ones(len(st.mu), dtype=torch.float64, device=st.mu.device)
+    one = torch.ones(len(st.mu), dtype=st.dtype, device=st.mu.device)
     return LayerBound(one, "1 (a permutation per piece; masks for the next layer)", True)
 
 
@@ -184,11 +192,11 @@ def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:
 def _clipped_maxmin_local(module: ClippedMaxMin, ctx: BoundContext) -> LayerBound:
     r"""The max half is fixed where its box lies above :math:`\theta_{\max}`, the min half
     where it lies below :math:`\theta_{\min}`; a half whose pair is fixed is fixed too."""
-    from ..bounds.local import state_of
+    from ..bounds.local import param, state_of
 
-    t_max = module.theta_max.detach().double()[None]
-    t_min = module.theta_min.detach().double()[None]
-    return _pairs_local(state_of(ctx), ctx, t_max, t_min)
+    st = state_of(ctx)
+    t_max, t_min = param(module.theta_max, st)[None], param(module.theta_min, st)[None]
+    return _pairs_local(st, ctx, t_max, t_min)
 
 
 def maxmin_local(module, ctx: BoundContext) -> LayerBound:

@@ -7,6 +7,7 @@ from .objectives import (
     LMT,
     CertificateRegularized,
     CrossEntropy,
+    LocalLip,
     SpectralRegularized,
     linear_warmup,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "CertificateRegularized",
     "CrossEntropy",
     "FitResult",
+    "LocalLip",
     "PowerIterationBound",
     "SpectralRegularized",
     "TrainConfig",

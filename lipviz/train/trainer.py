@@ -305,6 +305,9 @@ class Trainer:
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.opt)
                 self.scaler.update()
+                for module in self.model.modules():  # e.g. clip thresholds kept >= 0
+                    if callable(getattr(module, "project_", None)):
+                        module.project_()
                 total += loss.item() * len(yb)
                 correct += int((info["logits"].argmax(1) == yb).sum())
                 count += len(yb)
