@@ -98,20 +98,44 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
             ".some(p => p.textContent.includes('*')) && window.jupyterapp.shell.currentWidget"
             ".sessionContext.session.kernel.status === 'idle'", timeout=120000,
         )  # fmt: skip
-        before = shape.get_attribute("d")
-        slider.scroll_into_view_if_needed()
-        box = slider.bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=5)
-        page.mouse.up()
+        path_js = "document.querySelector('.jp-OutputArea .js-plotly-plot .shapelayer path')"
+        before = page.evaluate(f"{path_js}.getAttribute('d')")
+        readout = page.locator(".widget-slider .widget-readout").first
+        value = readout.inner_text()
+        # move the slider until its value changes: a drag first, then the keyboard (a layout
+        # shift between measuring the handle and pressing the mouse makes a drag miss it)
+        for attempt in range(4):
+            slider.scroll_into_view_if_needed()
+            if attempt % 2 == 0:
+                box = slider.bounding_box()
+                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                page.mouse.down()
+                page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=5)
+                page.mouse.up()
+            else:
+                slider.focus()
+                for _ in range(10):
+                    page.keyboard.press("ArrowRight")
+            try:
+                page.wait_for_function(
+                    "([el, v]) => el.textContent !== v", arg=[readout.element_handle(), value],
+                    timeout=15000,
+                )  # fmt: skip
+                break
+            except Exception:  # noqa: BLE001 - retried, then reported below
+                continue
         page.screenshot(path=str(tmp_path / "lab.png"))
-        page.wait_for_function(
-            "([el, d]) => el.getAttribute('d') !== d", arg=[shape.element_handle(), before],
-            timeout=120000,  # a condition, not a sleep: a loaded machine answers slowly
-        )  # fmt: skip
-        after = shape.get_attribute("d")
-        page.screenshot(path=str(tmp_path / "lab.png"))
+        moved = readout.inner_text()
+        assert moved != value, f"the slider did not move ({value!r}); see {tmp_path / 'lab.png'}"
+        # plotly may replace the shape's element when it redraws: query it afresh on every poll
+        try:
+            page.wait_for_function(
+                f"d => {path_js}?.getAttribute('d') !== d", arg=before,
+                timeout=120000,  # a condition, not a sleep: a loaded machine answers slowly
+            )  # fmt: skip
+        finally:
+            page.screenshot(path=str(tmp_path / "lab.png"))
+        after = page.evaluate(f"{path_js}.getAttribute('d')")
         browser.close()
     assert after != before
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"
