@@ -384,6 +384,7 @@ def certified_accuracy(
     form: str = "auto",
     certifier: Certifier | None = None,
     method: str = "global",
+    n_iter: int = 100,
 ):
     r"""Fraction of inputs correctly classified with a certified radius *greater than* each ε.
 
@@ -417,6 +418,9 @@ def certified_accuracy(
         ``local``: correct and :func:`lipviz.local_certified` at each ε > 0 (the local bound of
         Huang et al., NeurIPS 2021, in ``mode``); ``bound``, ``form`` and ``certifier`` are then
         not used.
+    n_iter : int, default 100
+        Power-iteration steps per factor of local estimates (``method="local"``,
+        ``mode="estimate"``).
 
     Returns
     -------
@@ -444,7 +448,7 @@ def certified_accuracy(
         raise ValueError(msg)
     y = check_labels(y, len(x))
     if method == "local":
-        return _local_accuracy(model, x, y, eps_list, mode)
+        return _local_accuracy(model, x, y, eps_list, mode, n_iter)
     if method != "global":
         msg = f"method must be 'global' or 'local', got {method!r}"
         raise ValueError(msg)
@@ -464,7 +468,7 @@ def certified_accuracy(
     return pd.DataFrame(rows)
 
 
-def _local_accuracy(model, x, y, eps_list, mode):
+def _local_accuracy(model, x, y, eps_list, mode, n_iter):
     import pandas as pd
 
     from .certify_local import local_certified
@@ -474,7 +478,7 @@ def _local_accuracy(model, x, y, eps_list, mode):
     kind = "certified (local)" if mode == "sound" else "estimate (local, not a certificate)"
     rows = []
     for e in eps_list:
-        ok = correct & local_certified(model, x, e, mode).cpu() if e > 0 else correct
+        ok = correct & local_certified(model, x, e, mode, n_iter=n_iter).cpu() if e > 0 else correct
         rows.append({"eps": e, "certified_accuracy": float(ok.float().mean()), "kind": kind})
     return pd.DataFrame(rows)
 

@@ -55,7 +55,8 @@ def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor, target=None):
 
 
 def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *,
-                    n_iter: int = 100, box=None, return_bound: bool = False):  # fmt: skip
+                    n_iter: int = 100, box=None, return_bound: bool = False,
+                    batch_size: int = 256):  # fmt: skip
     """Whether no point of each ball :math:`B(x_n, \\varepsilon_n)` changes the predicted class.
 
     Parameters
@@ -74,13 +75,26 @@ def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound",
     box : (float, float), optional
         The valid input range, intersected with the balls.
     return_bound : bool
-        Also return the :class:`~lipviz.bounds.local.LocalBound` of the same walk.
+        Also return the :class:`~lipviz.bounds.local.LocalBound` of the same walk (one walk
+        over all of ``x``).
+    batch_size : int
+        Inputs per walk otherwise (memory grows with it: float64 boxes of every layer).
 
     Returns
     -------
     Tensor or (Tensor, LocalBound)
         Bool, shape ``(N,)``; False where a worst-case gap is not finite.
     """
+    if not return_bound and len(x) > batch_size:
+        from .attacks import check_eps
+
+        eps_t = check_eps(eps, x, box=box if box is not None else (0.0, 1.0))
+        parts = [
+            local_certified(model, x[i : i + batch_size], eps_t[i : i + batch_size], mode,
+                            n_iter=n_iter, box=box, batch_size=batch_size)
+            for i in range(0, len(x), batch_size)
+        ]  # fmt: skip
+        return torch.cat(parts)
     walker, total, st = local_walk(model, x, eps, mode=mode, n_iter=n_iter, box=box)
     gaps, _ = _worst_gaps(walker, st, model, x)
     worst = gaps.amax(1)
@@ -168,9 +182,10 @@ def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
 
     Returns
     -------
-    (Tensor, Tensor)
-        The worst-case logits ``(N, C)`` and the sparsity loss (a scalar; 0 without
-        activations).
+    (Tensor, Tensor, Tensor)
+        The worst-case logits ``(N, C)``, the sparsity loss (a scalar; 0 without
+        activations) and the centre logits ``(N, C)`` (the model's logits, propagated with
+        gradients by the walk: no second forward pass is needed).
     """
     walker, _, st = local_walk(model, x, eps, mode="estimate", n_iter=n_iter, grad=True,
                                sp_thres=sp_thres)  # fmt: skip
@@ -178,4 +193,4 @@ def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
     own = st.mu.gather(1, target[:, None])
     worst = (gaps + own).scatter(1, target[:, None], own)
     sparsity = torch.stack(st.sparsity).sum() if st.sparsity else worst.new_zeros(())
-    return worst, sparsity
+    return worst, sparsity, st.mu

@@ -9,7 +9,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["PRESETS", "LMTConfig", "Margins2DConfig", "SOCConfig", "resolve"]
+__all__ = [
+    "PRESETS",
+    "LMTConfig",
+    "LocalLipConfig",
+    "Margins2DConfig",
+    "SOCConfig",
+    "preset_names",
+    "resolve",
+]
 
 
 @dataclass(frozen=True)
@@ -238,8 +246,129 @@ SOCConfig.FULL = SOCConfig(
     eps=(0.0, 36 / 255, 72 / 255, 108 / 255),
 )  # fmt: skip
 
-#: experiment name -> config class (each has SMOKE and FULL presets)
-PRESETS = {"margins2d": Margins2DConfig, "lmt": LMTConfig, "soc": SOCConfig}
+
+@dataclass(frozen=True)
+class LocalLipConfig:
+    r"""Local-Lip training (Huang, Zhang, Shi, Kolter and Anandkumar, NeurIPS 2021) and its
+    sound local certificates. Used by :func:`lipviz.experiments.run_locallip`.
+
+    ``full`` is the paper's MNIST schedule (4C3F with clipped ReLUs, Adam 1e-3, batch 256,
+    300 epochs, no warm-up, 150 epochs of ε and κ ramps, 5 power iterations, GloRo's loss,
+    train ε 1.75, eval ε 1.58); ``full-cifar10`` its CIFAR-10 schedule (6C2F, 800 epochs,
+    20 clean epochs, 400 of ramps, 2 power iterations, BCP loss, train ε 0.1551, eval ε
+    36/255; the paper's exponential learning-rate decay is not reproduced). Models are selected
+    on validation sound local certified accuracy (the reference code picks the best *test*
+    robust error; lipviz never looks at the test set).
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name for :func:`lipviz.load_dataset`.
+    model : str
+        ``"4c3f"``, ``"6c2f"`` or ``"8c2f"`` (:func:`lipviz.models.create`).
+    activation : str
+        ``"relu"``, ``"clipped-relu"``, ``"maxmin"`` or ``"clipped-maxmin"``.
+    train_eps : float
+        Training radius (input units), reached at the end of the ramp.
+    gloro : bool
+        GloRo's loss (an extra logit :math:`\max_{j
+    e y} 	ilde z_j`) instead of the BCP loss.
+    sparsity, sp_thres : float
+        Weight of the sparsity loss and of its saturation term.
+    n_iter : int
+        Power-iteration steps per local factor in training.
+    warmup_epochs, rampup_epochs : float
+        Clean epochs, then the length of the ε and κ ramps.
+    epochs : int
+        Training epochs.
+    lr : float
+        Learning rate (Adam).
+    batch_size : int
+        Training batch size.
+    select_eps : float
+        Radius of the validation sound local certified accuracy that selects the model.
+    n_val_eval : int
+        Validation images certified per epoch.
+    n_test : int
+        Test images certified at the end.
+    eps : tuple of float
+        Radii of the reported certified accuracies.
+    estimate_n_iter : int
+        Power-iteration steps per factor of the reported estimates (not certificates).
+    seed : int
+        Seed of the data split, the initialisation and the training.
+
+    Attributes
+    ----------
+    SMOKE, FULL, FULL_CIFAR10 : LocalLipConfig
+        Class-level presets: CPU on MNIST-5k (about two minutes), the paper's MNIST and CIFAR-10
+        schedules (GPU; ``preset="full-cifar10"`` in :func:`resolve`).
+    """
+
+    dataset: str = "mnist5k"
+    model: str = "4c3f"
+    activation: str = "clipped-relu"
+    train_eps: float = 1.75
+    gloro: bool = True
+    sparsity: float = 0.0
+    sp_thres: float = 0.1
+    n_iter: int = 2
+    warmup_epochs: float = 0.5
+    rampup_epochs: float = 1.5
+    epochs: int = 3
+    lr: float = 1e-3
+    batch_size: int = 256
+    select_eps: float = 1.0
+    n_val_eval: int = 100
+    n_test: int = 200
+    eps: tuple[float, ...] = (0.0, 0.5, 1.0, 1.58)
+    estimate_n_iter: int = 20
+    seed: int = 0
+
+
+LocalLipConfig.SMOKE = LocalLipConfig()
+LocalLipConfig.FULL = LocalLipConfig(
+    dataset="mnist", n_iter=5, warmup_epochs=0.0, rampup_epochs=150.0, epochs=300,
+    select_eps=1.58, n_val_eval=5000, n_test=10000, eps=(0.0, 1.0, 1.58), estimate_n_iter=100,
+)  # fmt: skip
+LocalLipConfig.FULL_CIFAR10 = LocalLipConfig(
+    dataset="cifar10", model="6c2f", train_eps=0.1551, gloro=False, n_iter=2,
+    warmup_epochs=20.0, rampup_epochs=400.0, epochs=800, select_eps=36 / 255, n_val_eval=5000,
+    n_test=10000, eps=(0.0, 36 / 255, 72 / 255), estimate_n_iter=100,
+)  # fmt: skip
+
+#: experiment name -> config class (each has SMOKE and FULL presets; some have more)
+PRESETS = {
+    "margins2d": Margins2DConfig,
+    "lmt": LMTConfig,
+    "soc": SOCConfig,
+    "locallip": LocalLipConfig,
+}
+
+
+def preset_names(experiment: str) -> list[str]:
+    """The presets of an experiment, as :func:`resolve` and the command line spell them.
+
+    Parameters
+    ----------
+    experiment : str
+        A key of :data:`PRESETS`.
+
+    Returns
+    -------
+    list of str
+        ``"smoke"``, ``"full"``, then any other class-level preset (``FULL_CIFAR10`` is
+        ``"full-cifar10"``).
+
+    Examples
+    --------
+    >>> preset_names("locallip")
+    ['smoke', 'full', 'full-cifar10']
+    """
+    cls = PRESETS[experiment]
+    extra = sorted(k for k, v in vars(cls).items()
+                   if isinstance(v, cls) and k not in ("SMOKE", "FULL"))  # fmt: skip
+    return ["smoke", "full"] + [k.lower().replace("_", "-") for k in extra]
 
 
 def resolve(experiment: str, preset: str = "smoke", **overrides):
@@ -250,15 +379,16 @@ def resolve(experiment: str, preset: str = "smoke", **overrides):
     Parameters
     ----------
     experiment : str
-        A key of :data:`PRESETS`: ``"margins2d"``, ``"lmt"`` or ``"soc"``.
+        A key of :data:`PRESETS`: ``"margins2d"``, ``"lmt"``, ``"soc"`` or ``"locallip"``.
     preset : str
-        ``"smoke"`` (CPU, the default) or ``"full"``; case-insensitive.
+        ``"smoke"`` (CPU, the default), ``"full"``, or another preset of the config class
+        (``"full-cifar10"`` for ``"locallip"``); case-insensitive.
     **overrides
         Field values replacing the preset's; ``None`` values are skipped.
 
     Returns
     -------
-    Margins2DConfig or LMTConfig or SOCConfig
+    Margins2DConfig or LMTConfig or SOCConfig or LocalLipConfig
         A new frozen config (the presets are not modified).
 
     Raises
@@ -275,11 +405,11 @@ def resolve(experiment: str, preset: str = "smoke", **overrides):
         msg = f"Unknown experiment {experiment!r}. Known: {', '.join(PRESETS)}"
         raise ValueError(msg)
     cls = PRESETS[experiment]
-    key = preset.upper()
-    if key not in ("SMOKE", "FULL"):
-        msg = f"Unknown preset {preset!r}; use 'smoke' (CPU, default) or 'full' (GPU)"
+    names = preset_names(experiment)
+    if preset.lower() not in names:
+        msg = f"Unknown preset {preset!r} of {experiment!r}; use one of {names} (smoke: CPU)"
         raise ValueError(msg)
-    base = getattr(cls, key)
+    base = getattr(cls, preset.upper().replace("-", "_"))
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = set(overrides) - fields
     if unknown:

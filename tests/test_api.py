@@ -26,14 +26,17 @@ MODULES = [
     "lipviz.exact.planar",
     "lipviz.exact.regions",
     "lipviz.experiments",
+    "lipviz.experiments.runs",
     "lipviz.layers",
     "lipviz.functional",
     "lipviz.models",
     "lipviz.train",
     "lipviz.viz",
     "lipviz.viz.compute",
+    "lipviz.viz.compute_local",
     "lipviz.viz.interactive",
     "lipviz.viz.static",
+    "lipviz.viz.static_local",
     "lipviz.viz.widgets",
 ]
 

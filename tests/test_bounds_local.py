@@ -134,3 +134,23 @@ def test_clipped_activations_are_1_lipschitz_and_export_plain(dense_jacobian_nor
     assert (act.theta >= 0).all()
     with pytest.raises(ValueError, match="even"):
         ClippedMaxMin(5)
+
+
+def test_sound_local_bound_dominates_the_exact_constant_on_the_disc():
+    from lipviz.exact import ball_lipschitz
+
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(),
+                        nn.Linear(12, 3)).double()  # fmt: skip
+    glob = lipviz.lipschitz_bound(net, (2,)).value
+    x = torch.tensor([[0.3, -0.2], [1.5, 1.0], [-2.0, 0.5]], dtype=torch.float64)
+    smallest = None
+    for eps in (0.05, 0.3, 1.0):
+        local = lipviz.local_lipschitz_bound(net, x, eps).values
+        smallest = local if smallest is None else smallest
+        for i in range(len(x)):
+            exact = ball_lipschitz(net, x[i], eps)
+            assert 0 < exact <= local[i] * (1 + 1e-9) and local[i] <= glob * (1 + 1e-9)
+    # on small discs most neurons are fixed: the masks must cut the bound well below the
+    # global one (0.24-0.49 against 1.59 here; the exact constants are 0.06-0.19)
+    assert (smallest < 0.5 * glob).all()

@@ -43,3 +43,29 @@ def test_run_soc_smoke_writes_a_sound_run(tmp_path):
     test = lipviz.load_dataset("mnist5k", "test").subset(60)
     report = lipviz.audit(result.model, test.x, test.y, restarts=2, steps=30, lipschitz_steps=5)
     assert report.violations == 0
+
+
+def test_run_locallip_reports_sound_estimate_global_and_pgd_side_by_side(tmp_path):
+    args = ["run", "locallip", "--out", str(tmp_path), "--set", "epochs=1", "n_test=40",
+            "n_val_eval=20", "estimate_n_iter=5", "eps=(0.0, 0.3)"]  # fmt: skip
+    assert cli(args) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["certificate"] == "local (box and ball), sound"
+    for key in ("certified_accuracy", "certified_accuracy_estimate", "certified_accuracy_global",
+                "pgd_accuracy"):  # fmt: skip
+        assert set(s[key]) == {"0.0", "0.3"}
+    for e in ("0.0", "0.3"):  # a certificate never beats the attack; the estimate >= sound
+        assert s["certified_accuracy"][e] <= s["pgd_accuracy"][e] + 1e-6  # float32 means
+        assert s["certified_accuracy"][e] <= s["certified_accuracy_estimate"][e] + 1e-6
+    assert s["selected_on"].startswith("val_cert_acc (eps=1.0")
+
+
+def test_presets_resolve_by_name_and_refuse_unknown_ones():
+    import pytest
+
+    assert lipviz.config.preset_names("locallip") == ["smoke", "full", "full-cifar10"]
+    cifar = lipviz.resolve("locallip", "full-cifar10")
+    assert cifar.model == "6c2f" and abs(cifar.eps[1] - 36 / 255) < 1e-12 and not cifar.gloro
+    assert lipviz.resolve("locallip", "FULL").train_eps == 1.75
+    with pytest.raises(ValueError, match="Unknown preset 'huge'"):
+        lipviz.resolve("locallip", "huge")

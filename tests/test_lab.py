@@ -1,5 +1,6 @@
-"""The live widgets in a real JupyterLab: headless Chromium opens a chapter, runs it, moves a
-slider and sees the plotly figure change, with no request leaving 127.0.0.1."""
+"""The live widgets in a real JupyterLab: headless Chromium opens a notebook (a chapter, or a
+short notebook around one explorer), runs it, moves a slider and sees the plotly figure change,
+with no request leaving 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,7 +18,20 @@ from conftest import CHROMIUM_ARGS
 from test_book import BOOK, INJECT, _read
 
 pytestmark = pytest.mark.browser
-CHAPTER = "01_margins_2d"
+# notebook -> the plotly element that must change when the first slider moves
+CASES = {
+    "01_margins_2d": ".shapelayer path",  # the chapter; the certified circle moves with the point
+    "local_explorer": ".barlayer path",  # the local-bound explorer; the bars of fixed neurons
+}
+LOCAL_EXPLORER = [
+    "import torch\nfrom torch import nn\nimport lipviz\nfrom lipviz.viz import widgets",
+    "torch.manual_seed(0)\n"
+    "net = nn.Sequential(nn.Linear(4, 32), lipviz.layers.ClippedReLU(32, 0.5), nn.Linear(32, 32),"
+    " nn.ReLU(), nn.Linear(32, 3))\n"
+    "x, y = torch.rand(40, 4), torch.randint(0, 3, (40,))",
+    "explorer = widgets.LocalBoundExplorer(net, x, y, eps_values=(0.01, 0.1, 0.3, 1.0))\n"
+    "widgets.show(explorer)",
+]
 
 
 def _free_port() -> int:
@@ -26,17 +40,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """JupyterLab on 127.0.0.1 serving the chapter (with its smoke test parameters) as .ipynb."""
+@pytest.fixture(params=sorted(CASES))
+def lab(request, tmp_path):
+    """JupyterLab on 127.0.0.1 serving one notebook (a chapter with its smoke test parameters,
+    or the explorer notebook) as .ipynb; yields ``(url, selector)``."""
     import nbformat
     import papermill as pm
 
-    src = tmp_path / "source.ipynb"
-    nbformat.write(_read(BOOK / f"{CHAPTER}.md"), src)
-    pm.execute_notebook(str(src), str(tmp_path / f"{CHAPTER}.ipynb"), parameters=INJECT[CHAPTER],
-                        kernel_name="python3", prepare_only=True)  # fmt: skip
-    src.unlink()
+    name = request.param
+    if name in INJECT:
+        src = tmp_path / "source.ipynb"
+        nbformat.write(_read(BOOK / f"{name}.md"), src)
+        pm.execute_notebook(str(src), str(tmp_path / f"{name}.ipynb"), parameters=INJECT[name],
+                            kernel_name="python3", prepare_only=True)  # fmt: skip
+        src.unlink()
+    else:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in LOCAL_EXPLORER])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}  # fmt: skip
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in ("LIPVIZ_STATIC", "MPLBACKEND")}
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "config")  # no user settings, no news fetching
@@ -58,7 +80,7 @@ def lab(tmp_path):
                 time.sleep(0.5)
         else:
             pytest.fail("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
-        yield f"{base}/lab/tree/{CHAPTER}.ipynb?token={token}"
+        yield f"{base}/lab/tree/{name}.ipynb?token={token}", CASES[name]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -68,6 +90,7 @@ def lab(tmp_path):
 def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
     from playwright.sync_api import sync_playwright
 
+    url, selector = lab
     outside: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -79,7 +102,7 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
                 outside.append(request.url)
 
         page.on("request", record)
-        page.goto(lab)
+        page.goto(url)
         page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget",
                                timeout=60000)  # fmt: skip
         page.wait_for_function(
@@ -89,7 +112,7 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         slider = page.locator(".widget-slider .noUi-handle").first
         slider.wait_for(timeout=240000)
-        shape = page.locator(".jp-OutputArea .js-plotly-plot .shapelayer path").first
+        shape = page.locator(f".jp-OutputArea .js-plotly-plot {selector}").first
         shape.wait_for(timeout=60000)
         # every cell has run (no "[*]" prompt left) and the kernel is idle: the slider's
         # callbacks are wired before the mouse moves it
@@ -98,8 +121,10 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
             ".some(p => p.textContent.includes('*')) && window.jupyterapp.shell.currentWidget"
             ".sessionContext.session.kernel.status === 'idle'", timeout=120000,
         )  # fmt: skip
-        path_js = "document.querySelector('.jp-OutputArea .js-plotly-plot .shapelayer path')"
-        before = page.evaluate(f"{path_js}.getAttribute('d')")
+        # every matching path of the figure, joined (plotly may replace elements on redraw)
+        paths_js = (f"Array.from(document.querySelectorAll('.jp-OutputArea .js-plotly-plot "
+                    f"{selector}')).map(e => e.getAttribute('d')).join('|')")  # fmt: skip
+        before = page.evaluate(paths_js)
         readout = page.locator(".widget-slider .widget-readout").first
         value = readout.inner_text()
         # move the slider until its value changes: a drag first, then the keyboard (a layout
@@ -127,15 +152,14 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
         page.screenshot(path=str(tmp_path / "lab.png"))
         moved = readout.inner_text()
         assert moved != value, f"the slider did not move ({value!r}); see {tmp_path / 'lab.png'}"
-        # plotly may replace the shape's element when it redraws: query it afresh on every poll
         try:
             page.wait_for_function(
-                f"d => {path_js}?.getAttribute('d') !== d", arg=before,
+                f"d => ({paths_js}) !== d", arg=before,
                 timeout=120000,  # a condition, not a sleep: a loaded machine answers slowly
             )  # fmt: skip
         finally:
             page.screenshot(path=str(tmp_path / "lab.png"))
-        after = page.evaluate(f"{path_js}.getAttribute('d')")
+        after = page.evaluate(paths_js)
         browser.close()
     assert after != before
     assert not outside, f"requests left 127.0.0.1: {outside[:5]}"

@@ -97,8 +97,9 @@ def test_local_lip_worst_logits_dominate_and_train_the_thresholds():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 16), ClippedReLU(16, 0.5), nn.Linear(16, 3))
     x, y = torch.rand(10, 4), torch.randint(0, 3, (10,))
-    worst, sparsity = local_worst_logits(net, x, y, 0.1, n_iter=5)
+    worst, sparsity, centre = local_worst_logits(net, x, y, 0.1, n_iter=5)
     logits = net(x)
+    assert torch.allclose(centre, logits, atol=1e-6)  # the walk's logits are the model's
     assert worst.shape == logits.shape and worst.dtype == logits.dtype
     own = worst.gather(1, y[:, None])
     assert torch.allclose(own, logits.gather(1, y[:, None]), atol=1e-5)

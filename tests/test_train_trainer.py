@@ -115,3 +115,47 @@ def test_mixed_precision_trains_and_certifies_in_fp32():
         cert(val.x)
     with pytest.raises(ValueError, match="amp"):
         Trainer(model, CrossEntropy(), TrainConfig(amp="fp8"), (2,))
+
+
+def _clipped_mlp():
+    from torch import nn
+
+    from lipviz.layers import ClippedReLU
+
+    gen = torch.Generator().manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), ClippedReLU(32, 1.0), nn.Linear(32, 10))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
+        net[2].theta.fill_(1.0)
+    return net
+
+
+def test_local_lip_resume_reproduces_an_uninterrupted_run(small_data, tmp_path):
+    ds, val = small_data
+    cfg = TrainConfig(epochs=3, batch_size=50, n_val_eval=50, select_on="val_cert_acc",
+                      select_eps=0.3, select_certificate="local")  # fmt: skip
+    base = LocalLip(eps=0.5, warmup_epochs=0.5, rampup_epochs=1.5, sparsity=0.01)
+    ref = Trainer(_clipped_mlp(), base, cfg, (1, 28, 28), progress=False).fit(ds, val)
+    calls = {"n": 0}
+
+    def flaky(model, x, y, lip, epoch):
+        calls["n"] += 1
+        if epoch >= 2.0 and calls["n"] < 100:  # dies in the third epoch, the first time only
+            raise _Interrupt
+        return base(model, x, y, lip, epoch)
+
+    flaky.needs_lipschitz = False
+    with pytest.raises(_Interrupt):
+        Trainer(_clipped_mlp(), flaky, cfg, (1, 28, 28), out_dir=tmp_path, progress=False).fit(
+            ds, val
+        )
+    calls["n"] = 1000
+    resumed = Trainer(_clipped_mlp(), flaky, cfg, (1, 28, 28), out_dir=tmp_path,
+                      progress=False).fit(ds, val)  # fmt: skip
+    assert resumed.history.epoch.tolist() == [1, 2, 3]
+    assert resumed.history.val_cert_acc.tolist() == ref.history.val_cert_acc.tolist()
+    for a, b in zip(ref.model.state_dict().values(), resumed.model.state_dict().values(),
+                    strict=True):  # fmt: skip
+        assert torch.allclose(a, b, atol=1e-6)
+    assert (resumed.model[2].theta >= 0).all()  # thresholds projected after every step

@@ -64,7 +64,8 @@ class LocalState:
     n_iter : int
         Power-iteration steps of estimates.
     pending : dict or None
-        The last affine layer, until an activation refines its factor with a row mask.
+        The last affine layer, until the next layer closes it (an activation with its row
+        mask): its factor is computed once, with both masks (:func:`close_pending`).
     last : dict or None
         The state at the input of the last affine layer (for worst-case logits).
     fixed : list of dict
@@ -75,6 +76,10 @@ class LocalState:
         The dtype of the propagation (float64 for certificates).
     sparsity : list of Tensor
         Training: the sparsity terms of the activations (Huang et al.'s sparsity loss).
+    factors : list of dict
+        The factors of the closed affine layers (``layer``, ``_id``, ``values``, ``method``).
+    trace : list of dict or None
+        When a list: per affine layer, its output's centre, IBP box and ball box (for figures).
     sp_thres : float
         The weight of the saturation term in the sparsity loss of clipped ReLUs.
     """
@@ -93,6 +98,8 @@ class LocalState:
     dtype: torch.dtype = torch.float64
     sparsity: list = field(default_factory=list)
     sp_thres: float = 0.1
+    factors: list = field(default_factory=list)
+    trace: list | None = None
 
 
 def state_of(ctx: BoundContext) -> LocalState:
@@ -120,25 +127,36 @@ def param(t: torch.Tensor, st: LocalState) -> torch.Tensor:
 
 
 def _dense_norms(weight: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor | None):
-    r"""Exact :math:`\|D_{\text{rows}} W D_{\text{cols}}\|_2` per input (Gram eigenvalues,
-    float64), in chunks; ``cols``/``rows`` are (N, in)/(N, out) 0/1 masks."""
+    r"""Exact :math:`\|D_{\text{rows}} W D_{\text{cols}}\|_2` per input, float64.
+
+    The largest eigenvalue of :math:`W_{R,C} W_{R,C}^\top`, the Gram matrix of the active rows
+    :math:`R` and columns :math:`C` (the masks zero the others, which leaves every nonzero
+    singular value of the submatrix). When few columns are fixed it is computed as
+    :math:`(W W^\top)_{R,R} - W_{R,F} W_{R,F}^\top` with :math:`F` the fixed columns (one Gram
+    of the whole matrix, then a small update per mask); else from the submatrix, on its smaller
+    side. ``cols``/``rows`` are (N, in)/(N, out) masks; equal masks are computed once."""
     w = weight.detach().double()
-    both = cols if rows is None else torch.cat([cols.reshape(len(cols), -1), rows], dim=1)
-    unique, inverse = torch.unique(both, dim=0, return_inverse=True)
-    if len(unique) < len(cols):  # equal masks, equal norms: compute each once
-        first = torch.zeros(len(unique), dtype=torch.long, device=cols.device)
-        first.scatter_(0, inverse, torch.arange(len(cols), device=cols.device))
-        sub = _dense_norms(weight, cols[first], None if rows is None else rows[first])
-        return sub[inverse]
-    out, chunk = [], max(1, 2**24 // w.numel())
-    for i in range(0, len(cols), chunk):
-        c = cols[i : i + chunk].double()
-        gram = (w[None] * c[:, None, :]) @ w.T  # W D W^T, (n, out, out)
-        if rows is not None:
-            r = rows[i : i + chunk].double()
-            gram = gram * r[:, :, None] * r[:, None, :]
-        out.append(torch.linalg.eigvalsh(gram)[:, -1].clamp_min(0.0).sqrt())
-    return torch.cat(out)
+    n = len(cols)
+    cols = cols.reshape(n, -1).bool()
+    rows = torch.ones(n, w.shape[0], dtype=torch.bool, device=cols.device) if rows is None \
+        else rows.reshape(n, -1).bool()  # fmt: skip
+    unique, inverse = torch.unique(torch.cat([cols, rows], dim=1), dim=0, return_inverse=True)
+    values = torch.zeros(len(unique), dtype=torch.float64, device=cols.device)
+    n_in, full = cols.shape[1], None
+    for k, mask in enumerate(unique):
+        c, r = mask[:n_in], mask[n_in:]
+        n_c, n_r = int(c.sum()), int(r.sum())
+        if n_c == 0 or n_r == 0:
+            continue
+        if n_in - n_c < min(n_c, n_r):  # few fixed columns: downdate the whole Gram
+            full = w @ w.T if full is None else full
+            fixed = w[r][:, ~c]
+            gram = full[r][:, r] - fixed @ fixed.T
+        else:
+            sub = w[r][:, c]
+            gram = sub @ sub.T if n_r <= n_c else sub.T @ sub
+        values[k] = torch.linalg.eigvalsh(gram)[-1].clamp_min(0.0).sqrt()
+    return values[inverse]
 
 
 def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows, cache: dict):
@@ -168,6 +186,20 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows, cache: dict):
     return torch.tensor(values, dtype=torch.float64, device=cols.device)
 
 
+_STARTS: dict = {}
+
+
+def _start_vectors(shape, dtype, device) -> torch.Tensor:
+    """Gaussian start vectors from seed 0 (the same every call, so cached: one per shape)."""
+    key = (tuple(shape), dtype, str(device))
+    if key not in _STARTS:
+        if len(_STARTS) > 16:  # O(batch) memory: keep a few shapes only
+            _STARTS.clear()
+        gen = torch.Generator().manual_seed(0)
+        _STARTS[key] = torch.randn(shape, generator=gen, dtype=dtype).to(device)
+    return _STARTS[key]
+
+
 def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, grad_op=None):
     """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate).
 
@@ -175,7 +207,6 @@ def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, gra
     :math:`\\|D_r A D_c u\\|` is computed with ``grad_op``, differentiable in the weights, from
     the final (detached) unit vectors: memory O(batch), fresh vectors from a fixed seed.
     """
-    gen = torch.Generator().manual_seed(0)
     cols = cols.to(dtype)
     rows = rows.to(dtype) if rows is not None else None
 
@@ -183,7 +214,7 @@ def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, gra
         y = f(v * cols)
         return y * rows if rows is not None else y
 
-    u = torch.randn((len(cols), *in_shape), generator=gen, dtype=dtype).to(cols.device)
+    u = _start_vectors((len(cols), *in_shape), dtype, cols.device)
     sigma = torch.zeros(len(cols), dtype=dtype, device=cols.device)
     for _ in range(max(n_iter, 1)):
         u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))
@@ -218,14 +249,16 @@ def _factor(module, in_shape, cols, rows, st: LocalState, cache: dict):
     return norms, f"power iteration on the masked operator ({st.n_iter} steps)"
 
 
+FOLDED = "1 (its mask of fixed neurons is in the previous layer's factor)"
+
 # --- the rules ----------------------------------------------------------------------------------
 
 
 @register_bound(nn.Linear, nn.Conv2d, local=True)
 def affine_local(module, ctx: BoundContext) -> LayerBound:
     r"""Box :math:`\cap` ball through :math:`Wx + b`: the IBP box :math:`W c + b \pm |W| r` and the
-    ball's box :math:`\mu' \pm \rho\, \|(W D)_j\|_2`; the factor :math:`\|W D\|_2` (refined by
-    the next activation's row mask, :func:`close_pending`).
+    ball's box :math:`\mu' \pm \rho\, \|(W D)_j\|_2`. The factor :math:`\|D' W D\|_2` waits for
+    the next layer: an activation's row mask :math:`D'` (:func:`close_pending`).
 
     Parameters
     ----------
@@ -237,7 +270,7 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
     Returns
     -------
     LayerBound
-        Per-input factors, shape ``(N,)``.
+        Ones, shape ``(N,)``: the factor is filled in when the layer is closed.
     """
     st = state_of(ctx)
     close_pending(st, None)
@@ -261,47 +294,57 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
     if bias is not None:
         b = bias.view(1, -1, *([1] * (mu.dim() - 2)))
         mu, mid = mu + b, mid + b
-    rownorm = sq(cols.to(st.dtype)).clamp_min(1e-30).sqrt()
+    if st.grad:  # training: the unmasked row norms (as the reference code; never smaller, one
+        # input's worth of work instead of the batch's)
+        rownorm = sq(torch.ones_like(st.mu[:1])).clamp_min(1e-30).sqrt()
+    else:
+        rownorm = sq(cols.to(st.dtype)).clamp_min(1e-30).sqrt()
     reach = st.radius.view(shape) * rownorm
     lo = torch.maximum(mid - rad, mu - reach)
     hi = torch.minimum(mid + rad, mu + reach)
-    values, method = _factor(module, ctx.in_shape, cols, None, st, st.last.setdefault("cache", {}))
-    st.pending = {"module": module, "in_shape": ctx.in_shape, "cols": cols,
-                  "radius": st.radius, "value": values, "out_shape": mu.shape}  # fmt: skip
-    st.mu, st.lo, st.hi, st.mask = mu, lo, hi, None
-    st.radius = st.radius * values
-    return LayerBound(values, method, st.sound)
+    if st.trace is not None:
+        st.trace.append({"layer": ctx.name, "mu": mu.detach(), "ibp": (mid - rad, mid + rad),
+                         "ball": (mu - reach, mu + reach)})  # fmt: skip
+    st.pending = {"module": module, "in_shape": ctx.in_shape, "cols": cols, "layer": ctx.name,
+                  "radius": st.radius, "out_shape": mu.shape}  # fmt: skip
+    st.mu, st.lo, st.hi, st.mask, st.radius = mu, lo, hi, None, None
+    one = torch.ones(len(mu), dtype=st.dtype, device=mu.device)
+    return LayerBound(one, "pending: the factor with the next layer's mask", st.sound)
 
 
 def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
-    r"""Refine the pending affine factor with the row mask ``rows`` of the activation after it.
+    r"""Close the pending affine layer: its factor :math:`\|D' W D\|_2`, computed once with its
+    column mask :math:`D` and the row mask :math:`D'` of the activation after it.
+
+    The activation's outputs that are fixed on the ball are constants there, so the map from
+    the ball to the activation's varying outputs has Lipschitz constant at most
+    :math:`\|D' W D\|_2`; the ball radius is multiplied by it.
 
     Parameters
     ----------
     st : LocalState
-        The walk's state (its ``pending`` affine layer is consumed).
+        The walk's state (its ``pending`` affine layer is consumed and its factor appended to
+        ``st.factors``).
     rows : Tensor or None
         Bool, the activation's mask of the neurons that may vary (shape of the affine output),
-        or None for no refinement.
+        or None (no activation follows: :math:`D' = I`).
 
     Returns
     -------
     Tensor
-        Shape ``(N,)``: refined / unrefined factor (1 where nothing is pending or the factor is
-        0). The activation's rule returns it as its own value, so that the walker's product
-        carries :math:`\|D_i W_i D_{i-1}\|`; the ball radius is updated to match.
+        Ones, shape ``(N,)``: the value of the activation's own row in the walk.
     """
     pending, st.pending = st.pending, None
-    n = len(st.mu)
-    one = torch.ones(n, dtype=st.dtype, device=st.mu.device)
-    if pending is None or rows is None:
+    one = torch.ones(len(st.mu), dtype=st.dtype, device=st.mu.device)
+    if pending is None:
         return one
-    rows = rows.reshape(pending["out_shape"])  # undo a reshape between the two layers
-    refined, _ = _factor(pending["module"], pending["in_shape"], pending["cols"], rows, st, {})
-    refined = torch.minimum(refined, pending["value"])
-    ratio = torch.where(pending["value"] > 0, refined / pending["value"].clamp_min(1e-300), one)
-    st.radius = pending["radius"] * refined
-    return ratio
+    if rows is not None:
+        rows = rows.reshape(pending["out_shape"])  # undo a reshape between the two layers
+    values, method = _factor(pending["module"], pending["in_shape"], pending["cols"], rows, st, {})
+    st.radius = pending["radius"] * values
+    st.factors.append({"layer": pending["layer"], "_id": id(pending["module"]),
+                       "values": values, "method": method})  # fmt: skip
+    return one
 
 
 def _record_fixed(st: LocalState, name: str, varies: torch.Tensor) -> None:
@@ -317,11 +360,11 @@ def _relu_local(module, ctx: BoundContext) -> LayerBound:
     varies = st.hi > 0
     if st.grad:
         st.sparsity.append(torch.relu(st.hi).mean())
-    ratio = close_pending(st, varies)
+    one = close_pending(st, varies)
     st.mu, st.lo, st.hi = st.mu.clamp_min(0), st.lo.clamp_min(0), st.hi.clamp_min(0)
     st.mask = varies if st.mask is None else st.mask & varies
     _record_fixed(st, ctx.name, varies)
-    return LayerBound(ratio, "row mask of the neurons fixed on the ball", st.sound)
+    return LayerBound(one, FOLDED, True)
 
 
 @register_bound(nn.Flatten, nn.Identity, nn.Dropout, local=True)
@@ -376,7 +419,8 @@ def _check_local_eps(eps, x: torch.Tensor, box) -> torch.Tensor:
 
 
 def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
-               n_iter: int = 100, box=None, grad: bool = False, sp_thres: float = 0.1):  # fmt: skip
+               n_iter: int = 100, box=None, grad: bool = False, sp_thres: float = 0.1,
+               trace: bool = False):  # fmt: skip
     """Walk ``model`` in local mode around ``x``.
 
     Parameters
@@ -388,12 +432,16 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
         the weights and thresholds, and collect the sparsity terms.
     sp_thres : float
         Weight of the saturation term of the sparsity loss.
+    trace : bool
+        Keep every affine layer's boxes in ``state.trace`` (for figures).
 
     Returns
     -------
-    (Walker, Tensor, LocalState)
-        The walker (its per-call rows), the bounds of shape ``(N,)`` and the final state (its
-        ``last`` entry holds the input of the last affine layer).
+    (Walker, Tensor or None, LocalState)
+        The walker (its per-call rows, each affine layer's with its factor), the bounds of
+        shape ``(N,)`` (None in training walks: the last layer's factor is not computed, the
+        worst-case logits need only the state) and the final state (its ``last`` entry holds
+        the input of the last affine layer).
     """
     from ..state import eval_mode
     from .network import walk
@@ -415,14 +463,22 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
     if box is not None:
         lo, hi = lo.clamp(min=box[0], max=box[1]), hi.clamp(min=box[0], max=box[1])
     st = LocalState(mu=mu, lo=lo, hi=hi, radius=eps_t.clone(), sound=mode == "sound",
-                    n_iter=n_iter, grad=grad, dtype=dtype, sp_thres=sp_thres)  # fmt: skip
+                    n_iter=n_iter, grad=grad, dtype=dtype, sp_thres=sp_thres,
+                    trace=[] if trace else None)  # fmt: skip
     ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
     with eval_mode(model), torch.set_grad_enabled(grad):
         walker, (total, _, _) = walk(model, x, ctx)
-    close_pending(st, None)
+        if grad:
+            return walker, None, st
+        close_pending(st, None)
     if not isinstance(total, torch.Tensor):
         total = torch.full((len(x),), float(total), dtype=dtype)
-    return walker, total if grad else total.double(), st
+    rows = {(r["_id"], r["layer"]): r for r in walker.rows}
+    for f in st.factors:  # each affine layer's row gets its factor (a product over the walk)
+        total = total * f["values"]
+        row = rows[(f["_id"], f["layer"])]
+        row["bound"], row["method"] = float(f["values"].max()), f["method"]
+    return walker, total.double(), st
 
 
 def local_lipschitz_bound(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *,

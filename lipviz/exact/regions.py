@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["LinearRegions", "linear_regions"]
+__all__ = ["LinearRegions", "ball_lipschitz", "linear_regions"]
 
 
 def _clip(poly: torch.Tensor, a: torch.Tensor, b: float, keep_positive: bool) -> torch.Tensor:
@@ -152,3 +152,58 @@ def linear_regions(model: nn.Sequential, extent=(-1.0, 1.0, -1.0, 1.0), min_area
     jacs = torch.stack([jac for _, jac, _ in cells])
     norms = torch.linalg.matrix_norm(jacs, 2)
     return LinearRegions([p for p, _, _ in cells], jacs, float(norms.max()))
+
+
+def _distance_to_polygon(poly: torch.Tensor, p: torch.Tensor) -> float:
+    """l2 distance from point ``p`` to the convex polygon ``poly`` (0 inside)."""
+    a, b = poly, torch.roll(poly, -1, dims=0)
+    edge, rel = b - a, p[None] - a
+    cross = edge[:, 0] * rel[:, 1] - edge[:, 1] * rel[:, 0]
+    if (cross >= 0).all() or (cross <= 0).all():
+        return 0.0
+    t = ((rel * edge).sum(1) / (edge * edge).sum(1).clamp_min(1e-300)).clamp(0.0, 1.0)
+    return float((rel - t[:, None] * edge).norm(dim=1).min())
+
+
+def ball_lipschitz(model: nn.Sequential, center, eps: float, min_area: float = 1e-14) -> float:
+    r"""The exact Lipschitz constant of a 2-D ReLU network on the disc :math:`B(c, \varepsilon)`:
+
+    .. math:: \mathrm{Lip}(f|_{B(c, \varepsilon)}) = \max_{\text{cells } R,\
+        R \cap \mathring B \ne \emptyset} \|J_R\|_2 ,
+
+    since the disc is convex and :math:`f` is affine on each cell (the oracle of local bounds).
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        As for :func:`linear_regions`.
+    center : sequence of float or Tensor
+        The disc's centre, 2 coordinates.
+    eps : float
+        Its radius (> 0).
+    min_area : float
+        As for :func:`linear_regions`.
+
+    Returns
+    -------
+    float
+        The constant on the disc (float64 arithmetic).
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(2, 1), nn.ReLU())
+    >>> _ = net[0].weight.data.copy_(torch.tensor([[3.0, 4.0]]))
+    >>> _ = net[0].bias.data.fill_(-10.0)
+    >>> ball_lipschitz(net, [0.0, 0.0], 1.0), ball_lipschitz(net, [0.0, 0.0], 3.0)
+    (0.0, 5.0)
+    """
+    c = torch.as_tensor(center, dtype=torch.float64).flatten()
+    if c.numel() != 2 or not eps > 0:
+        msg = f"ball_lipschitz needs a 2-D centre and eps > 0, got {tuple(c.shape)} and {eps}"
+        raise ValueError(msg)
+    extent = (float(c[0]) - eps, float(c[0]) + eps, float(c[1]) - eps, float(c[1]) + eps)
+    regions = linear_regions(model, extent, min_area)
+    norms = torch.linalg.matrix_norm(regions.jacobians, 2)
+    inside = [float(n) for poly, n in zip(regions.polygons, norms, strict=True)
+              if _distance_to_polygon(poly, c) < eps]  # fmt: skip
+    return max(inside, default=0.0)

@@ -6,12 +6,13 @@ shared by its book chapter and the command line
 """
 
 from .lmt import run_lmt
+from .locallip import run_locallip
 from .margins2d import Margins2DResult, run_margins2d
 from .results import load_run, runs_table
 from .runs import RunResult, run_folder, write_json
 from .soc import run_soc
 
-RUNNERS = {"lmt": run_lmt, "margins2d": run_margins2d, "soc": run_soc}
+RUNNERS = {"lmt": run_lmt, "locallip": run_locallip, "margins2d": run_margins2d, "soc": run_soc}
 """Every runner, by experiment name: one signature, so the command line needs no special case."""
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "load_run",
     "run_folder",
     "run_lmt",
+    "run_locallip",
     "run_margins2d",
     "run_soc",
     "runs_table",

@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run an experiment into a run folder")
     run.add_argument("name", choices=sorted(RUNNERS))
-    run.add_argument("--preset", default="smoke", choices=["smoke", "full"])
+    run.add_argument("--preset", default="smoke", help="smoke (CPU, default), full, or another")
     run.add_argument("--out", default=None, help="run folder (default runs/<name>-<preset>)")
     run.add_argument("--device", default=None)
     run.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")

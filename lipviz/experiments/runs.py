@@ -21,6 +21,7 @@ __all__ = [
     "RunResult",
     "commit",
     "device_name",
+    "pgd_accuracy",
     "run_folder",
     "train_and_certify",
     "write_json",
@@ -117,7 +118,8 @@ def device_name(device) -> str:
 
 
 def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, method: str,
-                      out_dir=None, device=None, progress=True) -> RunResult:  # fmt: skip
+                      out_dir=None, device=None, progress=True,
+                      certificate: str = "global") -> RunResult:  # fmt: skip
     """Train (resuming from ``out_dir``), select on validation, certify the test split once.
 
     ``data`` is ``(train, val, test)``; ``cfg`` must have ``eps`` and ``model`` fields.
@@ -150,6 +152,10 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
         Default: ``"cuda"`` when available, else ``"cpu"``.
     progress : bool, default True
         Show progress bars.
+    certificate : {"global", "local"}, default "global"
+        ``local``: the table holds the sound local certificates of
+        :func:`lipviz.local_certified` (Huang et al., NeurIPS 2021); the summary adds the
+        power-iteration estimates (not certificates) and the global certificates beside them.
 
     Returns
     -------
@@ -170,7 +176,18 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     start = time.perf_counter()
     certifier = Certifier(model, test.input_shape, mode="sound")
     x, y = test.x.to(device), test.y.to(device)
-    table = certified_accuracy(model, x, y, cfg.eps, certifier=certifier)
+    extra = {}
+    if certificate == "local":
+        table = certified_accuracy(model, x, y, cfg.eps, method="local")
+        estimate = {"method": "local", "mode": "estimate",
+                    "n_iter": getattr(cfg, "estimate_n_iter", 100)}  # fmt: skip
+        for key, kw in (("certified_accuracy_estimate", estimate),
+                        ("certified_accuracy_global", {"certifier": certifier})):  # fmt: skip
+            other = certified_accuracy(model, x, y, cfg.eps, **kw)
+            extra[key] = dict(zip(map(str, cfg.eps), other.certified_accuracy, strict=True))
+        extra["pgd_accuracy"] = pgd_accuracy(model, x, y, cfg.eps)
+    else:
+        table = certified_accuracy(model, x, y, cfg.eps, certifier=certifier)
     table.insert(0, "dataset", test.label)
     table.insert(1, "method", method)
     cert = certifier(x)
@@ -182,7 +199,10 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
         "model": cfg.model,
         "clean_accuracy": float(table.certified_accuracy.iloc[0]) if cfg.eps[0] == 0 else None,
         "certified_accuracy": dict(zip(map(str, cfg.eps), table.certified_accuracy, strict=True)),
-        "certificate": f"{cert.form}, {'sound' if cert.sound else 'estimate'}",
+        "certificate": "local (box and ball), sound"
+        if certificate == "local"
+        else f"{cert.form}, {'sound' if cert.sound else 'estimate'}",
+        **extra,
         "lipschitz_bound": cert.lipschitz,
         "radius_quantiles_correct": {
             str(q): float(radius.quantile(q)) if len(radius) else 0.0 for q in (0.1, 0.5, 0.9)
@@ -195,10 +215,49 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
         "device": device_name(device),
         "commit": commit(),
     }
+    if certificate == "local":  # the radii above are the global certificate's
+        summary["global_radius_quantiles_correct"] = summary.pop("radius_quantiles_correct")
     if out:
         table.to_csv(out / "certified.csv", index=False)
         write_json(out / "summary.json", summary)
     return RunResult(cfg, model, fitted.history, table, summary, out)
+
+
+def pgd_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *,
+                 steps: int = 50) -> dict:  # fmt: skip
+    """Empirical robust accuracy under :func:`lipviz.attacks.pgd_l2` at each ε (an upper bound
+    on the robust accuracy that every certified accuracy must stay below).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier (inputs in [0, 1]).
+    x, y : Tensor
+        Inputs ``(N, ...)`` and labels ``(N,)``.
+    eps : sequence of float
+        Radii (input units); at 0 the clean accuracy.
+    steps : int
+        PGD steps (one restart from the input).
+
+    Returns
+    -------
+    dict
+        ``{str(eps): accuracy}``.
+    """
+    from ..attacks import pgd_l2
+    from ..state import eval_mode
+
+    with eval_mode(model), torch.no_grad():
+        correct = (model(x).argmax(1) == y).cpu()
+    out = {}
+    for e in eps:
+        robust = correct.clone()
+        idx = correct.nonzero().flatten()
+        if float(e) > 0 and len(idx):
+            attack = pgd_l2(model, x[idx], y[idx], float(e), steps=steps)
+            robust[idx] = ~attack.success.cpu()
+        out[str(e)] = float(robust.double().mean())
+    return out
 
 
 def run_folder(base, cfg) -> str:

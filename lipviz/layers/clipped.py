@@ -140,7 +140,7 @@ def _interleave(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
 def _clipped_relu_local(module: ClippedReLU, ctx: BoundContext) -> LayerBound:
     r"""Fixed where the box has :math:`\overline{z} \le 0` (dead) or :math:`\underline{z} \ge
     \theta` (saturated); the row mask refines the previous affine factor."""
-    from ..bounds.local import close_pending, param, state_of
+    from ..bounds.local import FOLDED, close_pending, param, state_of
 
     st = state_of(ctx)
     theta = param(module.theta, st)[None]
@@ -149,12 +149,13 @@ def _clipped_relu_local(module: ClippedReLU, ctx: BoundContext) -> LayerBound:
         st.sparsity.append(
             torch.relu(st.hi).mean() + st.sp_thres * torch.relu(theta - st.lo).mean()
         )
-    ratio = close_pending(st, varies)
-    st.mu, st.lo, st.hi = (torch.minimum(t.clamp_min(0), theta) for t in (st.mu, st.lo, st.hi))
+    one = close_pending(st, varies)
+    zero = torch.zeros_like(theta)
+    st.mu, st.lo, st.hi = (torch.clamp(t, zero, theta) for t in (st.mu, st.lo, st.hi))
     st.mask = varies if st.mask is None else st.mask & varies
     st.fixed.append({"layer": ctx.name, "fixed_fraction": 1 - varies.flatten(1).double().mean(1),
                      "varies": varies})  # fmt: skip
-    return LayerBound(ratio, "row mask of the neurons fixed on the ball", st.sound)
+    return LayerBound(one, FOLDED, True)
 
 
 def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:

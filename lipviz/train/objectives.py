@@ -471,15 +471,16 @@ class LocalLip:
         """
         from ..certify_local import local_worst_logits
 
-        logits = model(x)
         eps, kappa = self.schedule(epoch)
+        if eps <= 0:
+            logits = model(x)
+            return nn.functional.cross_entropy(logits, y), {"logits": logits, "eps": eps,
+                                                            "kappa": kappa}  # fmt: skip
+        worst, sparsity, logits = local_worst_logits(model, x, y, eps, n_iter=self.n_iter,
+                                                     sp_thres=self.sp_thres)  # fmt: skip
+        logits, worst = logits.to(x.dtype), worst.to(x.dtype)
         clean = nn.functional.cross_entropy(logits, y)
         info = {"logits": logits, "eps": eps, "kappa": kappa}
-        if eps <= 0:
-            return clean, info
-        worst, sparsity = local_worst_logits(model, x, y, eps, n_iter=self.n_iter,
-                                             sp_thres=self.sp_thres)  # fmt: skip
-        worst = worst.to(logits.dtype)
         if self.gloro:
             others = worst.scatter(1, y[:, None], float("-inf")).amax(1, keepdim=True)
             robust = nn.functional.cross_entropy(torch.cat([logits, others], 1), y)

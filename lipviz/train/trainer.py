@@ -65,6 +65,9 @@ class TrainConfig:
         ``val_cert_acc`` is ``val_acc``.
     n_val_eval : int, default 2000
         Validation examples evaluated each epoch (the first ones).
+    select_certificate : {"global", "local"}, default "global"
+        The certificate of ``val_cert_acc``: the global radius of :class:`lipviz.Certifier`, or
+        the sound local certificate :func:`lipviz.local_certified` at ``select_eps``.
     seed : int, default 0
         Seeds the run's random stream (per resumed epoch) and each epoch's shuffling.
 
@@ -88,6 +91,7 @@ class TrainConfig:
     select_eps: float = 0.0
     n_val_eval: int = 2000
     seed: int = 0
+    select_certificate: str = "global"
 
 
 @dataclass(eq=False)
@@ -162,6 +166,10 @@ class Trainer:
             raise ValueError(msg)
         if cfg.select_on not in ("val_acc", "val_cert_acc"):
             msg = f"select_on must be 'val_acc' or 'val_cert_acc', got {cfg.select_on!r}"
+            raise ValueError(msg)
+        if cfg.select_certificate not in ("global", "local"):
+            msg = ("select_certificate must be 'global' or 'local', got "
+                   f"{cfg.select_certificate!r}")  # fmt: skip
             raise ValueError(msg)
         self.device = torch.device(device) if device else next(model.parameters()).device
         self.model = model.to(self.device)
@@ -251,7 +259,12 @@ class Trainer:
         cert = Certifier(self.model, self.input_shape)(x)
         correct = cert.predicted == y
         out = {"val_acc": float(correct.float().mean()), "lipschitz": cert.lipschitz}
-        if self.cfg.select_eps > 0:
+        if self.cfg.select_eps > 0 and self.cfg.select_certificate == "local":
+            from ..certify_local import local_certified
+
+            certified = correct & local_certified(self.model, x, self.cfg.select_eps).to(y.device)
+            out["val_cert_acc"] = float(certified.float().mean())
+        elif self.cfg.select_eps > 0:
             certified = correct & (cert.radius > self.cfg.select_eps)
             out["val_cert_acc"] = float(certified.float().mean())
         else:

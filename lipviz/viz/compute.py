@@ -29,7 +29,6 @@ __all__ = [
     "gradient_norm_decay",
     "layer_spectra",
     "lmt_c_profile",
-    "local_profile",
     "point_certificate",
     "power_iteration_trace",
     "tightness_summary",
@@ -535,79 +534,3 @@ def point_certificate(model: nn.Module, point, **boundary_kwargs) -> dict:
     true = boundary_distance(model, x, **boundary_kwargs)
     return {"x": float(x[0, 0]), "y": float(x[0, 1]), "predicted": int(cert.predicted[0]),
             "certified_radius": float(cert.radius[0]), "true_distance": float(true[0])}  # fmt: skip
-
-
-def _scaled_thresholds(model: nn.Module, scale: float) -> nn.Module:
-    """A copy of ``model`` whose clip thresholds are multiplied by ``scale``."""
-    import copy
-
-    from ..layers import ClippedMaxMin, ClippedReLU
-
-    twin = copy.deepcopy(model)
-    with torch.no_grad():
-        for m in twin.modules():
-            if isinstance(m, ClippedReLU):
-                m.theta.mul_(scale)
-            elif isinstance(m, ClippedMaxMin):
-                m.theta_max.mul_(scale)
-                m.theta_min.mul_(scale)
-    return twin
-
-
-def local_profile(model: nn.Module, x, y, eps_values, *, threshold_scales=(1.0,),
-                  mode: str = "sound") -> object:  # fmt: skip
-    r"""Local against global certificates as :math:`\varepsilon` and the clip thresholds vary
-    (the local bound of Huang et al., NeurIPS 2021; :func:`lipviz.local_certified`).
-
-    Parameters
-    ----------
-    model : nn.Module
-        A chain that local bounds support, ending in ``nn.Linear``.
-    x : Tensor
-        Inputs, shape ``(N, *input_shape)``.
-    y : Tensor
-        Labels, shape ``(N,)``.
-    eps_values : sequence of float
-        Radii (input units), each > 0.
-    threshold_scales : sequence of float
-        Factors applied to every clip threshold (on a copy of the model; 1 is the model).
-    mode : {"sound", "estimate"}
-        Mode of the local bound.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (scale, eps): ``scale``, ``eps``, ``local_mean`` (mean local bound),
-        ``global`` (the sound global bound), ``certified_local`` and ``certified_global``
-        (fractions of inputs correct and certified), and ``fixed:<layer>`` (mean fraction of
-        that activation's neurons fixed on the balls).
-    """
-    import pandas as pd
-
-    from ..bounds import lipschitz_bound
-    from ..certify_local import local_certified
-
-    y = check_labels(y, len(x))
-    rows = []
-    for scale in threshold_scales:
-        net = _scaled_thresholds(model, float(scale)).eval()
-        shape = tuple(x.shape[1:])
-        glob = lipschitz_bound(net, shape).value
-        cert = Certifier(net, shape)(x)
-        correct = cert.predicted.cpu() == y.cpu()
-        for eps in eps_values:
-            ok, bound = local_certified(net, x, float(eps), mode, return_bound=True)
-            local_ok = correct & ok.cpu()
-            global_ok = correct & (cert.radius.cpu() > eps)
-            row = {
-                "scale": float(scale),
-                "eps": float(eps),
-                "local_mean": float(bound.values.mean()),
-                "global": glob,
-                "certified_local": float(local_ok.double().mean()),
-                "certified_global": float(global_ok.double().mean()),
-            }
-            for _, f in bound.fixed.iterrows():
-                row[f"fixed:{f['layer']}"] = f["fixed_fraction"]
-            rows.append(row)
-    return pd.DataFrame(rows)

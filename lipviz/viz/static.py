@@ -10,7 +10,6 @@ __all__ = [
     "plot_accuracy_vs_eps",
     "plot_certified_accuracy",
     "plot_estimators",
-    "plot_local_profile",
     "plot_history",
     "plot_image_grid",
     "plot_lmt_profile",
@@ -548,36 +547,3 @@ def plot_training(history, panels, axes=None):
         ax.grid(alpha=0.3)
         ax.legend()
     return axes
-
-
-def plot_local_profile(table, eps: float, scale: float = 1.0, ax=None):
-    """The fraction of neurons fixed on the balls, per activation, at one (eps, scale) row of a
-    :func:`lipviz.viz.compute.local_profile` table; the bounds and certified fractions in the
-    title.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        From :func:`lipviz.viz.compute.local_profile`.
-    eps : float
-        The radius of the row to draw (the nearest one in the table).
-    scale : float
-        The threshold scale of the row to draw (the nearest one in the table).
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure (``figsize=(6.5, 3.8)``) when omitted.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The axes drawn on.
-    """
-    ax = _ax(ax, figsize=(6.5, 3.8))
-    row = table.iloc[((table.eps - eps).abs() + (table.scale - scale).abs()).argmin()]
-    layers = [c for c in table.columns if c.startswith("fixed:")]
-    ax.bar([c.split(":", 1)[1] for c in layers], [100 * row[c] for c in layers], color="#1f77b4")
-    ax.set(xlabel="activation (layer index)", ylabel="% of neurons fixed on the ball",
-           ylim=(0, 100))  # fmt: skip
-    ax.set_title(f"ε={row.eps:g}, thresholds ×{row.scale:g}: local {row.local_mean:.3g} vs "
-                 f"global {row['global']:.3g}; certified {100 * row.certified_local:.0f}% local, "
-                 f"{100 * row.certified_global:.0f}% global", fontsize=9)  # fmt: skip
-    return ax

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from . import compute
+from . import compute, compute_local
 
 __all__ = [
     "AccuracyCurveExplorer",
@@ -538,7 +538,7 @@ class LocalBoundExplorer(_Explorer):
         Labels, shape ``(N,)``.
     eps_values : sequence of float
         The radii the ε slider offers (computed once, in
-        :func:`lipviz.viz.compute.local_profile`).
+        :func:`lipviz.viz.compute_local.local_profile`).
     threshold_scales : sequence of float
         The factors the threshold slider offers.
 
@@ -551,7 +551,7 @@ class LocalBoundExplorer(_Explorer):
     def __init__(self, model, x, y, eps_values=(0.05, 0.1, 0.2), threshold_scales=(0.5, 1.0, 2.0)):
         import ipywidgets as w
 
-        self.table = compute.local_profile(model, x, y, eps_values,
+        self.table = compute_local.local_profile(model, x, y, eps_values,
                                            threshold_scales=threshold_scales)  # fmt: skip
         self.layers = [c for c in self.table.columns if c.startswith("fixed:")]
         fig = _figure(xaxis_title="activation (layer index)", yaxis_range=[0, 100],
@@ -576,7 +576,7 @@ class LocalBoundExplorer(_Explorer):
                               f"local, {100 * row.certified_global:.1f}% global")  # fmt: skip
 
     def static(self):
-        from .static import plot_local_profile
+        from .static_local import plot_local_profile
 
         return plot_local_profile(self.table, self.controls["eps"].value,
                                   self.controls["scale"].value)  # fmt: skip
