@@ -44,6 +44,16 @@ INJECT = {
         "seed": 1,
     },
     "08_interactive_explorers": {"preset": "smoke", "epochs": 1, "n_points": 60, "attack_steps": 5},
+    "09_local_lipschitz_bounds": {
+        "preset": "smoke",
+        "eps": 0.2,
+        "n_points": 4,
+        "epochs": 1,
+        "n_test": 40,
+        "lmt_epochs": 1,
+        "n_explore": 20,
+        "seed": 1,
+    },
 }
 
 

@@ -57,7 +57,7 @@ def test_run_locallip_reports_sound_estimate_global_and_pgd_side_by_side(tmp_pat
     for e in ("0.0", "0.3"):  # a certificate never beats the attack; the estimate >= sound
         assert s["certified_accuracy"][e] <= s["pgd_accuracy"][e] + 1e-6  # float32 means
         assert s["certified_accuracy"][e] <= s["certified_accuracy_estimate"][e] + 1e-6
-    assert s["selected_on"].startswith("val_cert_acc (eps=1.0")
+    assert s["selected_on"].startswith("val_cert_acc (eps=0.5")
 
 
 def test_presets_resolve_by_name_and_refuse_unknown_ones():

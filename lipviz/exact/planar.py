@@ -20,7 +20,13 @@ from ..state import eval_mode
 __all__ = ["boundary_distance", "decision_grid"]
 
 
+def _dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating parameter (float32 without one)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
 def _predict(model: nn.Module, x: torch.Tensor, batch: int = 1 << 16) -> torch.Tensor:
+    x = x.to(_dtype(model))
     with torch.no_grad(), eval_mode(model):
         return torch.cat([model(xb).argmax(1) for xb in x.split(batch)])
 
@@ -57,7 +63,7 @@ def decision_grid(model: nn.Module, extent, resolution: int = 200):
     xs = torch.linspace(xmin, xmax, resolution)
     ys = torch.linspace(ymin, ymax, resolution)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    pts = torch.stack([gx.flatten(), gy.flatten()], 1)
+    pts = torch.stack([gx.flatten(), gy.flatten()], 1).to(_dtype(model))
     with torch.no_grad(), eval_mode(model):
         logits = model(pts)
     shape = (resolution, resolution)
