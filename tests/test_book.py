@@ -50,7 +50,7 @@ INJECT = {
         "n_points": 4,
         "epochs": 1,
         "n_test": 40,
-        "lmt_epochs": 1,
+        "lmt_epochs": 2,
         "n_explore": 20,
         "seed": 1,
     },

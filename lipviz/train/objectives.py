@@ -394,7 +394,10 @@ class LocalLip:
     more logit :math:`\max_{j \ne y} \tilde z_j`. After ``warmup_epochs`` clean epochs,
     :math:`\varepsilon` ramps linearly from 0 to ``eps`` and :math:`\kappa` from 1 to 0 over
     ``rampup_epochs`` (within epochs too). The clip thresholds are projected to
-    :math:`\theta \ge 0` by the Trainer after every step.
+    :math:`\theta \ge 0` by the Trainer after every step. Once :math:`\varepsilon > 0`, the
+    clean logits are the centre of the same walk (one pass; the model in eval mode, so Dropout
+    is off), and the power iterations start from the same vectors on every batch: memory grows
+    with the batch, never with the dataset.
 
     Parameters
     ----------

@@ -180,8 +180,7 @@ def first_layer_status(model: nn.Sequential, x, eps: float) -> object:
     Parameters
     ----------
     model : nn.Sequential
-        A chain starting with ``nn.Linear`` (optionally after a ``Normalize``) and an
-        activation that local bounds support.
+        A chain starting with ``nn.Linear`` and an activation, that local bounds support.
     x : Tensor
         One input, shape ``(d,)``.
     eps : float
@@ -192,14 +191,22 @@ def first_layer_status(model: nn.Sequential, x, eps: float) -> object:
     pandas.DataFrame
         One row per neuron: ``w`` (a tuple), ``b``, ``lo``, ``hi`` (the pre-activation box)
         and ``fixed`` (bool).
+
+    Raises
+    ------
+    ValueError
+        If ``model`` does not start with ``nn.Linear``.
     """
     import pandas as pd
 
     from ..bounds.local import local_walk
 
+    if not isinstance(model[0], nn.Linear):
+        msg = f"first_layer_status needs nn.Linear first, got {type(model[0]).__name__}"
+        raise ValueError(msg)
     x = torch.as_tensor(x).reshape(1, -1)
     _, _, st = local_walk(model, x, eps, trace=True)
-    first = next(m for m in model if isinstance(m, nn.Linear))
+    first = model[0]
     entry = st.trace[0]
     lo = torch.maximum(entry["ibp"][0], entry["ball"][0])[0]
     hi = torch.minimum(entry["ibp"][1], entry["ball"][1])[0]
