@@ -2,9 +2,10 @@
 at most 4x), on 4C3F with clipped ReLUs and an MNIST-sized batch of 256.
 
 The Local-Lip step walks the model once (box, ball and masks with gradients; its centre gives
-the logits) and runs power iteration on every masked layer (``n_iter`` 2, the same fresh start
-vectors for every batch: memory O(batch)); the last lines measure what the missing warm start
-costs in accuracy of the estimate.
+the logits) and runs power iteration on every masked layer (``n_iter`` 2 from a stateless warm
+start: the unmasked operator's top singular vector, masked per input; memory O(batch)); the last
+lines measure how close the 2-step estimate comes to a converged one. Without the warm start
+(fresh Gaussian vectors) it reached 0.222 of the 200-step estimate at commit 391ce50.
 """
 
 import time
@@ -39,14 +40,14 @@ def main():
     t_local = _per_step(model, LocalLip(eps=1.75, rampup_epochs=1.0, n_iter=2), x, y)
     note = f"{1e3 * t_local:.0f} vs {1e3 * t_ce:.0f} ms, 4c3f clipped-relu, batch 256"
     print(f"RESULT locallip_step_over_ce_step {t_local / t_ce:.2f} x {note}")
-    # no warm start (fresh vectors from a fixed seed, O(batch) memory): how far below the
-    # converged estimate and the sound bound the 2-step training estimate lands
+    # no stored vectors (O(batch) memory; a stateless warm start from the unmasked operator's top
+    # singular vector): how far below the converged estimate the 2-step training estimate lands
     xs = x[:32]
     short = lipviz.local_lipschitz_bound(model, xs, 1.75, "estimate", n_iter=2).values
     long = lipviz.local_lipschitz_bound(model, xs, 1.75, "estimate", n_iter=200).values
     sound = lipviz.local_lipschitz_bound(model, xs, 1.75).values
     print(f"RESULT estimate_2_steps_over_200_steps {float((short / long).mean()):.3f} x "
-          "mean over 32 inputs, fresh start vectors (what training uses)")  # fmt: skip
+          "mean over 32 inputs, stateless warm start (what training uses)")  # fmt: skip
     print(f"RESULT estimate_200_steps_over_sound {float((long / sound).mean()):.3f} x "
           "mean over 32 inputs")  # fmt: skip
 

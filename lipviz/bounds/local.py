@@ -200,12 +200,27 @@ def _start_vectors(shape, dtype, device) -> torch.Tensor:
     return _STARTS[key]
 
 
+def _top_vector(op, in_shape, dtype, device, n_iter: int = 30) -> torch.Tensor:
+    """The top right singular vector of the unmasked operator, by power iteration on a batch
+    of one (cheap next to the batch's iterations); no state is kept between calls."""
+    u = _start_vectors((1, *in_shape), dtype, device)
+    for _ in range(n_iter):
+        u = (u / u.norm().clamp_min(1e-30)).requires_grad_(True)
+        with torch.enable_grad():
+            y = op(u)
+            (u,) = torch.autograd.grad(y, u, grad_outputs=y.detach())
+    return (u / u.norm().clamp_min(1e-30)).detach()
+
+
 def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, grad_op=None):
     """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate).
 
-    With ``grad_op`` (training), the iterations use ``op`` (detached) and the returned
+    The iterations start from the unmasked operator's top singular vector (a stateless warm
+    start, :func:`_top_vector`) plus a little of a fixed Gaussian vector, masked per input: with
+    few neurons fixed it is nearly the masked operator's, and no vector is stored per training
+    example. With ``grad_op`` (training), the iterations use ``op`` (detached) and the returned
     :math:`\\|D_r A D_c u\\|` is computed with ``grad_op``, differentiable in the weights, from
-    the final (detached) unit vectors: memory O(batch), fresh vectors from a fixed seed.
+    the final (detached) unit vectors: memory O(batch).
     """
     cols = cols.to(dtype)
     rows = rows.to(dtype) if rows is not None else None
@@ -214,7 +229,9 @@ def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, gra
         y = f(v * cols)
         return y * rows if rows is not None else y
 
-    u = _start_vectors((len(cols), *in_shape), dtype, cols.device)
+    noise = _start_vectors((len(cols), *in_shape), dtype, cols.device)
+    top = _top_vector(op, in_shape, dtype, cols.device)
+    u = (top + 0.1 * noise / noise[0].norm()) * cols
     sigma = torch.zeros(len(cols), dtype=dtype, device=cols.device)
     for _ in range(max(n_iter, 1)):
         u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))

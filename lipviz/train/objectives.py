@@ -396,8 +396,9 @@ class LocalLip:
     ``rampup_epochs`` (within epochs too). The clip thresholds are projected to
     :math:`\theta \ge 0` by the Trainer after every step. Once :math:`\varepsilon > 0`, the
     clean logits are the centre of the same walk (one pass; the model in eval mode, so Dropout
-    is off), and the power iterations start from the same vectors on every batch: memory grows
-    with the batch, never with the dataset.
+    is off), and the power iterations start from each unmasked layer's top singular vector,
+    recomputed on a batch of one (no vector is stored per example): memory grows with the batch,
+    never with the dataset.
 
     Parameters
     ----------
