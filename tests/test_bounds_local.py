@@ -89,6 +89,10 @@ def test_locally_certified_points_resist_pgd_and_beat_the_global_radius():
     attack = lipviz.pgd_l2(net, x[ok], pred[ok], radii.radius[ok].float(), steps=100,
                            restarts=3, box=None)  # fmt: skip
     assert not attack.success.any()
+    # walks in chunks certify exactly what one walk over the batch certifies
+    eps = torch.linspace(0.01, 0.5, len(x))
+    whole = lipviz.local_certified(net, x, eps, batch_size=len(x))
+    assert torch.equal(lipviz.local_certified(net, x, eps, batch_size=7), whole)
 
 
 def test_certified_accuracy_with_the_local_method():
