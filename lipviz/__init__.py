@@ -4,7 +4,7 @@ The public API is the list below (``tests/test_api.py`` fails when a name appear
 without the list being updated). The package reads in the order of its flow::
 
     data -> layers -> models -> bounds (+ exact oracles) -> certify -> train -> attacks/auditing
-         -> experiments -> viz -> book
+         -> experiments -> viz -> batch (the ``lipviz`` command line) -> book
 
 Submodules stay importable for everything else (``lipviz.viz.widgets``, ``lipviz.exact``, ...).
 """

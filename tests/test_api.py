@@ -38,6 +38,12 @@ MODULES = [
     "lipviz.viz.static",
     "lipviz.viz.static_local",
     "lipviz.viz.widgets",
+    "lipviz.viz.static_reproduction",
+    "lipviz.batch",
+    "lipviz.batch.spec",
+    "lipviz.batch.runner",
+    "lipviz.batch.report",
+    "lipviz.cli",
 ]
 
 

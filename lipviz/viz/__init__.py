@@ -6,4 +6,12 @@ need no kernel). Local bounds have their own pair, ``compute_local`` and ``stati
 Import the submodules directly: ``from lipviz.viz import static``. Nothing heavy is imported here.
 """
 
-__all__ = ["compute", "compute_local", "interactive", "static", "static_local", "widgets"]
+__all__ = [
+    "compute",
+    "compute_local",
+    "interactive",
+    "static",
+    "static_local",
+    "static_reproduction",
+    "widgets",
+]

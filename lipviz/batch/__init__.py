@@ -1,0 +1,26 @@
+"""Batches of chapter notebooks, executed through papermill as dask tasks, resumable, and
+reported against the papers' numbers (the ``lipviz batch`` command line).
+
+>>> from lipviz.batch import load_batch
+>>> [job.id for job in load_batch("smoke").jobs][:2]
+['ch00-tour', 'ch01-margins']
+"""
+
+from .report import batch_report, batch_status, verdict
+from .runner import job_state, run_batch, run_job
+from .spec import BatchError, BatchSpec, Expected, Job, load_batch, shipped_batches
+
+__all__ = [
+    "BatchError",
+    "BatchSpec",
+    "Expected",
+    "Job",
+    "batch_report",
+    "batch_status",
+    "job_state",
+    "load_batch",
+    "run_batch",
+    "run_job",
+    "shipped_batches",
+    "verdict",
+]

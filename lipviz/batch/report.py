@@ -1,0 +1,179 @@
+"""What a batch folder holds: each job's state, and its results set against the papers."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .runner import job_state
+from .spec import Expected, Job, load_batch
+
+__all__ = ["batch_report", "batch_status", "verdict"]
+
+
+def _batch_of(out: Path):
+    if not (out / "batch.yaml").exists():
+        msg = f"{out} is not a batch folder (no batch.yaml): run `lipviz batch run` into it first"
+        raise FileNotFoundError(msg)
+    return load_batch(out / "batch.yaml")
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def batch_status(out_dir):
+    """Each job's state: done / running / failed / interrupted / pending.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        A batch folder (``lipviz batch run ... --out DIR``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``job``, ``state``, ``wall_time_s`` (finished or failed jobs) and ``error``.
+    """
+    import pandas as pd
+
+    out = Path(out_dir)
+    rows = []
+    for job in _batch_of(out).jobs:
+        state = job_state(out, job.id)
+        done = _read(out / job.id / "summary.json") if state == "done" else None
+        failed = _read(out / job.id / "error.json") if state == "failed" else None
+        info = done or failed or {}
+        rows.append({"job": job.id, "state": state, "wall_time_s": info.get("wall_time_s"),
+                     "error": (failed or {}).get("error", "")})  # fmt: skip
+    return pd.DataFrame(rows, columns=["job", "state", "wall_time_s", "error"])
+
+
+def verdict(ours: float | None, expected: Expected | None) -> str:
+    """Our number against the paper's.
+
+    Parameters
+    ----------
+    ours : float or None
+        Our value (a fraction), None when the job has not run.
+    expected : Expected or None
+        The paper's value and tolerance.
+
+    Returns
+    -------
+    str
+        ``"no paper value"``, ``"not run"``, ``"above"`` (better by more than the tolerance),
+        ``"reproduced"`` (within it) or ``"below"``.
+
+    Examples
+    --------
+    >>> e = Expected("certified_accuracy", 0.4055, 0.02, "BCP README", eps=1.58)
+    >>> verdict(0.39, e), verdict(0.36, e), verdict(0.45, e), verdict(None, e)
+    ('reproduced', 'below', 'above', 'not run')
+    """
+    if expected is None:
+        return "no paper value"
+    if ours is None:
+        return "not run"
+    if ours > expected.value + expected.tolerance:
+        return "above"
+    if ours >= expected.value - expected.tolerance:
+        return "reproduced"
+    return "below"
+
+
+def _at(table: dict | None, eps: float | None):
+    """The entry of ``{"<eps>": value}`` at ``eps`` (the largest radius when eps is None)."""
+    if not table:
+        return None, None
+    keys = {float(k): v for k, v in table.items()}
+    if eps is None:
+        eps = max(keys)
+    match = [k for k in keys if abs(k - eps) <= 1e-6 * max(1.0, abs(eps))]
+    return (eps, keys[match[0]]) if match else (eps, None)
+
+
+def _row(out: Path, job: Job) -> dict:
+    state = job_state(out, job.id)
+    summary = _read(out / job.id / "summary.json") if state == "done" else None
+    run = {}
+    if summary and summary.get("result"):
+        run = next((r["summary"] for r in summary["runs"] if r["folder"] == summary["result"]), {})
+    exp = job.expected
+    eps = exp.eps if exp is not None else None
+    eps, certified = _at(run.get("certified_accuracy"), eps)
+    _, pgd = _at(run.get("pgd_accuracy"), eps)
+    ours = None
+    if exp is not None and run:
+        ours = {"clean_accuracy": run.get("clean_accuracy"), "certified_accuracy": certified,
+                "pgd_accuracy": pgd}[exp.metric]  # fmt: skip
+    source = "" if exp is None else exp.source + ("" if exp.verified else " (unverified)")
+    return {
+        "job": job.id, "state": state, "dataset": run.get("dataset"),
+        "method": run.get("method"), "model": run.get("model"), "preset": job.preset,
+        "eps": eps, "clean": run.get("clean_accuracy"), "certified": certified, "pgd": pgd,
+        "certificate": run.get("certificate"),
+        "wall_time_s": None if summary is None else summary.get("wall_time_s"),
+        "device": None if summary is None else summary.get("device"),
+        "commit": None if summary is None else summary.get("commit"),
+        "paper_metric": None if exp is None else exp.metric,
+        "paper": None if exp is None else exp.value, "ours": ours,
+        "verdict": verdict(ours, exp) if state == "done" or exp is None else "not run",
+        "source": source, "note": job.note,
+    }  # fmt: skip
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def batch_report(out_dir, *, figure: bool = True):
+    """One row per job, set against the paper's number; written as CSV, Markdown and a figure.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        A batch folder.
+    figure : bool, default True
+        Also draw ``report.png``: our numbers beside the papers' (jobs with a paper value).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``job``, ``state``, ``dataset``, ``method``, ``model``, ``preset``, ``eps``,
+        ``clean``, ``certified``, ``pgd`` (fractions), ``certificate``, ``wall_time_s``,
+        ``device``, ``commit``, ``paper_metric``, ``paper``, ``ours``, ``verdict``,
+        ``source`` and ``note``. The files ``report.csv``, ``report.md`` (and ``report.png``)
+        are written atomically into the batch folder.
+    """
+    import pandas as pd
+
+    out = Path(out_dir)
+    spec = _batch_of(out)
+    table = pd.DataFrame([_row(out, job) for job in spec.jobs])
+    _atomic_write(out / "report.csv", table.to_csv(index=False))
+    shown = table.drop(columns=["commit", "note"]).copy()
+    for col in ("clean", "certified", "pgd", "paper", "ours"):
+        shown[col] = shown[col].map(lambda v: "" if v is None or pd.isna(v) else f"{100 * v:.2f}")
+    shown["wall_time_s"] = shown["wall_time_s"].map(
+        lambda v: "" if v is None or pd.isna(v) else f"{v:.0f}"
+    )
+    header = f"# Batch {spec.name}: results against the papers\n\nAccuracies in %.\n\n"
+    _atomic_write(out / "report.md", header + shown.to_markdown(index=False) + "\n")
+    if figure:
+        from ..viz.static_reproduction import plot_reproduction
+
+        fig = plot_reproduction(table)
+        tmp = out / f".report.{os.getpid()}.png"
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+        tmp.replace(out / "report.png")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return table

@@ -1,0 +1,330 @@
+"""Batch files: YAML lists of chapter notebooks to execute with papermill, validated on load.
+
+A batch file::
+
+    name: smoke
+    description: every chapter's smoke run
+    defaults: {preset: smoke, device: cpu}
+    jobs:
+      - id: lmt-mnist
+        chapter: 03_lipschitz_margin_training
+        parameters: {methods: lmt}
+        method: LMT
+        expected: {metric: certified_accuracy, eps: 1.58, value: 0.4055, tolerance: 0.02,
+                   source: "BCP README (NeurIPS 2020), LMT row", verified: true}
+
+Every error names the file, the job and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["BatchError", "BatchSpec", "Expected", "Job", "load_batch", "shipped_batches"]
+
+SHIPPED = Path(__file__).parent / "files"
+"""The batch files shipped with lipviz (``smoke``, ``papers``)."""
+
+BOOK = Path(__file__).resolve().parents[2] / "book"
+"""The book's chapters (the checkout's ``book/``)."""
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_METRICS = ("clean_accuracy", "certified_accuracy", "pgd_accuracy")
+_JOB_FIELDS = {"id", "chapter", "preset", "parameters", "device", "method", "expected",
+               "timeout_s", "note"}  # fmt: skip
+_EXPECTED_FIELDS = {"metric", "eps", "value", "tolerance", "source", "verified"}
+
+
+class BatchError(ValueError):
+    """A malformed batch file.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the file, the job and the field.
+    """
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A published number a job is set against.
+
+    Attributes
+    ----------
+    metric : str
+        ``clean_accuracy``, ``certified_accuracy`` or ``pgd_accuracy`` (fractions in [0, 1]).
+    value : float
+        The published value, as a fraction.
+    tolerance : float
+        How far below (as a fraction) still counts as reproduced.
+    source : str
+        Where the number comes from.
+    eps : float or None
+        The radius (input units) for certified and PGD accuracy.
+    verified : bool
+        False for numbers recalled but not found in a primary source.
+    """
+
+    metric: str
+    value: float
+    tolerance: float
+    source: str
+    eps: float | None = None
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class Job:
+    """One chapter notebook with its papermill parameters.
+
+    Attributes
+    ----------
+    id : str
+        The job's folder name below the batch's output folder.
+    chapter : Path
+        The notebook (a MyST ``.md`` of the book, or an ``.ipynb``).
+    preset : str
+        Injected as the notebook's ``preset`` parameter.
+    parameters : dict
+        Further papermill parameters (plain values).
+    device : str
+        ``"cpu"`` or ``"cuda"`` (a cuda job takes one GPU: the dask resource ``GPU``).
+    method : str or None
+        Picks the job's result among its run folders: the first whose method contains it.
+    expected : Expected or None
+        The paper's number, if any.
+    timeout_s : float or None
+        Per-cell timeout of the execution.
+    note : str
+        Free text shown in the report.
+    """
+
+    id: str
+    chapter: Path
+    preset: str = "smoke"
+    parameters: dict = field(default_factory=dict)
+    device: str = "cpu"
+    method: str | None = None
+    expected: Expected | None = None
+    timeout_s: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """A validated batch file.
+
+    Attributes
+    ----------
+    name : str
+        The batch's name.
+    jobs : tuple of Job
+        Its jobs, in file order (ids unique).
+    source : Path
+        The file it was read from.
+    description : str
+        Free text.
+    """
+
+    name: str
+    jobs: tuple
+    source: Path
+    description: str = ""
+
+    def job(self, job_id: str) -> Job:
+        """The job called ``job_id``.
+
+        Parameters
+        ----------
+        job_id : str
+            A job's id.
+
+        Returns
+        -------
+        Job
+            The job.
+        """
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        msg = f"{self.source}: no job {job_id!r} (jobs: {', '.join(j.id for j in self.jobs)})"
+        raise KeyError(msg)
+
+
+def shipped_batches() -> list[str]:
+    """The names of the batch files shipped with lipviz.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["papers", "smoke"]``.
+
+    Examples
+    --------
+    >>> "smoke" in shipped_batches()
+    True
+    """
+    return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+
+
+def _fail(where: str, msg: str):
+    msg_0 = f"{where}: {msg}"
+    raise BatchError(msg_0)
+
+
+def _plain(value) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _expected(raw, where: str) -> Expected:
+    if not isinstance(raw, dict):
+        _fail(where, f"must be a mapping, got {type(raw).__name__}")
+    unknown = set(raw) - _EXPECTED_FIELDS
+    if unknown:
+        _fail(
+            f"{where}.{sorted(unknown)[0]}", f"unknown field (allowed: {sorted(_EXPECTED_FIELDS)})"
+        )
+    for key in ("metric", "value", "source"):
+        if key not in raw:
+            _fail(f"{where}.{key}", "missing")
+    if raw["metric"] not in _METRICS:
+        _fail(f"{where}.metric", f"must be one of {_METRICS}, got {raw['metric']!r}")
+    numbers = {k: raw.get(k) for k in ("value", "tolerance", "eps")}
+    for key, value in numbers.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            _fail(f"{where}.{key}", f"must be a number, got {value!r}")
+    if not 0.0 <= raw["value"] <= 1.0:
+        _fail(f"{where}.value", f"accuracies are fractions in [0, 1], got {raw['value']}")
+    if raw["metric"] != "clean_accuracy" and raw.get("eps") is None:
+        _fail(f"{where}.eps", f"{raw['metric']} needs the radius eps")
+    return Expected(metric=raw["metric"], value=float(raw["value"]),
+                    tolerance=float(raw.get("tolerance", 0.01)), source=str(raw["source"]),
+                    eps=None if raw.get("eps") is None else float(raw["eps"]),
+                    verified=bool(raw.get("verified", True)))  # fmt: skip
+
+
+def _chapter(name, where: str, base: Path) -> Path:
+    if not isinstance(name, str) or not name:
+        _fail(where, f"must be a chapter name or a notebook path, got {name!r}")
+    if name.endswith((".md", ".ipynb")):
+        path = Path(name) if Path(name).is_absolute() else base / name
+    else:
+        path = BOOK / f"{name}.md"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in BOOK.glob("[0-9]*.md")))
+        _fail(where, f"no notebook {path} (book chapters: {known})")
+    return path
+
+
+def _job(raw, where: str, defaults: dict, base: Path) -> Job:
+    if not isinstance(raw, dict):
+        _fail(where, f"must be a mapping, got {type(raw).__name__}")
+    raw = {**defaults, **raw}
+    if isinstance(raw.get("id"), str) and _ID.match(raw["id"]):
+        where = f"job {raw['id']!r}"
+    unknown = set(raw) - _JOB_FIELDS
+    if unknown:
+        _fail(f"{where}.{sorted(unknown)[0]}", f"unknown field (allowed: {sorted(_JOB_FIELDS)})")
+    for key in ("id", "chapter"):
+        if key not in raw:
+            _fail(f"{where}.{key}", "missing")
+    if not isinstance(raw["id"], str) or not _ID.match(raw["id"]):
+        _fail(f"{where}.id", f"must be a folder name (letters, digits, . _ -), got {raw['id']!r}")
+    where = f"job {raw['id']!r}"
+    params = raw.get("parameters") or {}
+    if not isinstance(params, dict):
+        _fail(f"{where}.parameters", f"must be a mapping, got {type(params).__name__}")
+    for key, value in params.items():
+        if not _plain(value):
+            _fail(f"{where}.parameters.{key}", f"must be a plain value, got {value!r}")
+    if "preset" in params:
+        _fail(f"{where}.parameters.preset", "set the job's preset field instead")
+    if raw.get("device", "cpu") not in ("cpu", "cuda"):
+        _fail(f"{where}.device", f"must be 'cpu' or 'cuda', got {raw['device']!r}")
+    if not isinstance(raw.get("preset", "smoke"), str):
+        _fail(f"{where}.preset", f"must be a string, got {raw['preset']!r}")
+    timeout = raw.get("timeout_s")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        _fail(f"{where}.timeout_s", f"must be a positive number, got {timeout!r}")
+    expected = raw.get("expected")
+    return Job(
+        id=raw["id"], chapter=_chapter(raw["chapter"], f"{where}.chapter", base),
+        preset=raw.get("preset", "smoke"), parameters=dict(params),
+        device=raw.get("device", "cpu"), method=raw.get("method"),
+        expected=None if expected is None else _expected(expected, f"{where}.expected"),
+        timeout_s=None if timeout is None else float(timeout), note=str(raw.get("note", "")),
+    )  # fmt: skip
+
+
+def load_batch(name_or_path) -> BatchSpec:
+    """Read and validate a batch file: a shipped name (``"smoke"``, ``"papers"``) or a path.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A name from :func:`shipped_batches` or a YAML file.
+
+    Returns
+    -------
+    BatchSpec
+        The validated batch.
+
+    Raises
+    ------
+    BatchError
+        For a missing file, invalid YAML or any invalid field; the message names the file,
+        the job and the field.
+
+    Examples
+    --------
+    >>> spec = load_batch("smoke")
+    >>> spec.name, all(job.preset == "smoke" for job in spec.jobs)
+    ('smoke', True)
+    """
+    import yaml
+
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = SHIPPED / f"{name_or_path}.yaml"
+        if not path.exists():
+            msg = f"no batch file {name_or_path!r}: give a path or one of {shipped_batches()}"
+            raise BatchError(msg)
+    if not path.exists():
+        msg_0 = f"{path}: no such batch file"
+        raise BatchError(msg_0)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        msg_0 = f"{path}: not valid YAML: {err}"
+        raise BatchError(msg_0) from err
+    if not isinstance(raw, dict):
+        msg_0 = f"{path}: must be a mapping with a 'jobs' list"
+        raise BatchError(msg_0)
+    unknown = set(raw) - {"name", "description", "defaults", "jobs"}
+    if unknown:
+        msg_0 = f"{path}: unknown top-level field {sorted(unknown)[0]!r}"
+        raise BatchError(msg_0)
+    jobs_raw = raw.get("jobs")
+    if not isinstance(jobs_raw, list) or not jobs_raw:
+        msg_0 = f"{path}: 'jobs' must be a non-empty list"
+        raise BatchError(msg_0)
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        msg_0 = f"{path}: 'defaults' must be a mapping"
+        raise BatchError(msg_0)
+    jobs = []
+    try:
+        for i, job in enumerate(jobs_raw):
+            jobs.append(_job(job, f"job #{i + 1}", defaults, path.parent))
+    except BatchError as err:
+        msg_0 = f"{path}: {err}"
+        raise BatchError(msg_0) from None
+    ids = [j.id for j in jobs]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        msg_0 = f"{path}: job {dupes[0]!r}: id used twice"
+        raise BatchError(msg_0)
+    return BatchSpec(name=str(raw.get("name", path.stem)), jobs=tuple(jobs), source=path,
+                     description=str(raw.get("description", "")))  # fmt: skip
