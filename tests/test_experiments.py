@@ -2,6 +2,8 @@
 
 import json
 
+import torch
+
 import lipviz
 from lipviz.experiments.__main__ import main as cli
 from lipviz.viz import compute
@@ -11,7 +13,8 @@ def test_cli_writes_a_run_folder_and_resumes(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["run", "lmt", "--out", str(out), "--set", "epochs=1", "n_test=100", "n_val_eval=50"]
     assert cli(args) == 0
-    for name in ("config.json", "metrics.csv", "summary.json", "certified.csv", "checkpoint.pt"):
+    for name in ("config.json", "metrics.csv", "summary.json", "certified.csv", "checkpoint.pt",
+                 "model.pt"):  # fmt: skip
         assert (out / name).exists(), name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["certificate"].endswith("sound")
@@ -23,6 +26,21 @@ def test_cli_writes_a_run_folder_and_resumes(tmp_path, capsys):
     )
     table = lipviz.experiments.runs_table([out, tmp_path / "missing"])
     assert len(table) == 1
+    # a finished run folder is a model any reader can re-certify: load_run rebuilds it
+    run = lipviz.experiments.load_run(out)
+    assert run.config == lipviz.resolve("lmt", "smoke", epochs=1, n_test=100, n_val_eval=50)
+    assert run.summary["experiment"] == "lmt" and not run.model.training
+    test = lipviz.load_dataset("mnist5k", "test").subset(100)
+    table = lipviz.certified_accuracy(run.model, test.x, test.y, run.config.eps)
+    assert list(table.certified_accuracy) == list(summary["certified_accuracy"].values())
+    assert lipviz.experiments.load_run(out, model=False).model is None
+
+
+def test_load_run_refuses_an_unfinished_folder(tmp_path):
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="not a finished run folder"):
+        lipviz.experiments.load_run(tmp_path)
 
 
 def test_margins2d_experiment_has_no_violations(trained_toy):
@@ -43,6 +61,8 @@ def test_run_soc_smoke_writes_a_sound_run(tmp_path):
     test = lipviz.load_dataset("mnist5k", "test").subset(60)
     report = lipviz.audit(result.model, test.x, test.y, restarts=2, steps=30, lipschitz_steps=5)
     assert report.violations == 0
+    loaded = lipviz.experiments.load_run(tmp_path).model  # parametrized SOC layers rebuilt
+    assert torch.allclose(loaded(test.x), result.model.cpu()(test.x), atol=1e-6)
 
 
 def test_run_locallip_reports_sound_estimate_global_and_pgd_side_by_side(tmp_path):
@@ -58,6 +78,10 @@ def test_run_locallip_reports_sound_estimate_global_and_pgd_side_by_side(tmp_pat
         assert s["certified_accuracy"][e] <= s["pgd_accuracy"][e] + 1e-6  # float32 means
         assert s["certified_accuracy"][e] <= s["certified_accuracy_estimate"][e] + 1e-6
     assert s["selected_on"].startswith("val_cert_acc (eps=0.5")
+    run = lipviz.experiments.load_run(tmp_path)  # learned clip thresholds come back too
+    test = lipviz.load_dataset("mnist5k", "test").subset(40)
+    ok = lipviz.local_certified(run.model, test.x, 0.3) & (run.model(test.x).argmax(1) == test.y)
+    assert ok.double().mean() == s["certified_accuracy"]["0.3"]
 
 
 def test_presets_resolve_by_name_and_refuse_unknown_ones():

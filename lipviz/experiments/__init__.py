@@ -5,18 +5,24 @@ shared by its book chapter and the command line
 :data:`RUNNERS` maps each experiment's name (as in :func:`lipviz.resolve`) to its runner.
 """
 
+from . import lmt, locallip, soc
 from .lmt import run_lmt
 from .locallip import run_locallip
 from .margins2d import Margins2DResult, run_margins2d
-from .results import load_run, runs_table
+from .results import LoadedRun, load_run, runs_table
 from .runs import RunResult, run_folder, write_json
 from .soc import run_soc
 
 RUNNERS = {"lmt": run_lmt, "locallip": run_locallip, "margins2d": run_margins2d, "soc": run_soc}
 """Every runner, by experiment name: one signature, so the command line needs no special case."""
 
+MODEL_BUILDERS = {"lmt": lmt.build_model, "locallip": locallip.build_model, "soc": soc.build_model}
+"""Each trained experiment's ``build_model(cfg, input_shape)``, for :func:`load_run`."""
+
 __all__ = [
+    "MODEL_BUILDERS",
     "RUNNERS",
+    "LoadedRun",
     "Margins2DResult",
     "RunResult",
     "load_run",

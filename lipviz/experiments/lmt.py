@@ -14,7 +14,27 @@ from ..models import create
 from ..train import LMT, CrossEntropy, SpectralRegularized, TrainConfig
 from .runs import RunResult, train_and_certify
 
-__all__ = ["make_objective", "run_lmt"]
+__all__ = ["build_model", "make_objective", "run_lmt"]
+
+
+def build_model(cfg: LMTConfig, input_shape):
+    """The model of ``cfg`` for inputs of ``input_shape`` (its initial weights), as the run
+    builds it; :func:`lipviz.experiments.load_run` rebuilds a published model with it.
+
+    Parameters
+    ----------
+    cfg : LMTConfig
+        The run's settings.
+    input_shape : tuple of int
+        ``(C, H, W)`` of the dataset.
+
+    Returns
+    -------
+    nn.Module
+        The untrained model.
+    """
+    return create(cfg.model, in_channels=input_shape[0], input_size=input_shape[-1],
+                  seed=cfg.seed)  # fmt: skip
 
 
 def make_objective(cfg: LMTConfig):
@@ -89,8 +109,7 @@ def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True)
     train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
     val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
     test = load_dataset(cfg.dataset, "test").subset(cfg.n_test)
-    model = create(cfg.model, in_channels=train.x.shape[1], input_size=train.x.shape[-1],
-                   seed=cfg.seed)  # fmt: skip
+    model = build_model(cfg, train.input_shape)
     # a certified-training method is selected on validation certified accuracy; the standard
     # baseline on validation accuracy (what its users would do)
     select_on = "val_acc" if cfg.method == "standard" else "val_cert_acc"

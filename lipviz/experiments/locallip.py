@@ -8,7 +8,28 @@ from ..models import create
 from ..train import LocalLip, TrainConfig
 from .runs import RunResult, train_and_certify
 
-__all__ = ["run_locallip"]
+__all__ = ["build_model", "run_locallip"]
+
+
+def build_model(cfg: LocalLipConfig, input_shape):
+    """The model of ``cfg`` for inputs of ``input_shape`` (its initial weights), as the run
+    builds it; :func:`lipviz.experiments.load_run` rebuilds a published model with it. No
+    normalisation layer, as in the reference code: inputs in [0, 1], radii in those units.
+
+    Parameters
+    ----------
+    cfg : LocalLipConfig
+        The run's settings.
+    input_shape : tuple of int
+        ``(C, H, W)`` of the dataset.
+
+    Returns
+    -------
+    nn.Module
+        The untrained model.
+    """
+    return create(cfg.model, activation=cfg.activation, in_channels=input_shape[0],
+                  input_size=input_shape[-1], normalize=None, seed=cfg.seed)  # fmt: skip
 
 
 def run_locallip(cfg: LocalLipConfig, out_dir=None, *, device=None,
@@ -48,9 +69,7 @@ def run_locallip(cfg: LocalLipConfig, out_dir=None, *, device=None,
     train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
     val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
     test = load_dataset(cfg.dataset, "test").subset(cfg.n_test)
-    # no normalisation layer, as in the reference code: inputs in [0, 1], radii in those units
-    model = create(cfg.model, activation=cfg.activation, in_channels=train.x.shape[1],
-                   input_size=train.x.shape[-1], normalize=None, seed=cfg.seed)  # fmt: skip
+    model = build_model(cfg, train.input_shape)
     objective = LocalLip(eps=cfg.train_eps, warmup_epochs=cfg.warmup_epochs,
                          rampup_epochs=cfg.rampup_epochs, gloro=cfg.gloro,
                          sparsity=cfg.sparsity, sp_thres=cfg.sp_thres,

@@ -1,44 +1,115 @@
-"""Read run folders (``summary.json``, ``certified.csv``, ``metrics.csv``) into tables."""
+"""Read run folders (``config.json``, ``model.pt``, ``summary.json``, ``certified.csv``,
+``metrics.csv``) back: a published run is a model any reader can re-certify and attack."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["load_run", "runs_table"]
+__all__ = ["LoadedRun", "load_run", "runs_table"]
 
 
-def load_run(folder) -> dict:
-    """The files of one run folder, read into a dict.
+@dataclass(eq=False)
+class LoadedRun:
+    """A finished run folder, read back.
 
-    ``summary`` (dict), ``certified`` and ``metrics`` (DataFrames, or None when absent).
+    Attributes
+    ----------
+    folder : Path
+        The run folder.
+    config : dataclass or None
+        The experiment's config (e.g. :class:`~lipviz.config.LMTConfig`), rebuilt from
+        ``config.json``; None when the folder does not say which experiment wrote it.
+    summary : dict
+        ``summary.json``.
+    certified : pandas.DataFrame or None
+        ``certified.csv``.
+    metrics : pandas.DataFrame or None
+        ``metrics.csv`` (one row per training epoch).
+    model : nn.Module or None
+        The selected model in eval mode (float32, CPU) when the folder holds ``model.pt``.
+    """
+
+    folder: Path
+    config: object
+    summary: dict
+    certified: object
+    metrics: object
+    model: object
+
+
+def _config(folder: Path, experiment: str | None):
+    from ..config import PRESETS
+
+    path = folder / "config.json"
+    if not path.exists():
+        return None, experiment
+    raw = json.loads(path.read_text())
+    if experiment is None:  # older folders: the config class whose fields these are
+        match = [n for n, c in PRESETS.items()
+                 if {f.name for f in dataclasses.fields(c)} == set(raw)]  # fmt: skip
+        experiment = match[0] if len(match) == 1 else None
+    if experiment is None:
+        return None, None
+    cls = PRESETS[experiment]
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in names}
+    return cls(**values), experiment
+
+
+def load_run(folder, *, model: bool = True) -> LoadedRun:
+    """A finished run folder: its config, summary, tables and (when saved) its model.
 
     Parameters
     ----------
     folder : str or Path
-        A run folder holding ``summary.json`` (and ``certified.csv``, ``metrics.csv``).
+        A run folder holding ``summary.json`` (a finished run).
+    model : bool, default True
+        Rebuild the model from ``model.pt`` (the experiment's ``build_model`` and the saved
+        weights).
 
     Returns
     -------
-    dict
-        ``{"summary": dict, "certified": DataFrame or None, "metrics": DataFrame or None}``.
+    LoadedRun
+        ``.model`` is in eval mode, or None when the folder has no ``model.pt``.
 
     Raises
     ------
     FileNotFoundError
         If the folder has no ``summary.json`` (not a finished run).
+
+    Examples
+    --------
+    >>> load_run("book/results/lmt-full", model=False).summary["method"]  # doctest: +SKIP
+    'lmt'
     """
     import pandas as pd
+    import torch
 
     folder = Path(folder)
     if not (folder / "summary.json").exists():
         msg = f"{folder} is not a finished run folder (no summary.json)"
         raise FileNotFoundError(msg)
-    out = {"summary": json.loads((folder / "summary.json").read_text())}
+    summary = json.loads((folder / "summary.json").read_text())
+    cfg, experiment = _config(folder, summary.get("experiment"))
+    tables = {}
     for name in ("certified", "metrics"):
         path = folder / f"{name}.csv"
-        out[name] = pd.read_csv(path) if path.exists() else None
-    return out
+        tables[name] = pd.read_csv(path) if path.exists() else None
+    net = None
+    if model and (folder / "model.pt").exists():
+        from . import MODEL_BUILDERS
+
+        blob = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        if cfg is None:
+            msg = f"{folder}: model.pt is there but config.json does not rebuild the model"
+            raise ValueError(msg)
+        net = MODEL_BUILDERS[blob["experiment"]](cfg, tuple(blob["input_shape"]))
+        net.load_state_dict(blob["state"])
+        net = net.float().eval()
+    return LoadedRun(folder, cfg, summary, tables["certified"], tables["metrics"], net)
 
 
 def runs_table(folders) -> object:
@@ -68,7 +139,7 @@ def runs_table(folders) -> object:
     rows = []
     for folder in folders:
         try:
-            s = load_run(folder)["summary"]
+            s = load_run(folder, model=False).summary
         except FileNotFoundError:
             continue
         row = {"run": Path(folder).name, "dataset": s["dataset"], "method": s["method"]}

@@ -21,8 +21,10 @@ __all__ = [
     "RunResult",
     "commit",
     "device_name",
+    "experiment_of",
     "pgd_accuracy",
     "run_folder",
+    "save_model",
     "train_and_certify",
     "write_json",
 ]
@@ -72,6 +74,57 @@ def write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, default=str))
+    tmp.replace(path)
+
+
+def experiment_of(cfg) -> str:
+    """The experiment name of a config (a key of :data:`lipviz.config.PRESETS`).
+
+    Parameters
+    ----------
+    cfg : dataclass
+        An experiment's config.
+
+    Returns
+    -------
+    str
+        E.g. ``"lmt"``.
+
+    Examples
+    --------
+    >>> from lipviz.config import LMTConfig
+    >>> experiment_of(LMTConfig())
+    'lmt'
+    """
+    from ..config import PRESETS
+
+    for name, cls in PRESETS.items():
+        if type(cfg) is cls:
+            return name
+    msg = f"{type(cfg).__name__} is not an experiment config ({', '.join(PRESETS)})"
+    raise TypeError(msg)
+
+
+def save_model(path, model: nn.Module, cfg, input_shape) -> None:
+    """Save a run's selected weights (float32, CPU) with what rebuilds them, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (``model.pt`` in a run folder).
+    model : nn.Module
+        The selected model.
+    cfg : dataclass
+        The experiment's config (its builder rebuilds the architecture).
+    input_shape : tuple of int
+        ``(C, H, W)`` of the dataset.
+    """
+    path = Path(path)
+    state = {k: v.detach().float().cpu() if v.is_floating_point() else v.cpu()
+             for k, v in model.state_dict().items()}  # fmt: skip
+    blob = {"experiment": experiment_of(cfg), "input_shape": list(input_shape), "state": state}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(blob, tmp)
     tmp.replace(path)
 
 
@@ -127,7 +180,8 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     The selected model is converted to float32 and certified on the test split with a sound
     bound (:class:`lipviz.Certifier`, form ``"auto"``). With ``out_dir`` the folder receives
     ``config.json`` (first), the trainer's ``checkpoint.pt`` and ``metrics.csv``, then
-    ``certified.csv`` and ``summary.json``.
+    ``model.pt`` (the selected weights, which :func:`lipviz.experiments.load_run` rebuilds),
+    ``certified.csv`` and ``summary.json`` (last: a folder holding it is a finished run).
 
     Parameters
     ----------
@@ -194,6 +248,7 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     radius = cert.radius[cert.predicted == y].cpu()
     certify_s = time.perf_counter() - start
     summary = {
+        "experiment": experiment_of(cfg),
         "dataset": test.label,
         "method": method,
         "model": cfg.model,
@@ -218,7 +273,10 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     if certificate == "local":  # the radii above are the global certificate's
         summary["global_radius_quantiles_correct"] = summary.pop("radius_quantiles_correct")
     if out:
-        table.to_csv(out / "certified.csv", index=False)
+        save_model(out / "model.pt", model, cfg, test.input_shape)
+        tmp = out / f".certified.csv.{os.getpid()}.tmp"
+        table.to_csv(tmp, index=False)
+        tmp.replace(out / "certified.csv")
         write_json(out / "summary.json", summary)
     return RunResult(cfg, model, fitted.history, table, summary, out)
 

@@ -8,7 +8,30 @@ from ..models import create
 from ..train import CertificateRegularized, TrainConfig
 from .runs import RunResult, train_and_certify
 
-__all__ = ["run_soc"]
+__all__ = ["build_model", "run_soc"]
+
+
+def build_model(cfg: SOCConfig, input_shape):
+    """The LipConvnet of ``cfg`` for inputs of ``input_shape`` (its initial weights), as the run
+    builds it; :func:`lipviz.experiments.load_run` rebuilds a published model with it.
+
+    Parameters
+    ----------
+    cfg : SOCConfig
+        The run's settings.
+    input_shape : tuple of int
+        ``(C, H, W)`` of the dataset.
+
+    Returns
+    -------
+    nn.Module
+        The untrained model.
+    """
+    return create(
+        "lipconvnet", depth=cfg.depth, in_channels=input_shape[0], input_size=input_shape[-1],
+        init_channels=cfg.init_channels, activation=cfg.activation, last_layer=cfg.last_layer,
+        seed=cfg.seed,
+    )  # fmt: skip
 
 
 def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True) -> RunResult:
@@ -47,11 +70,7 @@ def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True)
     train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
     val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
     test = load_dataset(cfg.dataset, "test").subset(cfg.n_test)
-    model = create(
-        "lipconvnet", depth=cfg.depth, in_channels=train.x.shape[1], input_size=train.x.shape[-1],
-        init_channels=cfg.init_channels, activation=cfg.activation, last_layer=cfg.last_layer,
-        seed=cfg.seed,
-    )  # fmt: skip
+    model = build_model(cfg, train.input_shape)
     # every layer before the last is orthogonal up to truncation: the declared constant is the
     # normalisation's (the certificate at the end uses the sound product instead)
     lipschitz = model[0].lipschitz_bound()
