@@ -31,6 +31,7 @@ MODULES = [
     "lipviz.functional",
     "lipviz.models",
     "lipviz.train",
+    "lipviz.train.distributed",
     "lipviz.viz",
     "lipviz.viz.compute",
     "lipviz.viz.compute_local",

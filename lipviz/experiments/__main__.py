@@ -1,5 +1,6 @@
 """Command line: ``python -m lipviz.experiments run NAME [--preset smoke|full] [--out DIR]
-[--set key=value ...]``. Runs resume from ``DIR/checkpoint.pt``."""
+[--set key=value ...]``. Runs resume from ``DIR/checkpoint.pt``. Data-parallel on several
+processes with ``torchrun --standalone --nproc_per_node=N -m lipviz.experiments run ...``."""
 
 from __future__ import annotations
 
@@ -33,7 +34,13 @@ def main(argv=None) -> int:
     cfg = resolve(args.name, args.preset, **{k: _value(v) for k, v in overrides.items()})
     out = args.out or f"runs/{args.name}-{args.preset}"
     result = RUNNERS[args.name](cfg, out, device=args.device)
-    sys.stdout.write(json.dumps(result.summary, indent=2) + "\n")
+    if result.summary is not None:  # under torchrun: rank 0
+        sys.stdout.write(json.dumps(result.summary, indent=2) + "\n")
+    from torch import distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()  # the other ranks wait for rank 0's certificate, then all leave together
+        dist.destroy_process_group()
     return 0
 
 

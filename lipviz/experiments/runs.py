@@ -45,9 +45,10 @@ class RunResult:
     certified : pandas.DataFrame
         Certified accuracy on the test split: columns ``dataset``, ``method``, ``eps``,
         ``certified_accuracy`` and ``kind``, one row per ε of the config.
-    summary : dict
+    summary : dict or None
         What ``summary.json`` holds: accuracies, certificate, Lipschitz bound, radius
-        quantiles, selection, wall times, device and commit.
+        quantiles, selection, wall times, device, world size and commit (None on the ranks
+        other than 0 under ``torchrun``).
     out_dir : Path or None
         The run folder, if any.
     """
@@ -217,15 +218,19 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
         The config, the selected model, the training history, the certified-accuracy table,
         the summary and the run folder.
     """
+    from ..train import distributed
+
     train, val, test = data
     out = Path(out_dir) if out_dir else None
-    if out:
+    main = not distributed.setup() or distributed.rank() == 0
+    if out and main:
         write_json(out / "config.json", dataclasses.asdict(cfg))
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = distributed.device_for(device)
     trainer = Trainer(model.to(device), objective, tcfg, train.input_shape, out_dir=out,
                       progress=progress)  # fmt: skip
     fitted = trainer.fit(train, val)
+    if not main:  # under torchrun, rank 0 alone certifies and writes the results
+        return RunResult(cfg, fitted.model.float().eval(), fitted.history, None, None, out)
     model = fitted.model.float().eval()  # certification always in float32 or wider
     start = time.perf_counter()
     certifier = Certifier(model, test.input_shape, mode="sound")
@@ -268,6 +273,7 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
         "certify_wall_time_s": certify_s,
         "wall_time_s": fitted.wall_time_s + certify_s,
         "device": device_name(device),
+        "world_size": distributed.world_size(),
         "commit": commit(),
     }
     if certificate == "local":  # the radii above are the global certificate's

@@ -61,6 +61,12 @@ def linear_warmup(target: float, epochs: float, start: float = 1e-5):
     return schedule
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a :class:`~torch.nn.parallel.DistributedDataParallel` wrapper (for its
+    layers; the forward pass goes through the wrapper, which synchronises the gradients)."""
+    return getattr(model, "module", model)
+
+
 @dataclass(frozen=True)
 class CrossEntropy:
     r"""Plain cross-entropy (``temperature`` scales the logits inside the loss only).
@@ -235,7 +241,7 @@ class LMT:
             total, _ = lip()
             added = c * certificate_scales(logits, y, total) * others
         else:
-            table = row_distances(model[-1].weight)  # (C, C): ||w_j - w_i||
+            table = row_distances(unwrap(model)[-1].weight)  # (C, C): ||w_j - w_i||
             added = certificate_scales(logits, y, c * lip.prefix(), table) * others
             lip()  # advance the vectors of the last layer too
         if self.kappa_clip:
@@ -378,7 +384,8 @@ class CertificateRegularized:
             ``{"logits": Tensor of shape (B, C)}``.
         """
         logits = model(x)
-        table = row_distances(model[-1].weight) if isinstance(model[-1], nn.Linear) else None
+        last = unwrap(model)[-1]
+        table = row_distances(last.weight) if isinstance(last, nn.Linear) else None
         cert = certificate(logits, y, certificate_scales(logits, y, self.lipschitz, table))
         loss = nn.functional.cross_entropy(logits, y) - self.gamma * torch.relu(cert).mean()
         return loss, {"logits": logits}
@@ -429,6 +436,7 @@ class LocalLip:
     sp_thres: float = 0.1
     n_iter: int = 2
     needs_lipschitz = False
+    walks_model = True  # the bound walk calls the layers, not the forward pass (no torchrun)
 
     def __post_init__(self):
         if not (self.eps >= 0 and self.rampup_epochs >= 0 and self.warmup_epochs >= 0):

@@ -1,5 +1,8 @@
 """One training loop for every objective: progress bars, validation-split model selection,
-checkpoint and resume, and the per-epoch metrics as a DataFrame (and ``metrics.csv``)."""
+checkpoint and resume, and the per-epoch metrics as a DataFrame (and ``metrics.csv``).
+
+Under ``torchrun`` the loop is data-parallel (:mod:`lipviz.train.distributed`): rank 0 alone
+writes the checkpoint, the metrics and the progress bar."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from tqdm.auto import tqdm
 from ..certify import Certifier
 from ..data.transforms import crop_flip
 from ..state import seeded
+from . import distributed
 from .lipschitz import PowerIterationBound
 
 __all__ = ["FitResult", "TrainConfig", "Trainer"]
@@ -171,8 +175,22 @@ class Trainer:
             msg = ("select_certificate must be 'global' or 'local', got "
                    f"{cfg.select_certificate!r}")  # fmt: skip
             raise ValueError(msg)
-        self.device = torch.device(device) if device else next(model.parameters()).device
+        self.distributed = distributed.setup()
+        if self.distributed and getattr(objective, "walks_model", False):
+            msg = (f"{type(objective).__name__} walks the model outside its forward pass, "
+                   "which DistributedDataParallel cannot synchronise: train it in one "
+                   "process")  # fmt: skip
+            raise ValueError(msg)
+        if device is not None or self.distributed:
+            self.device = distributed.device_for(device)
+        else:
+            self.device = next(model.parameters()).device
         self.model = model.to(self.device)
+        self.net = self.model  # what the objective calls: the DDP wrapper under torchrun
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model)
         self.objective, self.cfg = objective, cfg
         self.input_shape = tuple(input_shape)
         self.out_dir = Path(out_dir) if out_dir else None
@@ -212,7 +230,7 @@ class Trainer:
 
     def _save(self, epoch, rows, best):
         path = self._ckpt_path()
-        if path is None:
+        if path is None or distributed.rank() != 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {
@@ -251,6 +269,13 @@ class Trainer:
             self.lip.load_state_dict(state["lip"])
         return state["epoch"], state["rows"], state["best"]
 
+    def _sync_lip(self) -> None:
+        """Every rank starts from rank 0's power-iteration vectors (then the same weights keep
+        them equal)."""
+        if self.distributed and self.lip is not None:
+            for buf in self.lip.buffers():
+                torch.distributed.broadcast(buf, 0)
+
     # --- evaluation ------------------------------------------------------------------------
 
     def _evaluate(self, val):
@@ -287,6 +312,7 @@ class Trainer:
             The selected model (in eval mode), its epoch, the history and the wall time.
         """
         start_epoch, rows, best = self._load()
+        self._sync_lip()
         # the run's own random stream (seeded per resumed epoch); the caller's is left alone
         with seeded(self.cfg.seed + start_epoch, self.device):
             return self._loop(train, val, start_epoch, rows, best)
@@ -298,13 +324,18 @@ class Trainer:
         start = time.perf_counter()
         earlier = rows[-1]["time_s"] if rows else 0.0  # training time before a resume
         n_batches = math.ceil(len(train) / cfg.batch_size)
-        bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="epochs", disable=not self.progress)
+        main = distributed.rank() == 0
+        bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="epochs",
+                   disable=not (self.progress and main))  # fmt: skip
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
             self.model.train()
             if self.lip is not None:
                 self.lip.train()
             total, correct, count = 0.0, 0, 0
-            loader = train.loader(cfg.batch_size, shuffle=True, seed=cfg.seed + epoch)
+            if self.distributed:  # this rank's share of the single process's batches
+                loader = distributed.distributed_loader(train, cfg.batch_size, cfg.seed + epoch)
+            else:
+                loader = train.loader(cfg.batch_size, shuffle=True, seed=cfg.seed + epoch)
             extra = {}
             for b, (xb, yb) in enumerate(loader):
                 xb, yb = xb.to(self.device), yb.to(self.device)
@@ -312,7 +343,7 @@ class Trainer:
                     xb = crop_flip(xb)
                 with torch.autocast(self.device.type, AMP_DTYPES[cfg.amp], cfg.amp != "none"):
                     loss, info = self.objective(
-                        self.model, xb, yb, self.lip, epoch - 1 + b / n_batches
+                        self.net, xb, yb, self.lip, epoch - 1 + b / n_batches
                     )
                 self.opt.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
@@ -326,6 +357,7 @@ class Trainer:
                 count += len(yb)
                 extra = {k: v for k, v in info.items() if k != "logits"}
             self.sched.step()
+            total, correct, count = distributed.all_sum([total, correct, count])
             row = {"epoch": epoch, "loss": total / count, "train_acc": correct / count}
             row |= self._evaluate(val) | extra | {"lr": self.opt.param_groups[0]["lr"]}
             row["time_s"] = earlier + time.perf_counter() - start
@@ -335,9 +367,11 @@ class Trainer:
                 state = copy.deepcopy(self.model.state_dict())
                 best = {"score": score, "epoch": epoch, "state": state}
             self._save(epoch, rows, best)
-            if self.out_dir:
-                pd.DataFrame(rows).to_csv(self.out_dir / "metrics.csv", index=False)
-            for callback in self.callbacks:
+            if self.out_dir and main:
+                tmp = self.out_dir / ".metrics.csv.tmp"
+                pd.DataFrame(rows).to_csv(tmp, index=False)
+                tmp.replace(self.out_dir / "metrics.csv")
+            for callback in self.callbacks if main else ():
                 callback(list(rows))
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row[cfg.select_on]:.3f}")
