@@ -6,7 +6,7 @@ reported against the papers' numbers (the ``lipviz batch`` command line).
 ['ch00-tour', 'ch01-margins']
 """
 
-from .report import batch_report, batch_status, verdict
+from .report import batch_report, batch_status, batch_table, runs_against_papers, verdict
 from .runner import job_state, run_batch, run_job
 from .spec import BatchError, BatchSpec, Expected, Job, load_batch, shipped_batches
 
@@ -17,10 +17,12 @@ __all__ = [
     "Job",
     "batch_report",
     "batch_status",
+    "batch_table",
     "job_state",
     "load_batch",
     "run_batch",
     "run_job",
+    "runs_against_papers",
     "shipped_batches",
     "verdict",
 ]

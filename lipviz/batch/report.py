@@ -9,7 +9,7 @@ from pathlib import Path
 from .runner import job_state
 from .spec import Expected, Job, load_batch
 
-__all__ = ["batch_report", "batch_status", "verdict"]
+__all__ = ["batch_report", "batch_status", "batch_table", "runs_against_papers", "verdict"]
 
 
 def _batch_of(out: Path):
@@ -97,9 +97,7 @@ def _at(table: dict | None, eps: float | None):
     return (eps, keys[match[0]]) if match else (eps, None)
 
 
-def _row(out: Path, job: Job) -> dict:
-    state = job_state(out, job.id)
-    summary = _read(out / job.id / "summary.json") if state == "done" else None
+def _row(job: Job, state: str, summary: dict | None) -> dict:
     run = {}
     if summary and summary.get("result"):
         run = next((r["summary"] for r in summary["runs"] if r["folder"] == summary["result"]), {})
@@ -133,6 +131,69 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def batch_table(out_dir):
+    """One row per job of a batch folder, set against the paper's number (nothing written).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        A batch folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`batch_report`.
+    """
+    import pandas as pd
+
+    out = Path(out_dir)
+    rows = []
+    for job in _batch_of(out).jobs:
+        state = job_state(out, job.id)
+        summary = _read(out / job.id / "summary.json") if state == "done" else None
+        rows.append(_row(job, state, summary))
+    return pd.DataFrame(rows)
+
+
+def runs_against_papers(runs: dict, batch="papers"):
+    """Finished run folders set against the rows of a batch file (runs made outside a batch,
+    e.g. shortened schedules on a CPU).
+
+    Parameters
+    ----------
+    runs : dict
+        ``{job id: run folder}``; the job gives the paper's number, the folder our result.
+    batch : str or Path, default "papers"
+        The batch file whose jobs hold the papers' numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`batch_report`; ``preset`` names the run folder instead (its
+        ``config.json`` holds the schedule), and jobs without a folder are "not run".
+    """
+    import pandas as pd
+
+    spec = load_batch(batch)
+    rows = []
+    for job in spec.jobs:
+        folder = runs.get(job.id)
+        summary = _read(Path(folder) / "summary.json") if folder else None
+        if summary is None:
+            rows.append(_row(job, "pending", None))
+            continue
+        wrapped = {"runs": [{"folder": ".", "summary": summary}], "result": ".",
+                   **{k: summary.get(k) for k in ("wall_time_s", "device", "commit")}}  # fmt: skip
+        row = _row(job, "done", wrapped)
+        row["preset"] = f"run folder {Path(folder).name}"
+        rows.append(row)
+    unknown = set(runs) - {job.id for job in spec.jobs}
+    if unknown:
+        msg = f"{spec.source}: no job {sorted(unknown)[0]!r} to set a run against"
+        raise KeyError(msg)
+    return pd.DataFrame(rows)
+
+
 def batch_report(out_dir, *, figure: bool = True):
     """One row per job, set against the paper's number; written as CSV, Markdown and a figure.
 
@@ -156,7 +217,7 @@ def batch_report(out_dir, *, figure: bool = True):
 
     out = Path(out_dir)
     spec = _batch_of(out)
-    table = pd.DataFrame([_row(out, job) for job in spec.jobs])
+    table = batch_table(out)
     _atomic_write(out / "report.csv", table.to_csv(index=False))
     shown = table.drop(columns=["commit", "note"]).copy()
     for col in ("clean", "certified", "pgd", "paper", "ours"):

@@ -388,7 +388,7 @@ def _relu_local(module, ctx: BoundContext) -> LayerBound:
 def _reshape_local(module, ctx: BoundContext) -> LayerBound:
     """Shape changes only (Dropout is the identity in eval mode)."""
     st = state_of(ctx)
-    shape = ctx.outputs.shape
+    shape = (len(st.mu), *ctx.outputs.shape[1:])  # the walker may follow a batch of one
     st.mu, st.lo, st.hi = (t.reshape(shape) for t in (st.mu, st.lo, st.hi))
     if st.mask is not None:
         st.mask = st.mask.reshape(shape)
@@ -484,7 +484,9 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
                     trace=[] if trace else None)  # fmt: skip
     ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
     with eval_mode(model), torch.set_grad_enabled(grad):
-        walker, (total, _, _) = walk(model, x, ctx)
+        # the rules read and write the state; the walker's own pass only follows the calls and
+        # their shapes, so a training walk lets it run on one input instead of the batch
+        walker, (total, _, _) = walk(model, x[:1] if grad else x, ctx)
         if grad:
             return walker, None, st
         close_pending(st, None)

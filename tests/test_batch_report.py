@@ -1,0 +1,32 @@
+"""Reports: run folders made outside a batch are set against the papers' rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from lipviz.batch import runs_against_papers
+from lipviz.experiments import write_json
+
+
+def _run(folder, certified):
+    write_json(folder / "summary.json", {
+        "dataset": "MNIST", "method": "lmt", "model": "lmt-c", "clean_accuracy": 0.9,
+        "certified_accuracy": {"0.0": 0.9, "1.58": certified}, "wall_time_s": 10.0,
+        "device": "CPU", "commit": "abc",
+    })  # fmt: skip
+    return folder
+
+
+def test_runs_against_papers_gives_verdicts_and_not_run_rows(tmp_path):
+    table = runs_against_papers({"lmt-mnist": _run(tmp_path / "a", 0.30)}).set_index("job")
+    row = table.loc["lmt-mnist"]
+    assert (row.certified, row.paper, row.verdict) == (0.30, 0.4055, "below")
+    assert row.preset == "run folder a" and row.eps == 1.58
+    assert (table.drop(index="lmt-mnist").verdict == "not run").all()
+    good = runs_against_papers({"lmt-mnist": _run(tmp_path / "b", 0.40)})
+    assert good.set_index("job").loc["lmt-mnist", "verdict"] == "reproduced"
+
+
+def test_an_unknown_job_is_named(tmp_path):
+    with pytest.raises(KeyError, match="no-such-job"):
+        runs_against_papers({"no-such-job": tmp_path})
