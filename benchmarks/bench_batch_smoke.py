@@ -4,7 +4,9 @@ the same jobs one after the other (1 worker), side by side in one run (issue tar
 
 Each worker's notebook kernel gets ``cores // workers`` torch threads: 1 each with 2 workers,
 2 for the single worker. The parallel batch runs first, so the sequential one is not slowed by
-cold caches. Set ``LIPVIZ_BENCH_JOBS`` (comma-separated job ids) to time a subset.
+cold caches. Set ``LIPVIZ_BENCH_JOBS`` (comma-separated job ids) to time a subset, and
+``LIPVIZ_BENCH_KEEP`` to a folder to keep the parallel batch there (it is a temporary folder
+otherwise).
 """
 
 import os
@@ -29,8 +31,13 @@ def main():
     only = os.environ.get("LIPVIZ_BENCH_JOBS")
     only = only.split(",") if only else None
     n = len(only) if only else len(spec.jobs)
+    keep = os.environ.get("LIPVIZ_BENCH_KEEP")
+    if keep and os.path.exists(keep) and os.listdir(keep):
+        raise SystemExit(
+            f"LIPVIZ_BENCH_KEEP={keep} must be a new folder: finished jobs are skipped"
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        t_par = _timed(spec, f"{tmp}/parallel", 2, only)
+        t_par = _timed(spec, keep or f"{tmp}/parallel", 2, only)
         t_seq = _timed(spec, f"{tmp}/sequential", 1, only)
     cores = os.cpu_count()
     note = (

@@ -54,6 +54,7 @@ INJECT = {
         "n_explore": 20,
         "seed": 1,
     },
+    "10_reproducing_the_papers": {"preset": "smoke", "n_recertify": 20, "seed": 1},
 }
 
 

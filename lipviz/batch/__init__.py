@@ -8,7 +8,7 @@ reported against the papers' numbers (the ``lipviz batch`` command line).
 
 from .report import batch_report, batch_status, batch_table, runs_against_papers, verdict
 from .runner import job_state, run_batch, run_job
-from .spec import BatchError, BatchSpec, Expected, Job, load_batch, shipped_batches
+from .spec import BatchError, BatchSpec, Expected, Job, load_batch, published, shipped_batches
 
 __all__ = [
     "BatchError",
@@ -20,6 +20,7 @@ __all__ = [
     "batch_table",
     "job_state",
     "load_batch",
+    "published",
     "run_batch",
     "run_job",
     "runs_against_papers",

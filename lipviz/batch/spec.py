@@ -22,7 +22,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BatchError", "BatchSpec", "Expected", "Job", "load_batch", "shipped_batches"]
+__all__ = [
+    "BatchError",
+    "BatchSpec",
+    "Expected",
+    "Job",
+    "load_batch",
+    "published",
+    "shipped_batches",
+]
 
 SHIPPED = Path(__file__).parent / "files"
 """The batch files shipped with lipviz (``smoke``, ``papers``)."""
@@ -167,6 +175,38 @@ def shipped_batches() -> list[str]:
     True
     """
     return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+
+
+def published(folder="results") -> Path:
+    """A folder of committed results: ``folder`` itself when it exists (relative to the current
+    directory), else the book's (``book/results``), wherever the notebook runs.
+
+    Parameters
+    ----------
+    folder : str or Path, default "results"
+        The folder as a chapter names it.
+
+    Returns
+    -------
+    Path
+        An existing folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        If neither exists.
+
+    Examples
+    --------
+    >>> published().name
+    'results'
+    """
+    path = Path(folder)
+    for cand in (path, BOOK / path):
+        if cand.is_dir():
+            return cand
+    msg = f"no results folder {path} here or in {BOOK}"
+    raise FileNotFoundError(msg)
 
 
 def _fail(where: str, msg: str):

@@ -82,8 +82,10 @@ def load_run(folder, *, model: bool = True) -> LoadedRun:
 
     Examples
     --------
-    >>> load_run("book/results/lmt-full", model=False).summary["method"]  # doctest: +SKIP
-    'lmt'
+    >>> from lipviz.batch import published
+    >>> run = load_run(published() / "lmt-full")
+    >>> run.summary["method"], run.config.epochs, run.model  # a folder without model.pt
+    ('lmt', 20, None)
     """
     import pandas as pd
     import torch
