@@ -173,7 +173,7 @@ def run_job(job: Job, out_dir, *, threads: int | None = None) -> str:
         return "skipped"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "error.json").unlink(missing_ok=True)
-    started, start = _now(), time.perf_counter()
+    started, start, code = _now(), time.perf_counter(), commit()
     write_json(folder / "running.json",
                {"host": socket.gethostname(), "pid": os.getpid(), "started": started})  # fmt: skip
     try:
@@ -197,7 +197,7 @@ def run_job(job: Job, out_dir, *, threads: int | None = None) -> str:
             "job": job.id, "chapter": job.chapter.name, "preset": job.preset,
             "parameters": job.parameters, "state": "done", "started": started,
             "finished": _now(), "wall_time_s": time.perf_counter() - start,
-            "device": device_name(device), "host": socket.gethostname(), "commit": commit(),
+            "device": device_name(device), "host": socket.gethostname(), "commit": code,
             "world_size": 1, "runs": runs,
             "result": None if primary is None else primary["folder"],
         }  # fmt: skip

@@ -221,6 +221,7 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     from ..train import distributed
 
     train, val, test = data
+    code = commit()  # the code that runs now (HEAD may move before the run ends)
     out = Path(out_dir) if out_dir else None
     main = not distributed.setup() or distributed.rank() == 0
     if out and main:
@@ -274,7 +275,7 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
         "wall_time_s": fitted.wall_time_s + certify_s,
         "device": device_name(device),
         "world_size": distributed.world_size(),
-        "commit": commit(),
+        "commit": code,
     }
     if certificate == "local":  # the radii above are the global certificate's
         summary["global_radius_quantiles_correct"] = summary.pop("radius_quantiles_correct")
