@@ -20,6 +20,8 @@ def _timed(spec, out, workers, only):
     start = time.perf_counter()
     status = run_batch(spec, out, workers=workers, only=only, progress=False)
     elapsed = time.perf_counter() - start
+    if only:
+        status = status[status.job.isin(only)]
     failed = status[status.state != "done"]
     if len(failed):
         raise RuntimeError(f"jobs did not finish: {failed.to_dict('records')}")

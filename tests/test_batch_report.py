@@ -30,3 +30,25 @@ def test_runs_against_papers_gives_verdicts_and_not_run_rows(tmp_path):
 def test_an_unknown_job_is_named(tmp_path):
     with pytest.raises(KeyError, match="no-such-job"):
         runs_against_papers({"no-such-job": tmp_path})
+
+
+def test_the_batch_files_method_picks_the_judged_run(tmp_path):
+    import json
+
+    from conftest import ROOT
+
+    from lipviz.batch import batch_table
+
+    fixture = ROOT / "tests" / "fixtures" / "batch" / "quick.md"
+    (tmp_path / "batch.yaml").write_text(
+        f"jobs:\n  - {{id: a, chapter: {fixture}, method: 'CR(0.5)'}}\n"
+    )
+    runs = [
+        {"folder": f"runs/{g}", "summary": {"method": f"lln+CR({g})", "clean_accuracy": c,
+                                            "certified_accuracy": {"1.0": c / 2}}}
+        for g, c in (("0.0", 0.8), ("0.5", 0.6))
+    ]  # fmt: skip
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "summary.json").write_text(json.dumps({"runs": runs, "result": None}))
+    row = batch_table(tmp_path).iloc[0]
+    assert (row.method, row.clean, row.certified) == ("lln+CR(0.5)", 0.6, 0.3)

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from .runner import job_state
+from .runner import _primary, job_state
 from .spec import Expected, Job, load_batch
 
 __all__ = ["batch_report", "batch_status", "batch_table", "runs_against_papers", "verdict"]
@@ -98,9 +98,8 @@ def _at(table: dict | None, eps: float | None):
 
 
 def _row(job: Job, state: str, summary: dict | None) -> dict:
-    run = {}
-    if summary and summary.get("result"):
-        run = next((r["summary"] for r in summary["runs"] if r["folder"] == summary["result"]), {})
+    primary = _primary(job, summary["runs"]) if summary else None  # the batch file's selector
+    run = primary["summary"] if primary else {}
     exp = job.expected
     eps = exp.eps if exp is not None else None
     eps, certified = _at(run.get("certified_accuracy"), eps)

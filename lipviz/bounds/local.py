@@ -365,8 +365,7 @@ def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
 
 
 def _record_fixed(st: LocalState, name: str, varies: torch.Tensor) -> None:
-    st.fixed.append({"layer": name, "fixed_fraction": 1.0 - varies.flatten(1).double().mean(1),
-                     "varies": varies})  # fmt: skip
+    st.fixed.append({"layer": name, "varies": varies})  # fractions when the table is built
 
 
 @register_bound(nn.ReLU, local=True)
@@ -555,7 +554,7 @@ def local_bound_of(walker, total, st: LocalState, mode: str, eps, x, box) -> Loc
 
     table = pd.DataFrame(walker.rows).drop(columns="_id")
     fixed = pd.DataFrame([
-        {"layer": f["layer"], "fixed_fraction": float(f["fixed_fraction"].mean())}
+        {"layer": f["layer"], "fixed_fraction": 1.0 - float(f["varies"].double().mean())}
         for f in st.fixed
     ])  # fmt: skip
     return LocalBound(total, mode, _check_local_eps(eps, x, box), table, fixed)

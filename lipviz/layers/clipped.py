@@ -153,8 +153,7 @@ def _clipped_relu_local(module: ClippedReLU, ctx: BoundContext) -> LayerBound:
     zero = torch.zeros_like(theta)
     st.mu, st.lo, st.hi = (torch.clamp(t, zero, theta) for t in (st.mu, st.lo, st.hi))
     st.mask = varies if st.mask is None else st.mask & varies
-    st.fixed.append({"layer": ctx.name, "fixed_fraction": 1 - varies.flatten(1).double().mean(1),
-                     "varies": varies})  # fmt: skip
+    st.fixed.append({"layer": ctx.name, "varies": varies})
     return LayerBound(one, FOLDED, True)
 
 
@@ -183,8 +182,7 @@ def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:
     st.mu, st.lo, st.hi = (_interleave(*p) for p in ((mu_hi, mu_lo), (top_lo, bot_lo),
                                                      (top_hi, bot_hi)))  # fmt: skip
     st.mask = _interleave(top_var, bot_var)
-    st.fixed.append({"layer": ctx.name, "varies": st.mask,
-                     "fixed_fraction": 1 - st.mask.flatten(1).double().mean(1)})  # fmt: skip
+    st.fixed.append({"layer": ctx.name, "varies": st.mask})
     one = torch.ones(len(st.mu), dtype=st.dtype, device=st.mu.device)
     return LayerBound(one, "1 (a permutation per piece; masks for the next layer)", True)
 
