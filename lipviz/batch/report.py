@@ -89,7 +89,7 @@ def verdict(ours: float | None, expected: Expected | None) -> str:
 def _at(table: dict | None, eps: float | None):
     """The entry of ``{"<eps>": value}`` at ``eps`` (the largest radius when eps is None)."""
     if not table:
-        return None, None
+        return eps, None
     keys = {float(k): v for k, v in table.items()}
     if eps is None:
         eps = max(keys)
