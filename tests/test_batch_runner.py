@@ -33,7 +33,9 @@ def test_two_jobs_one_fails_the_other_finishes_and_reruns_skip_it(tmp_path):
         f"  - {{id: bad, chapter: {FIXTURES / 'fails.md'}}}\n"
     ))  # fmt: skip
     out = tmp_path / "out"
+    environ = dict(os.environ)
     status = run_batch(path, out, workers=2, progress=False)
+    assert dict(os.environ) == environ  # dask's LocalCluster sets OMP_NUM_THREADS=1: undone
     assert dict(zip(status.job, status.state, strict=True)) == {"good": "done", "bad": "failed"}
     error = json.loads((out / "bad" / "error.json").read_text())
     assert "this job fails on purpose" in error["error"] + error["traceback"]

@@ -287,6 +287,7 @@ def run_batch(batch, out_dir, *, workers: int = 2, scheduler: str | None = None,
     import torch
 
     gpus = torch.cuda.device_count()
+    environ = dict(os.environ)  # a LocalCluster sets OMP_NUM_THREADS=1 and more in this process
     client, cluster = _client(workers, scheduler, gpus)
     try:
         offered = {k for w in client.scheduler_info()["workers"].values()
@@ -314,4 +315,6 @@ def run_batch(batch, out_dir, *, workers: int = 2, scheduler: str | None = None,
         client.close()
         if cluster is not None:
             cluster.close()
+        os.environ.clear()  # later subprocesses (kernels, builds) get the caller's threads
+        os.environ.update(environ)
     return batch_status(out)
