@@ -25,7 +25,7 @@ BOOK = ROOT / "book"
 def chapters() -> list[Path]:
     toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    return [BOOK / f"{f}.md" for f in files]
+    return [BOOK / f"{f}.md" for f in files if f[:2].isdigit()]  # notebooks, not back matter
 
 
 # Injected values per chapter: small, and different from the defaults so injection is visible.
