@@ -38,6 +38,8 @@ MODULES = [
     "lipviz.viz.interactive",
     "lipviz.viz.static",
     "lipviz.viz.static_local",
+    "lipviz.viz.static_landscape",
+    "lipviz.batch.landscape",
     "lipviz.viz.widgets",
     "lipviz.viz.static_reproduction",
     "lipviz.batch",

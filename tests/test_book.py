@@ -55,6 +55,7 @@ INJECT = {
         "seed": 1,
     },
     "10_reproducing_the_papers": {"preset": "smoke", "n_recertify": 20, "seed": 1},
+    "11_the_landscape": {"preset": "smoke", "dataset": "CIFAR-100", "seed": 1},
 }
 
 

@@ -6,6 +6,7 @@ reported against the papers' numbers (the ``lipviz batch`` command line).
 ['ch00-tour', 'ch01-margins']
 """
 
+from .landscape import landscape_table, mnist_ladder
 from .report import batch_report, batch_status, batch_table, runs_against_papers, verdict
 from .runner import job_state, run_batch, run_job
 from .spec import BatchError, BatchSpec, Expected, Job, load_batch, published, shipped_batches
@@ -19,7 +20,9 @@ __all__ = [
     "batch_status",
     "batch_table",
     "job_state",
+    "landscape_table",
     "load_batch",
+    "mnist_ladder",
     "published",
     "run_batch",
     "run_job",

@@ -11,6 +11,7 @@ __all__ = [
     "compute_local",
     "interactive",
     "static",
+    "static_landscape",
     "static_local",
     "static_reproduction",
     "widgets",
