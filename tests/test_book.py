@@ -139,6 +139,46 @@ def test_book_builds_offline_with_warnings_as_errors(built_book):
     assert list((built_book / "_images").glob("*.png"))
 
 
+JUNK = {
+    "an object repr": re.compile(r"object at 0x[0-9a-f]+|<torch\._C\.|<Figure size|<matplotlib\."),
+    "a warning": re.compile(r"\b\w*Warning\b"),
+    "a traceback": re.compile(r"Traceback \(most recent call last\)"),
+    "a machine path": re.compile(r"(?<![\w.])/(?:work|home|tmp|root|Users)/"),
+    "a duplicated index column": re.compile(r"Unnamed: 0"),
+}
+
+
+@pytest.mark.parametrize(
+    "what,text",
+    [
+        ("an object repr", "<torch._C.Generator at 0x7f12ab34>"),
+        ("an object repr", "<Figure size 640x480 with 1 Axes>"),
+        ("a warning", "UserWarning: the kernel is slow"),
+        ("a traceback", "Traceback (most recent call last):"),
+        ("a machine path", "data folder: /work/shared/data"),
+        ("a duplicated index column", "Unnamed: 0  eps  accuracy"),
+    ],
+)
+def test_junk_patterns_catch_what_they_name(what, text):
+    assert JUNK[what].search(text)
+    assert not JUNK[what].search("certified accuracy 0.42 at eps = 1.58 (see ../shared/data)")
+
+
+def test_built_pages_carry_no_junk(built_book):
+    """Outputs a reader sees: no reprs, warnings, tracebacks, machine paths or stray index
+    columns, and no stderr blocks at all."""
+    from bs4 import BeautifulSoup
+
+    for chapter in chapters():
+        soup = BeautifulSoup((built_book / f"{chapter.stem}.html").read_text(), "html.parser")
+        assert not soup.select(".output.stderr"), f"{chapter.stem} shows stderr"
+        for out in soup.select("div.cell_output"):
+            text = out.get_text(" ")
+            for what, pattern in JUNK.items():
+                found = pattern.search(text)
+                assert not found, f"{chapter.stem} shows {what}: {text[:200]!r}"
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -158,7 +198,7 @@ def served_book(built_book):
 def test_every_page_renders_offline_in_chromium(served_book, built_book, chromium, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    pages = ["intro.html"] + [f"{c.stem}.html" for c in chapters()]
+    pages = ["intro.html"] + [f"{c.stem}.html" for c in chapters()] + ["bibliography.html"]
     outside: list[str] = []
     with sync_playwright() as p:
         # Playwright gives the browser a fresh temporary profile of its own.
