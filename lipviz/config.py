@@ -98,6 +98,9 @@ class LMTConfig:
         Dataset name for :func:`lipviz.load_dataset` (train, val and test splits).
     model : str
         Model name for :func:`lipviz.models.create`.
+    activation : str or None
+        The model's activation (``"relu"``, ``"maxmin"``, ... as
+        :func:`lipviz.models.convnets.conv_chain` takes it); None keeps the model's own.
     method : str
         ``"standard"``, ``"lmt"`` or ``"snr"``.
     c : float
@@ -137,6 +140,7 @@ class LMTConfig:
 
     dataset: str = "mnist5k"
     model: str = "lmt-mnist"
+    activation: str | None = None
     method: str = "lmt"
     c: float = 1.0
     lmt_form: str = "pairwise"

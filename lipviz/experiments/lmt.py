@@ -33,8 +33,9 @@ def build_model(cfg: LMTConfig, input_shape):
     nn.Module
         The untrained model.
     """
+    extra = {} if cfg.activation is None else {"activation": cfg.activation}
     return create(cfg.model, in_channels=input_shape[0], input_size=input_shape[-1],
-                  seed=cfg.seed)  # fmt: skip
+                  seed=cfg.seed, **extra)  # fmt: skip
 
 
 def make_objective(cfg: LMTConfig):
