@@ -1,7 +1,10 @@
 """Visualisation in three layers: ``compute`` (pure: arrays and DataFrames, tested
 numerically), ``static`` (matplotlib, for the built book) and ``widgets`` (ipywidgets controls
 wired to plotly FigureWidgets that update in place), plus ``interactive`` (plotly figures that
-need no kernel). Local bounds have their own pair, ``compute_local`` and ``static_local``.
+need no kernel). Local bounds have their own pair, ``compute_local`` and ``static_local``;
+``static_reproduction`` and ``static_landscape`` draw results against the papers, and the
+``diagrams_*`` modules draw the book's explanatory diagrams (margins, convolutions, SOC, LLN,
+local bounds).
 
 Import the submodules directly: ``from lipviz.viz import static``. Nothing heavy is imported here.
 """
@@ -9,6 +12,11 @@ Import the submodules directly: ``from lipviz.viz import static``. Nothing heavy
 __all__ = [
     "compute",
     "compute_local",
+    "diagrams_convolution",
+    "diagrams_lln",
+    "diagrams_local",
+    "diagrams_margins",
+    "diagrams_soc",
     "interactive",
     "static",
     "static_landscape",
