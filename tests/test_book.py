@@ -35,7 +35,7 @@ INJECT = {
     "02_bounding_lipschitz": {"preset": "smoke", "seed": 1, "n_points": 50},
     "03_lipschitz_margin_training": {"preset": "smoke", "methods": "standard,lmt", "epochs": 2},
     "04_attacks_and_audits": {"preset": "smoke", "n_points": 60, "epochs": 2, "seed": 1},
-    "05_orthogonal_convolutions_soc": {"preset": "smoke", "epochs": 1, "n_audit": 40, "seed": 1},
+    "05_orthogonal_convolutions_soc": {"preset": "smoke", "epochs": 1, "n_audit": 6, "seed": 1},
     "06_gnp_activations": {"preset": "smoke", "depth": 8, "width": 16, "seed": 1},
     "07_lln_and_certificate_regularization": {
         "preset": "smoke",
