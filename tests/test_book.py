@@ -149,7 +149,7 @@ JUNK = {
 
 
 @pytest.mark.parametrize(
-    "what,text",
+    ("what", "text"),
     [
         ("an object repr", "<torch._C.Generator at 0x7f12ab34>"),
         ("an object repr", "<Figure size 640x480 with 1 Axes>"),
