@@ -29,7 +29,7 @@ def test_status_of_a_non_batch_folder_and_bad_workers(tmp_path, capsys):
 def test_list_names_the_shipped_batches(capsys):
     assert main(["batch", "list"]) == 0
     out = capsys.readouterr().out
-    assert "smoke: 11 jobs" in out and "papers:" in out
+    assert "smoke: 12 jobs" in out and "papers:" in out
 
 
 def test_status_and_report_of_a_batch_folder(tmp_path, capsys):
