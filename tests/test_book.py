@@ -179,6 +179,18 @@ def test_built_pages_carry_no_junk(built_book):
                 assert not found, f"{chapter.stem} shows {what}: {text[:200]!r}"
 
 
+def test_built_pages_embed_no_widget_state_and_stay_small(built_book):
+    """The book shows static fallbacks: no widget's state may be embedded (a plotly
+    FigureWidget's carries plotly.js and its data, megabytes each). Only a page with a plotly
+    figure carries plotly.js (about 5 MB); every other page stays well under 2 MB."""
+    for chapter in chapters():
+        path = built_book / f"{chapter.stem}.html"
+        html = path.read_text()
+        assert "application/vnd.jupyter.widget-state+json" not in html, chapter.stem
+        limit = 6e6 if "plotly-graph-div" in html else 2e6
+        assert path.stat().st_size < limit, (chapter.stem, path.stat().st_size)
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass

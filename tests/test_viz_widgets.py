@@ -13,6 +13,28 @@ from lipviz.viz import compute, widgets
 matplotlib.use("Agg")
 
 
+@pytest.fixture(autouse=True, params=["live", "static"])
+def mode(request, monkeypatch):
+    """Every test runs live (ipywidgets) and static (the book build: no widget may be built)."""
+    import ipywidgets
+
+    built = []
+    init = ipywidgets.Widget.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ipywidgets.Widget, "__init__", counting_init)
+    if request.param == "static":
+        monkeypatch.setenv("LIPVIZ_STATIC", "1")
+    else:
+        monkeypatch.delenv("LIPVIZ_STATIC", raising=False)
+    yield request.param
+    if widgets.static_mode():  # (a test may leave static mode on purpose)
+        assert built == [], f"static mode built widgets: {built}"
+
+
 def _shape_x(fig, i=0):
     return fig.layout.shapes[i].x0
 
@@ -117,6 +139,7 @@ def test_training_dashboard_follows_the_trainer():
 
 
 def test_show_uses_the_static_fallback_when_building_the_book(monkeypatch):
+    monkeypatch.delenv("LIPVIZ_STATIC", raising=False)
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     ex = widgets.PowerIterationExplorer(nn.Linear(3, 2), (3,), max_n_iter=3)
@@ -150,3 +173,17 @@ def test_local_bound_explorer_moves_eps_and_thresholds():
         assert row.local_mean <= row["global"] * (1 + 1e-9)
         assert row.certified_local >= row.certified_global
     _assert_drawn(ex.static())
+
+
+def test_static_mode_builds_plain_figures_and_observable_controls(monkeypatch):
+    import plotly.graph_objects as go
+
+    monkeypatch.setenv("LIPVIZ_STATIC", "1")
+    ex = widgets.PowerIterationExplorer(nn.Linear(3, 2), (3,), max_n_iter=3)
+    assert ex.widget is None and type(ex.figure) is go.Figure
+    control = ex.controls["n_iter"]
+    assert isinstance(control, widgets.StaticControl) and (control.min, control.max) == (1, 3)
+    control.value = 3
+    assert "3 steps" in ex.readout.value and ex.figure.data[3].x[0] == 3
+    with pytest.raises(AttributeError, match="IntSlider"):
+        _ = control.no_such_setting

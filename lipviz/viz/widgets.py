@@ -6,6 +6,11 @@ change, only rewrites the figure parts that move (a marker, a shape, a trace's d
 ``explorer.static()`` draws the current state with matplotlib, which is what the built book
 shows. :func:`show` picks one: the book build sets ``LIPVIZ_STATIC=1``.
 
+In static mode an explorer builds no widget at all: its controls are plain observable values
+(:class:`StaticControl`), its figure a plain ``plotly.graph_objects.Figure`` and ``widget`` is
+``None``. A widget object opens a comm whose state the notebook executor records and the book
+embeds in the page, which made the explorers' page tens of megabytes.
+
 New sliders (for example the ε and clipping threshold of local bounds) follow the same pattern:
 a control, an ``_update`` that touches only what changes, and a ``static`` drawing.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import traitlets
 
 from . import compute, compute_local
 
@@ -27,6 +33,7 @@ __all__ = [
     "RadiusHistogramExplorer",
     "SOCTermsExplorer",
     "SpectrumExplorer",
+    "StaticControl",
     "TrainingDashboard",
     "show",
 ]
@@ -55,7 +62,7 @@ def show(explorer) -> None:
     """
     from IPython.display import display
 
-    if static_mode():
+    if static_mode() or explorer.widget is None:
         import matplotlib.pyplot as plt
 
         explorer.static()
@@ -64,17 +71,70 @@ def show(explorer) -> None:
         display(explorer.widget)
 
 
+class StaticControl(traitlets.HasTraits):
+    """A control's stand-in in static mode: an observable ``value`` and the control's settings.
+
+    It behaves like the ipywidgets control it replaces where explorers and notebooks use it:
+    ``value`` can be read, set and observed (``observe(fn, names="value")``), and the keyword
+    arguments the widget was given (``min``, ``max``, ``options``, ``description``, ...) are
+    attributes. It opens no comm, so nothing of it is stored in an executed notebook.
+
+    Parameters
+    ----------
+    kind : str
+        The name of the ipywidgets class it stands for, e.g. ``"FloatSlider"``.
+    **settings
+        The widget's keyword arguments, ``value`` included.
+
+    Examples
+    --------
+    >>> c = StaticControl("FloatSlider", value=0.5, min=0.0, max=1.0)
+    >>> seen = []
+    >>> c.observe(lambda change: seen.append(change["new"]), names="value")
+    >>> c.value = 0.25
+    >>> seen, c.max
+    ([0.25], 1.0)
+    """
+
+    value = traitlets.Any()
+
+    def __init__(self, kind: str, **settings):
+        super().__init__(value=settings.get("value"))
+        self.kind, self._settings = kind, settings
+
+    def __getattr__(self, name):
+        settings = self.__dict__.get("_settings", {})
+        if name in settings:
+            return settings[name]
+        msg = f"{type(self).__name__} ({self.__dict__.get('kind')}) has no {name!r}"
+        raise AttributeError(msg)
+
+
+def _control(kind: str, **settings):
+    """An ipywidgets control, or its :class:`StaticControl` stand-in in static mode."""
+    if static_mode():
+        return StaticControl(kind, **settings)
+    import ipywidgets as w
+
+    return getattr(w, kind)(**settings)
+
+
 class _Explorer:
-    """A figure, its controls and a readout; subclasses fill ``_update`` and ``static``."""
+    """A figure, its controls and a readout; subclasses fill ``_update`` and ``static``.
+
+    In static mode (:func:`static_mode`) ``widget`` is ``None`` and nothing is a widget.
+    """
 
     def __init__(self, figure, controls):
-        import ipywidgets as w
-
         self.figure, self.controls = figure, controls
-        self.readout = w.HTML()
+        self.readout = _control("HTML", value="")
         for control in controls.values():
             control.observe(lambda _change: self.update(), names="value")
-        self.widget = w.VBox([w.HBox(list(controls.values())), self.readout, figure])
+        self.widget = None
+        if not static_mode():
+            import ipywidgets as w
+
+            self.widget = w.VBox([w.HBox(list(controls.values())), self.readout, figure])
         self.update()
 
     def update(self) -> None:
@@ -91,16 +151,15 @@ class _Explorer:
 def _figure(**layout):
     import plotly.graph_objects as go
 
-    fig = go.FigureWidget()
+    fig = go.Figure() if static_mode() else go.FigureWidget()
     fig.update_layout(**({"height": 360, "margin": {"l": 50, "r": 20, "t": 40, "b": 45}} | layout))
     return fig
 
 
 def _slider(description, lo, hi, value, step):
-    import ipywidgets as w
-
-    return w.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
-                         continuous_update=True, readout_format=".3g")  # fmt: skip
+    return _control("FloatSlider", value=value, min=lo, max=hi, step=step,
+                    description=description, continuous_update=True,
+                    readout_format=".3g")  # fmt: skip
 
 
 class SpectrumExplorer(_Explorer):
@@ -120,13 +179,12 @@ class SpectrumExplorer(_Explorer):
     ----------
     spectra : dict
         Maps each label to its :func:`lipviz.viz.compute.layer_spectra` frame.
-    widget : ipywidgets.VBox
-        The live view: the controls, a readout (the range of σ per model) and the figure.
+    widget : ipywidgets.VBox or None
+        The live view (None in static mode): the controls, a readout (the range of σ per
+        model) and the figure.
     """
 
     def __init__(self, models: dict, input_shape):
-        import ipywidgets as w
-
         self.spectra = {k: compute.layer_spectra(m, input_shape) for k, m in models.items()}
         fig = _figure(xaxis_title="layer (in order)", yaxis_title="singular value")
         for i, (label, s) in enumerate(self.spectra.items()):
@@ -136,7 +194,8 @@ class SpectrumExplorer(_Explorer):
                             marker={"size": 3, "color": COLORS[i % len(COLORS)]},
                             text=s.name + " (" + s.type + ", " + s.method + ")")  # fmt: skip
         fig.add_hline(y=1.0, line_dash="dot")
-        scale = w.ToggleButtons(options=["log", "linear"], value="log", description="y axis")
+        scale = _control("ToggleButtons", options=["log", "linear"], value="log",
+                         description="y axis")  # fmt: skip
         super().__init__(fig, {"scale": scale})
 
     def _update(self):
@@ -175,8 +234,8 @@ class RadiusHistogramExplorer(_Explorer):
     ----------
     radii : dict
         The radii as float NumPy arrays.
-    widget : ipywidgets.VBox
-        The live view: the slider, a readout and the figure.
+    widget : ipywidgets.VBox or None
+        The live view (None in static mode): the slider, a readout and the figure.
     """
 
     def __init__(self, radii: dict, eps: float = 0.5, max_eps: float | None = None):
@@ -224,15 +283,13 @@ class AccuracyCurveExplorer(_Explorer):
     ----------
     tables : dict
         The frames as given.
-    widget : ipywidgets.VBox
-        The live view: the controls, a readout and the figure.
+    widget : ipywidgets.VBox or None
+        The live view (None in static mode): the controls, a readout and the figure.
     """
 
     KINDS = {"clean": "dot", "empirical": "dash", "certified": "solid"}
 
     def __init__(self, tables: dict):
-        import ipywidgets as w
-
         self.tables = tables
         fig = _figure(xaxis_title="l2 radius ε (input units)", yaxis_title="accuracy (%)",
                       yaxis_range=[0, 100])  # fmt: skip
@@ -242,8 +299,8 @@ class AccuracyCurveExplorer(_Explorer):
                                 line={"dash": dash, "color": COLORS[i % len(COLORS)]})  # fmt: skip
         top = float(max(t.eps.max() for t in tables.values()))
         fig.add_vline(x=0.0, line_color="gray")
-        kinds = w.SelectMultiple(options=list(self.KINDS), value=list(self.KINDS), rows=3,
-                                 description="show")  # fmt: skip
+        kinds = _control("SelectMultiple", options=list(self.KINDS), value=list(self.KINDS),
+                         rows=3, description="show")  # fmt: skip
         super().__init__(fig, {"eps": _slider("ε", 0.0, top, top / 2, top / 100), "kinds": kinds})
 
     def _update(self):
@@ -282,13 +339,11 @@ class PowerIterationExplorer(_Explorer):
     ----------
     trace : pandas.DataFrame
         The :func:`lipviz.viz.compute.power_iteration_trace` frame.
-    widget : ipywidgets.VBox
-        The live view: the slider, a readout and the figure.
+    widget : ipywidgets.VBox or None
+        The live view (None in static mode): the slider, a readout and the figure.
     """
 
     def __init__(self, module, input_shape, max_n_iter: int = 50):
-        import ipywidgets as w
-
         self.trace = compute.power_iteration_trace(module, input_shape, max_n_iter)
         t = self.trace
         fig = _figure(xaxis_title="power-iteration steps", yaxis_title="operator norm")
@@ -297,7 +352,7 @@ class PowerIterationExplorer(_Explorer):
         fig.add_scatter(x=t.n_iter, y=t.sound, name="sound bound (certificates)")
         fig.add_scatter(x=[1], y=[t.estimate[0]], mode="markers", marker={"size": 12},
                         name="current")  # fmt: skip
-        n_iter = w.IntSlider(value=1, min=1, max=max_n_iter, description="n_iter")
+        n_iter = _control("IntSlider", value=1, min=1, max=max_n_iter, description="n_iter")
         super().__init__(fig, {"n_iter": n_iter})
 
     def _update(self):
@@ -337,12 +392,11 @@ class SOCTermsExplorer(_Explorer):
     table : pandas.DataFrame
         The truncation table for K = 1..``max_terms`` (columns ``terms``, ``sigma_max``,
         ``sigma_min``, ``bound``).
-    widget : ipywidgets.VBox
-        The live view: the slider, a readout and the figure.
+    widget : ipywidgets.VBox or None
+        The live view (None in static mode): the slider, a readout and the figure.
     """
 
     def __init__(self, soc, input_shape, max_terms: int = 12):
-        import ipywidgets as w
         from torch import nn
 
         from ..exact.jacobian import truncation_table
@@ -354,7 +408,7 @@ class SOCTermsExplorer(_Explorer):
         fig.add_histogram(x=[1.0], nbinsx=40, name="singular values (circular padding)")
         fig.add_vline(x=1.0, line_dash="dot")
         fig.add_vline(x=1.0, line_color="#d62728")
-        terms = w.IntSlider(value=2, min=1, max=max_terms, description="terms K")
+        terms = _control("IntSlider", value=2, min=1, max=max_terms, description="terms K")
         super().__init__(fig, {"terms": terms})
 
     def spectrum(self, terms: int):
@@ -422,8 +476,8 @@ class LMTMarginExplorer(_Explorer):
         Shape ``(N,)``: :func:`lipviz.viz.compute.correct_radii`.
     profile : pandas.DataFrame
         :func:`lipviz.viz.compute.lmt_c_profile` on the c grid.
-    widget : ipywidgets.VBox
-        The live view: the slider, a readout and the figure.
+    widget : ipywidgets.VBox or None
+        The live view (None in static mode): the slider, a readout and the figure.
     """
 
     def __init__(self, model, x, y, max_c: float = 2.0, n_grid: int = 41):
@@ -480,8 +534,8 @@ class PointCertificateExplorer(_Explorer):
         ``(resolution, resolution)``.
     state : dict
         The current :func:`lipviz.viz.compute.point_certificate` result.
-    widget : ipywidgets.VBox
-        The live view: the sliders, a readout and the figure.
+    widget : ipywidgets.VBox or None
+        The live view (None in static mode): the sliders, a readout and the figure.
     """
 
     def __init__(self, model, extent, resolution: int = 120, n_directions: int = 180):
@@ -549,18 +603,17 @@ class LocalBoundExplorer(_Explorer):
     """
 
     def __init__(self, model, x, y, eps_values=(0.05, 0.1, 0.2), threshold_scales=(0.5, 1.0, 2.0)):
-        import ipywidgets as w
-
         self.table = compute_local.local_profile(model, x, y, eps_values,
                                            threshold_scales=threshold_scales)  # fmt: skip
         self.layers = [c for c in self.table.columns if c.startswith("fixed:")]
         fig = _figure(xaxis_title="activation (layer index)", yaxis_range=[0, 100],
                       yaxis_title="% of neurons fixed on the ball")  # fmt: skip
         fig.add_bar(x=[c.split(":", 1)[1] for c in self.layers], y=[0] * len(self.layers))
-        eps = w.SelectionSlider(options=[float(e) for e in eps_values], description="ε")
-        scale = w.SelectionSlider(options=[float(t) for t in threshold_scales],
-                                  value=float(threshold_scales[len(threshold_scales) // 2]),
-                                  description="thresholds ×")  # fmt: skip
+        eps = _control("SelectionSlider", options=[float(e) for e in eps_values],
+                       value=float(eps_values[0]), description="ε")  # fmt: skip
+        scale = _control("SelectionSlider", options=[float(t) for t in threshold_scales],
+                         value=float(threshold_scales[len(threshold_scales) // 2]),
+                         description="thresholds ×")  # fmt: skip
         super().__init__(fig, {"eps": eps, "scale": scale})
 
     def _row(self):
@@ -595,25 +648,30 @@ class TrainingDashboard:
     ----------
     rows : list of dict
         The rows received so far, one per epoch.
-    widget : ipywidgets.VBox
-        The live view: a readout (the last epoch) and the two panels (loss; accuracies).
+    widget : ipywidgets.VBox or None
+        The live view (None in static mode): a readout (the last epoch) and the two panels
+        (loss; accuracies).
     """
 
     PANELS = (("loss", ("loss",)), ("accuracy", ("train_acc", "val_acc", "val_cert_acc")))
 
     def __init__(self):
-        import ipywidgets as w
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
-        fig = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=["loss", "accuracy"]))
+        subplots = make_subplots(rows=1, cols=2, subplot_titles=["loss", "accuracy"])
+        fig = go.Figure(subplots) if static_mode() else go.FigureWidget(subplots)
         for col, (_, columns) in enumerate(self.PANELS, start=1):
             for name in columns:
                 fig.add_scatter(x=[], y=[], mode="lines+markers", name=name, row=1, col=col)
         fig.update_layout(height=320, margin={"l": 40, "r": 20, "t": 40, "b": 40})
         self.figure, self.rows = fig, []
-        self.readout = w.HTML("waiting for the first epoch")
-        self.widget = w.VBox([self.readout, fig])
+        self.readout = _control("HTML", value="waiting for the first epoch")
+        self.widget = None
+        if not static_mode():
+            import ipywidgets as w
+
+            self.widget = w.VBox([self.readout, fig])
 
     def __call__(self, rows) -> None:
         """Redraw every trace from the rows so far.
