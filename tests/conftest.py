@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,14 @@ def _seed():
     random.seed(0)
     np.random.seed(0)  # noqa: NPY002 - seed the legacy global state too
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test draws are closed after it, so none accumulate across the suite."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 @pytest.fixture(autouse=True)

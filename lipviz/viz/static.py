@@ -31,7 +31,7 @@ def _ax(ax, figsize=(6, 6)):
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
 
 
@@ -139,7 +139,8 @@ def plot_image_grid(dataset, n: int = 16, ncols: int = 8, ax=None):
     ncols : int
         Images per row; the grid has ``ceil(n / ncols)`` rows.
     ax : None
-        Ignored: the grid always gets a new figure of size ``(1.3 * ncols, 1.5 * rows)``.
+        Ignored: the grid always gets a new figure, 7 inches wide (the book's column), with
+        rows as tall as the cells are wide plus room for the titles.
 
     Returns
     -------
@@ -149,15 +150,17 @@ def plot_image_grid(dataset, n: int = 16, ncols: int = 8, ax=None):
     import matplotlib.pyplot as plt
 
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows))
+    cell = 7.0 / ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.0, (cell + 0.3) * nrows + 0.4),
+                             layout="constrained")  # fmt: skip
     for i, axi in enumerate(np.atleast_1d(axes).flat):
         axi.axis("off")
         if i >= min(n, len(dataset)):
             continue
         img = dataset.x[i].permute(1, 2, 0).numpy()
         axi.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
-        axi.set_title(dataset.classes[int(dataset.y[i])], fontsize=8)
-    fig.suptitle(dataset.label, fontsize=10)
+        axi.set_title(dataset.classes[int(dataset.y[i])], fontsize=10)
+    fig.suptitle(dataset.label, fontsize=11)
     return fig
 
 
@@ -355,6 +358,9 @@ def plot_radius_histograms(radii: dict, eps: float, ax=None):
 def plot_accuracy_vs_eps(tables: dict, eps: float | None = None, ax=None):
     """Clean (dotted), empirical PGD (dashed) and certified (solid) accuracy against ε.
 
+    Two legends sit beside the axes, where they cover no curve: one colour per model, one
+    line style per kind of accuracy.
+
     Parameters
     ----------
     tables : dict
@@ -363,23 +369,31 @@ def plot_accuracy_vs_eps(tables: dict, eps: float | None = None, ax=None):
     eps : float, optional
         An ε to mark with a vertical line.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure (``figsize=(6.5, 4)``) when omitted.
+        Where to draw; a new figure (``figsize=(7, 4)``) when omitted.
 
     Returns
     -------
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(6.5, 4))
+    from matplotlib.lines import Line2D
+
+    ax = _ax(ax, figsize=(7, 4))
+    styles = {"clean": ":", "empirical": "--", "certified": "-"}
+    models = []
     for i, (label, t) in enumerate(tables.items()):
         color = CLASS_COLORS[i % len(CLASS_COLORS)]
-        for kind, ls in (("clean", ":"), ("empirical", "--"), ("certified", "-")):
-            ax.plot(t["eps"], 100 * t[kind], ls=ls, color=color, label=f"{label}: {kind}")
+        for kind, ls in styles.items():
+            ax.plot(t["eps"], 100 * t[kind], ls=ls, color=color)
+        models.append(Line2D([], [], color=color, lw=3, label=label))
     if eps is not None:
         ax.axvline(eps, color="gray", lw=1)
     ax.set(xlabel="l2 radius ε (input units)", ylabel="accuracy (%)", ylim=(0, 100))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    kinds = [Line2D([], [], color="black", ls=ls, label=k) for k, ls in styles.items()]
+    first = ax.legend(handles=models, title="model", loc="upper left", bbox_to_anchor=(1.02, 1))
+    ax.add_artist(first)
+    ax.legend(handles=kinds, title="accuracy", loc="lower left", bbox_to_anchor=(1.02, 0))
     return ax
 
 
@@ -406,7 +420,9 @@ def plot_power_iteration(trace, steps: int, ax=None):
     ax.plot(trace.n_iter, trace.exact, ":", color="k", label="exact (dense SVD)")
     ax.plot(trace.n_iter, trace.sound, color="#2ca02c", label="sound bound")
     row = trace.iloc[steps - 1]
-    ax.plot([steps], [row.estimate], "o", color="#d62728", ms=8, label=f"{steps} steps")
+    step_word = "step" if steps == 1 else "steps"
+    ax.plot([steps], [row.estimate], "o", color="#d62728", ms=8,
+            label=f"after {steps} {step_word}")  # fmt: skip
     ax.set(xlabel="power-iteration steps", ylabel="operator norm")
     ax.legend()
     return ax

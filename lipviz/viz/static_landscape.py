@@ -69,7 +69,7 @@ def plot_landscape(table, ax=None, eps_column: str = "cra_36"):
     ax.set_xlim(rows["clean"].min() - 2, rows["clean"].max() + 9)
     _label_points(ax, rows, eps_column)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=9, loc="lower right")
     return ax.figure
 
 

@@ -39,7 +39,7 @@ def plot_local_profile(table, eps: float, scale: float = 1.0, ax=None):
            ylim=(0, 100))  # fmt: skip
     ax.set_title(f"ε={row.eps:g}, thresholds ×{row.scale:g}: local {row.local_mean:.3g} vs "
                  f"global {row['global']:.3g}; certified {100 * row.certified_local:.0f}% local, "
-                 f"{100 * row.certified_global:.0f}% global", fontsize=9)  # fmt: skip
+                 f"{100 * row.certified_global:.0f}% global", fontsize=10)  # fmt: skip
     return ax
 
 
@@ -78,7 +78,7 @@ def plot_box_and_ball(geom: dict, ax=None):
     j, k = geom["neurons"]
     ax.set(xlabel=f"neuron {j} of layer {geom['layer']}", ylabel=f"neuron {k}")
     ax.autoscale_view()
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(loc="best")
     return ax
 
 
@@ -129,7 +129,7 @@ def plot_input_ball(model, x, eps: float, status, extent, ax=None, resolution: i
     ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal", xlabel="x1", ylabel="x2")
     n_fixed = int(status.fixed.sum())
     ax.set_title(f"{n_fixed} of {len(status)} first-layer neurons fixed on the ball (red)",
-                 fontsize=9)  # fmt: skip
+                 fontsize=10)  # fmt: skip
     return ax
 
 
@@ -171,5 +171,5 @@ def plot_local_vs_global(model, points, table, extent, ax=None, resolution: int 
     ax.plot([], [], color="#2ca02c", label="local (sound)")
     ax.plot([], [], color="#1f77b4", ls="--", label="global")
     ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal", xlabel="x1", ylabel="x2")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(loc="upper right")
     return ax

@@ -39,11 +39,11 @@ def plot_reproduction(table, ax=None):
     ax.bar(x + 0.2, ours, 0.4, color=colours, edgecolor="black", label="ours")
     for i, row in rows.iterrows():
         if row.verdict == "not run":
-            ax.text(i + 0.2, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=8)
+            ax.text(i + 0.2, 1, "not run", rotation=90, ha="center", va="bottom")
     labels = [f"{r.job}\n{r.paper_metric.split('_')[0]}"
               + ("" if r.eps is None or np.isnan(r.eps) else f" ε={r.eps:.3g}")
               for r in rows.itertuples()]  # fmt: skip
-    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_xticks(x, labels, rotation=15, ha="right", rotation_mode="anchor")
     ax.set(ylabel="accuracy (%)", ylim=(0, 100), title="ours against the papers")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right")
     return ax.figure
