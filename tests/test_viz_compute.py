@@ -83,6 +83,35 @@ def test_accuracy_vs_eps_is_ordered(trained_toy):
     assert t.certified.is_monotonic_decreasing and t.clean.nunique() == 1
 
 
+def test_accuracy_vs_eps_attacks_only_what_may_still_flip(trained_toy, monkeypatch):
+    """Certified inputs are not attacked, nor inputs already flipped at a smaller ε; the
+    result matches attacking every correct input at every ε, taken cumulatively."""
+    import lipviz.attacks
+
+    x, y = trained_toy.train.x[:80], trained_toy.train.y[:80]
+    eps = [0.3, 0.0, 0.1]  # any order: the rows come back in it
+    radii = compute.correct_radii(trained_toy.model, x, y)
+    attacked = []
+    pgd = lipviz.attacks.pgd_l2
+
+    def recording(model, xs, ys, e, **kw):
+        attacked.append((e, xs.clone()))
+        return pgd(model, xs, ys, e, **kw)
+
+    monkeypatch.setattr(lipviz.attacks, "pgd_l2", recording)
+    t = compute.accuracy_vs_eps(trained_toy.model, x, y, eps, box=None)
+    assert list(t.eps) == eps and [e for e, _ in attacked] == [0.1, 0.3]
+    flipped = torch.zeros(len(x), dtype=torch.bool)
+    for e, xs in attacked:
+        rows = [int((x == xi).all(1).nonzero()[0, 0]) for xi in xs]
+        assert not (radii[rows] > e).any()  # no certified input was attacked
+        assert not flipped[rows].any()  # nor one already flipped
+        flipped[rows] = pgd(trained_toy.model, x[rows], y[rows], e, box=None).success
+    expected = float((torch.as_tensor(radii > 0) & ~flipped).double().mean())
+    assert t.set_index("eps").empirical[0.3] == pytest.approx(expected)
+    assert t.sort_values("eps").empirical.is_monotonic_decreasing
+
+
 def test_lmt_c_profile_is_the_certified_fraction(linear_classifier):
     linear, x, _, distance = linear_classifier
     model = nn.Sequential(linear)  # pairwise form: exact distances for a linear model

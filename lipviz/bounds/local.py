@@ -24,6 +24,7 @@ the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import torch
@@ -159,13 +160,23 @@ def _dense_norms(weight: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor | 
     return values[inverse]
 
 
-def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows, cache: dict):
+_FFT_NORMS: dict = {}
+
+
+def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
     r"""Sound :math:`\|D_{\text{rows}} C D_{\text{cols}}\|_2` per input: at most the norm of the
     convolution restricted to the input channels with an active entry (when ``groups == 1``)
     and the output channels with an active row (:math:`D \le P` for those channel projections
     :math:`P`, and :math:`\|P_o C P_i\|` is the convolution with the other channels' kernel
-    zeroed), bounded by the FFT bound on the padded grid (Sedghi, Gupta and Long, ICLR 2019)."""
+    zeroed), bounded by the FFT bound on the padded grid (Sedghi, Gupta and Long, ICLR 2019).
+
+    The bound depends only on the kernel's values, the geometry and the two channel sets, so
+    it is computed once per distinct key and kept (a bounded cache keyed by a digest of the
+    kernel's bytes: a changed weight is a new key)."""
     w = current_weight(conv).detach().double()
+    digest = hashlib.blake2b(w.cpu().numpy().tobytes(), digest_size=16).digest()
+    geometry = (digest, tuple(w.shape), tuple(in_shape), conv.padding, conv.dilation,
+                conv.groups, conv.stride)  # fmt: skip
     n = len(cols)
     c_in = cols.reshape(n, conv.in_channels, -1).any(2)
     c_out = (
@@ -175,14 +186,16 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows, cache: dict):
     )
     values = []
     for i in range(n):
-        key = (c_in[i].cpu().numpy().tobytes(), c_out[i].cpu().numpy().tobytes())
-        if key not in cache:
+        key = (*geometry, c_in[i].cpu().numpy().tobytes(), c_out[i].cpu().numpy().tobytes())
+        if key not in _FFT_NORMS:
             k = w * c_out[i].double()[:, None, None, None]
             if conv.groups == 1:  # grouped kernels index their inputs per group: keep them all
                 k = k * c_in[i].double()[None, :, None, None]
-            cache[key] = conv_norm_fft(k, in_shape[1:], conv.padding, conv.dilation,
-                                       conv.groups, conv.stride)  # fmt: skip
-        values.append(cache[key])
+            if len(_FFT_NORMS) >= 256:
+                _FFT_NORMS.clear()
+            _FFT_NORMS[key] = conv_norm_fft(k, in_shape[1:], conv.padding, conv.dilation,
+                                            conv.groups, conv.stride)  # fmt: skip
+        values.append(_FFT_NORMS[key])
     return torch.tensor(values, dtype=torch.float64, device=cols.device)
 
 
@@ -248,12 +261,12 @@ def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, gra
     return sigma
 
 
-def _factor(module, in_shape, cols, rows, st: LocalState, cache: dict):
+def _factor(module, in_shape, cols, rows, st: LocalState):
     """(values (N,), method) of the masked operator norm of an affine module."""
     if st.sound:
         if isinstance(module, nn.Linear):
             return _dense_norms(current_weight(module), cols, rows), "exact masked SVD"
-        return _conv_norms(module, in_shape, cols, rows, cache), "FFT bound, masked channels"
+        return _conv_norms(module, in_shape, cols, rows), "FFT bound, masked channels"
     w = current_weight(module)
     ops = []
     for weight in (w.detach().to(st.dtype), w.to(st.dtype)):
@@ -357,7 +370,7 @@ def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
         return one
     if rows is not None:
         rows = rows.reshape(pending["out_shape"])  # undo a reshape between the two layers
-    values, method = _factor(pending["module"], pending["in_shape"], pending["cols"], rows, st, {})
+    values, method = _factor(pending["module"], pending["in_shape"], pending["cols"], rows, st)
     st.radius = pending["radius"] * values
     st.factors.append({"layer": pending["layer"], "_id": id(pending["module"]),
                        "values": values, "method": method})  # fmt: skip

