@@ -59,6 +59,20 @@ def test_sound_local_bound_dominates_jacobians_and_pairs_in_the_ball(make, shape
     assert (estimate.values <= local.values * (1 + 1e-6)).all()
 
 
+def test_cached_conv_factors_follow_in_place_weight_changes():
+    from lipviz.bounds import local
+
+    net = _conv_net().eval()
+    x = torch.rand((3, 1, 6, 6), generator=torch.Generator().manual_seed(0))
+    before = lipviz.local_lipschitz_bound(net, x, 0.2).values
+    with torch.no_grad():
+        net[0].weight.mul_(2.0)  # the same tensor, new values: a new cache key
+    after = lipviz.local_lipschitz_bound(net, x, 0.2).values
+    local._FFT_NORMS.clear()
+    assert torch.equal(after, lipviz.local_lipschitz_bound(net, x, 0.2).values)
+    assert not torch.allclose(after, before)
+
+
 def test_neurons_called_fixed_never_change_on_the_ball():
     net = _dense_net().eval()
     gen = torch.Generator().manual_seed(1)
