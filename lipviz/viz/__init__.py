@@ -4,7 +4,8 @@ wired to plotly FigureWidgets that update in place), plus ``interactive`` (plotl
 need no kernel). Local bounds have their own pair, ``compute_local`` and ``static_local``;
 ``static_reproduction`` and ``static_landscape`` draw results against the papers, and the
 ``diagrams_*`` modules draw the book's explanatory diagrams (margins, convolutions, SOC, LLN,
-local bounds).
+local bounds). ``widgets`` gathers the explorers of ``widgets_models`` and ``widgets_layers``
+and the shared parts of ``widgets_core``.
 
 Import the submodules directly: ``from lipviz.viz import static``. Nothing heavy is imported here.
 """
@@ -23,4 +24,7 @@ __all__ = [
     "static_local",
     "static_reproduction",
     "widgets",
+    "widgets_core",
+    "widgets_layers",
+    "widgets_models",
 ]
