@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lipviz.batch import runs_against_papers
+from lipviz.batch import load_batch, runs_against_papers, targets_table
 from lipviz.experiments import write_json
 
 
@@ -52,3 +52,15 @@ def test_the_batch_files_method_picks_the_judged_run(tmp_path):
     (tmp_path / "a" / "summary.json").write_text(json.dumps({"runs": runs, "result": None}))
     row = batch_table(tmp_path).iloc[0]
     assert (row.method, row.clean, row.certified) == ("lln+CR(0.5)", 0.6, 0.3)
+
+
+def test_targets_table_lists_every_published_number_of_the_batch():
+    spec = load_batch("papers")
+    table = targets_table("papers")
+    expected = {j.id: j.expected for j in spec.jobs if j.expected is not None}
+    assert list(table.index) == list(expected)
+    for job_id, e in expected.items():
+        row = table.loc[job_id]
+        assert (row.paper, row.metric, row.verified) == (e.value, e.metric, e.verified)
+    assert set(table.columns) == {"chapter", "metric", "eps", "paper", "tolerance", "verified",
+                                  "source"}  # fmt: skip

@@ -93,3 +93,15 @@ def test_presets_resolve_by_name_and_refuse_unknown_ones():
     assert lipviz.resolve("locallip", "FULL").train_eps == 1.75
     with pytest.raises(ValueError, match="Unknown preset 'huge'"):
         lipviz.resolve("locallip", "huge")
+
+
+def test_load_splits_gives_disjoint_train_and_val_and_the_first_test_images():
+    from lipviz.experiments.runs import load_splits
+
+    cfg = lipviz.resolve("soc", "smoke", n_test=50, seed=3)
+    train, val, test = load_splits(cfg)
+    assert (train.split, val.split, test.split) == ("train", "val", "test") and len(test) == 50
+    full = lipviz.load_dataset(cfg.dataset, "test")
+    assert torch.equal(test.x, full.x[:50])
+    seen = {bytes(x.numpy()) for x in train.x}
+    assert not any(bytes(x.numpy()) in seen for x in val.x)

@@ -7,7 +7,14 @@ reported against the papers' numbers (the ``lipviz batch`` command line).
 """
 
 from .landscape import landscape_table, mnist_ladder
-from .report import batch_report, batch_status, batch_table, runs_against_papers, verdict
+from .report import (
+    batch_report,
+    batch_status,
+    batch_table,
+    runs_against_papers,
+    targets_table,
+    verdict,
+)
 from .runner import job_state, run_batch, run_job
 from .spec import BatchError, BatchSpec, Expected, Job, load_batch, published, shipped_batches
 
@@ -28,5 +35,6 @@ __all__ = [
     "run_job",
     "runs_against_papers",
     "shipped_batches",
+    "targets_table",
     "verdict",
 ]

@@ -9,7 +9,14 @@ from pathlib import Path
 from .runner import _primary, job_state
 from .spec import Expected, Job, load_batch
 
-__all__ = ["batch_report", "batch_status", "batch_table", "runs_against_papers", "verdict"]
+__all__ = [
+    "batch_report",
+    "batch_status",
+    "batch_table",
+    "runs_against_papers",
+    "targets_table",
+    "verdict",
+]
 
 
 def _batch_of(out: Path):
@@ -152,6 +159,37 @@ def batch_table(out_dir):
         summary = _read(out / job.id / "summary.json") if state == "done" else None
         rows.append(_row(job, state, summary))
     return pd.DataFrame(rows)
+
+
+def targets_table(batch="papers"):
+    """The published numbers a batch is set against, one row per job that has one.
+
+    Parameters
+    ----------
+    batch : str or Path, default "papers"
+        A shipped batch name or a batch file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``job``; columns ``chapter`` (the notebook's stem), ``metric``, ``eps``,
+        ``paper`` (the published value, a fraction), ``tolerance``, ``verified`` and
+        ``source``.
+
+    Examples
+    --------
+    >>> t = targets_table("papers")
+    >>> round(float(t.loc["lmt-mnist", "paper"]), 4), t.loc["lmt-mnist", "metric"]
+    (0.4055, 'certified_accuracy')
+    """
+    import pandas as pd
+
+    rows = [{"job": j.id, "chapter": j.chapter.stem, "metric": j.expected.metric,
+             "eps": j.expected.eps, "paper": j.expected.value,
+             "tolerance": j.expected.tolerance, "verified": j.expected.verified,
+             "source": j.expected.source}
+            for j in load_batch(batch).jobs if j.expected is not None]  # fmt: skip
+    return pd.DataFrame(rows).set_index("job")
 
 
 def runs_against_papers(runs: dict, batch="papers"):

@@ -9,10 +9,9 @@ folder holds ``config.json``, ``metrics.csv``, ``checkpoint.pt``, ``certified.cs
 from __future__ import annotations
 
 from ..config import LMTConfig
-from ..data import load_dataset
 from ..models import create
 from ..train import LMT, CrossEntropy, SpectralRegularized, TrainConfig
-from .runs import RunResult, train_and_certify
+from .runs import RunResult, load_splits, train_and_certify
 
 __all__ = ["build_model", "make_objective", "run_lmt"]
 
@@ -107,9 +106,7 @@ def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True)
     ValueError
         For an unknown method (:func:`make_objective`).
     """
-    train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
-    val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
-    test = load_dataset(cfg.dataset, "test").subset(cfg.n_test)
+    train, val, test = load_splits(cfg)
     model = build_model(cfg, train.input_shape)
     # a certified-training method is selected on validation certified accuracy; the standard
     # baseline on validation accuracy (what its users would do)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from ..config import LocalLipConfig
-from ..data import load_dataset
 from ..models import create
 from ..train import LocalLip, TrainConfig
-from .runs import RunResult, train_and_certify
+from .runs import RunResult, load_splits, train_and_certify
 
 __all__ = ["build_model", "run_locallip"]
 
@@ -66,9 +65,7 @@ def run_locallip(cfg: LocalLipConfig, out_dir=None, *, device=None,
         The config, the selected model, the training history, the certified-accuracy table
         (sound local certificates), the summary and the run folder.
     """
-    train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
-    val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
-    test = load_dataset(cfg.dataset, "test").subset(cfg.n_test)
+    train, val, test = load_splits(cfg)
     model = build_model(cfg, train.input_shape)
     objective = LocalLip(eps=cfg.train_eps, warmup_epochs=cfg.warmup_epochs,
                          rampup_epochs=cfg.rampup_epochs, gloro=cfg.gloro,

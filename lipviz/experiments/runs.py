@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..certify import Certifier, certified_accuracy
+from ..data import load_dataset
 from ..train import TrainConfig, Trainer
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "commit",
     "device_name",
     "experiment_of",
+    "load_splits",
     "pgd_accuracy",
     "run_folder",
     "save_model",
@@ -104,6 +106,27 @@ def experiment_of(cfg) -> str:
             return name
     msg = f"{type(cfg).__name__} is not an experiment config ({', '.join(PRESETS)})"
     raise TypeError(msg)
+
+
+def load_splits(cfg) -> tuple:
+    """The three splits every image runner uses, loaded from ``cfg``.
+
+    Model selection uses ``val`` only; the test split is certified once, at the end.
+
+    Parameters
+    ----------
+    cfg : LMTConfig, SOCConfig or LocalLipConfig
+        Uses ``dataset``, ``seed`` (the train/val split) and ``n_test``.
+
+    Returns
+    -------
+    tuple of ImageDataset
+        ``(train, val, test)``: the train and validation splits of ``cfg.dataset`` (seeded by
+        ``cfg.seed``) and its first ``cfg.n_test`` test examples.
+    """
+    train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
+    val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
+    return train, val, load_dataset(cfg.dataset, "test").subset(cfg.n_test)
 
 
 def save_model(path, model: nn.Module, cfg, input_shape) -> None:

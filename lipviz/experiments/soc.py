@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from ..config import SOCConfig
-from ..data import load_dataset
 from ..models import create
 from ..train import CertificateRegularized, TrainConfig
-from .runs import RunResult, train_and_certify
+from .runs import RunResult, load_splits, train_and_certify
 
 __all__ = ["build_model", "run_soc"]
 
@@ -67,9 +66,7 @@ def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True)
         The config, the selected model, the training history, the certified-accuracy table,
         the summary and the run folder.
     """
-    train = load_dataset(cfg.dataset, "train", seed=cfg.seed)
-    val = load_dataset(cfg.dataset, "val", seed=cfg.seed)
-    test = load_dataset(cfg.dataset, "test").subset(cfg.n_test)
+    train, val, test = load_splits(cfg)
     model = build_model(cfg, train.input_shape)
     # every layer before the last is orthogonal up to truncation: the declared constant is the
     # normalisation's (the certificate at the end uses the sound product instead)
