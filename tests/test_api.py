@@ -17,6 +17,7 @@ MODULES = [
     "lipviz.certify",
     "lipviz.certify_local",
     "lipviz.bounds.local",
+    "lipviz.bounds.local_norms",
     "lipviz.config",
     "lipviz.data",
     "lipviz.attacks",

@@ -60,7 +60,7 @@ def test_sound_local_bound_dominates_jacobians_and_pairs_in_the_ball(make, shape
 
 
 def test_cached_conv_factors_follow_in_place_weight_changes():
-    from lipviz.bounds import local
+    from lipviz.bounds import local_norms
 
     net = _conv_net().eval()
     x = torch.rand((3, 1, 6, 6), generator=torch.Generator().manual_seed(0))
@@ -68,7 +68,7 @@ def test_cached_conv_factors_follow_in_place_weight_changes():
     with torch.no_grad():
         net[0].weight.mul_(2.0)  # the same tensor, new values: a new cache key
     after = lipviz.local_lipschitz_bound(net, x, 0.2).values
-    local._FFT_NORMS.clear()
+    local_norms._FFT_NORMS.clear()
     assert torch.equal(after, lipviz.local_lipschitz_bound(net, x, 0.2).values)
     assert not torch.allclose(after, before)
 

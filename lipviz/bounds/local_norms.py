@@ -1,0 +1,196 @@
+r"""The factors of the local bound: norms :math:`\|D_{\text{out}} W D_{\text{in}}\|_2` of an
+affine layer between the masks of the neurons that may vary (:mod:`lipviz.bounds.local`).
+
+``sound`` mode uses guaranteed upper bounds: the exact masked singular value of a dense layer
+(one symmetric eigenvalue problem per distinct mask) and the FFT bound of a convolution
+restricted to its active channels (Sedghi, Gupta and Long, ICLR 2019). ``estimate`` mode uses
+power iteration on the masked operator, as Huang et al. (NeurIPS 2021) do: a *lower* estimate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from ..functional import conv_norm_fft
+from .conv import conv_linear_op
+from .guards import current_weight
+
+if TYPE_CHECKING:
+    from .local import LocalState
+
+__all__ = ["masked_norms"]
+
+
+def _dense_norms(weight: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor | None):
+    r"""Exact :math:`\|D_{\text{rows}} W D_{\text{cols}}\|_2` per input, float64.
+
+    The largest eigenvalue of :math:`W_{R,C} W_{R,C}^\top`, the Gram matrix of the active rows
+    :math:`R` and columns :math:`C` (the masks zero the others, which leaves every nonzero
+    singular value of the submatrix). When few columns are fixed it is computed as
+    :math:`(W W^\top)_{R,R} - W_{R,F} W_{R,F}^\top` with :math:`F` the fixed columns (one Gram
+    of the whole matrix, then a small update per mask); else from the submatrix, on its smaller
+    side. ``cols``/``rows`` are (N, in)/(N, out) masks; equal masks are computed once."""
+    w = weight.detach().double()
+    n = len(cols)
+    cols = cols.reshape(n, -1).bool()
+    rows = torch.ones(n, w.shape[0], dtype=torch.bool, device=cols.device) if rows is None \
+        else rows.reshape(n, -1).bool()  # fmt: skip
+    unique, inverse = torch.unique(torch.cat([cols, rows], dim=1), dim=0, return_inverse=True)
+    values = torch.zeros(len(unique), dtype=torch.float64, device=cols.device)
+    n_in, full = cols.shape[1], None
+    for k, mask in enumerate(unique):
+        c, r = mask[:n_in], mask[n_in:]
+        n_c, n_r = int(c.sum()), int(r.sum())
+        if n_c == 0 or n_r == 0:
+            continue
+        if n_in - n_c < min(n_c, n_r):  # few fixed columns: downdate the whole Gram
+            full = w @ w.T if full is None else full
+            fixed = w[r][:, ~c]
+            gram = full[r][:, r] - fixed @ fixed.T
+        else:
+            sub = w[r][:, c]
+            gram = sub @ sub.T if n_r <= n_c else sub.T @ sub
+        values[k] = torch.linalg.eigvalsh(gram)[-1].clamp_min(0.0).sqrt()
+    return values[inverse]
+
+
+_FFT_NORMS: dict = {}
+
+
+def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
+    r"""Sound :math:`\|D_{\text{rows}} C D_{\text{cols}}\|_2` per input: at most the norm of the
+    convolution restricted to the input channels with an active entry (when ``groups == 1``)
+    and the output channels with an active row (:math:`D \le P` for those channel projections
+    :math:`P`, and :math:`\|P_o C P_i\|` is the convolution with the other channels' kernel
+    zeroed), bounded by the FFT bound on the padded grid (Sedghi, Gupta and Long, ICLR 2019).
+
+    The bound depends only on the kernel's values, the geometry and the two channel sets, so
+    it is computed once per distinct key and kept (a bounded cache keyed by a digest of the
+    kernel's bytes: a changed weight is a new key)."""
+    w = current_weight(conv).detach().double()
+    digest = hashlib.blake2b(w.cpu().numpy().tobytes(), digest_size=16).digest()
+    geometry = (digest, tuple(w.shape), tuple(in_shape), conv.padding, conv.dilation,
+                conv.groups, conv.stride)  # fmt: skip
+    n = len(cols)
+    c_in = cols.reshape(n, conv.in_channels, -1).any(2)
+    c_out = (
+        rows.reshape(n, conv.out_channels, -1).any(2)
+        if rows is not None
+        else torch.ones(n, conv.out_channels, dtype=torch.bool, device=cols.device)
+    )
+    values = []
+    for i in range(n):
+        key = (*geometry, c_in[i].cpu().numpy().tobytes(), c_out[i].cpu().numpy().tobytes())
+        if key not in _FFT_NORMS:
+            k = w * c_out[i].double()[:, None, None, None]
+            if conv.groups == 1:  # grouped kernels index their inputs per group: keep them all
+                k = k * c_in[i].double()[None, :, None, None]
+            if len(_FFT_NORMS) >= 256:
+                _FFT_NORMS.clear()
+            _FFT_NORMS[key] = conv_norm_fft(k, in_shape[1:], conv.padding, conv.dilation,
+                                            conv.groups, conv.stride)  # fmt: skip
+        values.append(_FFT_NORMS[key])
+    return torch.tensor(values, dtype=torch.float64, device=cols.device)
+
+
+_STARTS: dict = {}
+
+
+def _start_vectors(shape, dtype, device) -> torch.Tensor:
+    """Gaussian start vectors from seed 0 (the same every call, so cached: one per shape)."""
+    key = (tuple(shape), dtype, str(device))
+    if key not in _STARTS:
+        if len(_STARTS) > 16:  # O(batch) memory: keep a few shapes only
+            _STARTS.clear()
+        gen = torch.Generator().manual_seed(0)
+        _STARTS[key] = torch.randn(shape, generator=gen, dtype=dtype).to(device)
+    return _STARTS[key]
+
+
+def _top_vector(op, in_shape, dtype, device, n_iter: int = 30) -> torch.Tensor:
+    """The top right singular vector of the unmasked operator, by power iteration on a batch
+    of one (cheap next to the batch's iterations); no state is kept between calls."""
+    u = _start_vectors((1, *in_shape), dtype, device)
+    for _ in range(n_iter):
+        u = (u / u.norm().clamp_min(1e-30)).requires_grad_(True)
+        with torch.enable_grad():
+            y = op(u)
+            (u,) = torch.autograd.grad(y, u, grad_outputs=y.detach())
+    return (u / u.norm().clamp_min(1e-30)).detach()
+
+
+def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, grad_op=None):
+    """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate).
+
+    The iterations start from the unmasked operator's top singular vector (a stateless warm
+    start, :func:`_top_vector`) plus a little of a fixed Gaussian vector, masked per input: with
+    few neurons fixed it is nearly the masked operator's, and no vector is stored per training
+    example. With ``grad_op`` (training), the iterations use ``op`` (detached) and the returned
+    :math:`\\|D_r A D_c u\\|` is computed with ``grad_op``, differentiable in the weights, from
+    the final (detached) unit vectors: memory O(batch).
+    """
+    cols = cols.to(dtype)
+    rows = rows.to(dtype) if rows is not None else None
+
+    def masked(v, f=op):
+        y = f(v * cols)
+        return y * rows if rows is not None else y
+
+    noise = _start_vectors((len(cols), *in_shape), dtype, cols.device)
+    top = _top_vector(op, in_shape, dtype, cols.device)
+    u = (top + 0.1 * noise / noise[0].norm()) * cols
+    sigma = torch.zeros(len(cols), dtype=dtype, device=cols.device)
+    for _ in range(max(n_iter, 1)):
+        u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))
+        u = u.requires_grad_(True)
+        with torch.enable_grad():
+            y = masked(u)
+            (g,) = torch.autograd.grad(y, u, grad_outputs=y.detach())
+        sigma = y.detach().flatten(1).norm(dim=1)
+        u = g.detach()
+    if grad_op is not None:
+        u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))
+        with torch.enable_grad():
+            sigma = masked(u.detach(), grad_op).flatten(1).norm(dim=1)
+    return sigma
+
+
+def masked_norms(module, in_shape, cols, rows, st: LocalState):
+    """The masked operator norm of an affine module, per input, and how it was computed.
+
+    Parameters
+    ----------
+    module : nn.Linear or nn.Conv2d
+        The affine layer.
+    in_shape : tuple of int
+        Its input shape, without the batch dimension.
+    cols : Tensor
+        Bool, shape ``(N, *in_shape)``: the input neurons that may vary.
+    rows : Tensor or None
+        Bool, shape ``(N, *out_shape)``: the output neurons that may vary, or None (all).
+    st : LocalState
+        The walk's state: ``sound``, ``dtype``, ``n_iter`` and ``grad`` are read.
+
+    Returns
+    -------
+    tuple
+        ``(values, method)``: a tensor of shape ``(N,)`` and a description of the method.
+    """
+    if st.sound:
+        if isinstance(module, nn.Linear):
+            return _dense_norms(current_weight(module), cols, rows), "exact masked SVD"
+        return _conv_norms(module, in_shape, cols, rows), "FFT bound, masked channels"
+    w = current_weight(module)
+    ops = []
+    for weight in (w.detach().to(st.dtype), w.to(st.dtype)):
+        if isinstance(module, nn.Linear):
+            ops.append(lambda v, weight=weight: nn.functional.linear(v, weight))
+        else:
+            ops.append(conv_linear_op(module, weight))
+    norms = _power_norms(ops[0], in_shape, cols, rows, st.n_iter, st.dtype,
+                         ops[1] if st.grad else None)  # fmt: skip
+    return norms, f"power iteration on the masked operator ({st.n_iter} steps)"
