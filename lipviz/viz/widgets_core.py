@@ -20,7 +20,14 @@ COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 def static_mode() -> bool:
-    """True when figures must be static (the book build sets ``LIPVIZ_STATIC=1``)."""
+    """Whether figures must be static (the book build sets ``LIPVIZ_STATIC=1``).
+
+    Returns
+    -------
+    bool
+        True when the environment variable ``LIPVIZ_STATIC`` is set to anything but ``""`` or
+        ``"0"``.
+    """
     return os.environ.get("LIPVIZ_STATIC", "") not in ("", "0")
 
 
