@@ -77,10 +77,11 @@ def _label_points(ax, rows, eps_column: str) -> None:
     """Name each point, moving a label down a line while it would overlap one already placed."""
     ax.figure.canvas.draw()
     placed = []  # label boxes in display pixels
-    line = 11.0 * ax.figure.dpi / 100  # pixels per label line at 8 pt
+    size = 9  # points
+    line = size / 72 * ax.figure.dpi  # pixels per label line
     for row in rows.sort_values(eps_column, ascending=False).itertuples():
         x, y = ax.transData.transform((row.clean, getattr(row, eps_column)))
-        width = 7.0 * len(row.method) * ax.figure.dpi / 100
+        width = 0.63 * line * len(row.method)  # about 0.63 em per character
         right = ax.transAxes.transform((1.0, 0.0))[0]
         left = x + 4 + width > right  # no room on the right: put the label on the left
         x = x - width - 4 if left else x
@@ -89,7 +90,7 @@ def _label_points(ax, rows, eps_column: str) -> None:
                   for bx, by, bw in placed):  # fmt: skip
             dy -= line
         placed.append((x, y + dy, width))
-        ax.annotate(row.method, (row.clean, getattr(row, eps_column)), fontsize=8,
+        ax.annotate(row.method, (row.clean, getattr(row, eps_column)), fontsize=size,
                     xytext=(-4 if left else 4, dy), textcoords="offset pixels",
                     ha="right" if left else "left")  # fmt: skip
 
