@@ -118,6 +118,9 @@ class LMTConfig:
         Training epochs.
     lr : float
         Learning rate (Adam).
+    lr_milestones : tuple of float
+        Fractions of ``epochs`` at which the learning rate is divided by 10 (none by default,
+        as in LMT's MNIST configuration).
     batch_size : int
         Training batch size.
     select_eps : float
@@ -149,6 +152,7 @@ class LMTConfig:
     snr_beta: float = 0.01
     epochs: int = 6
     lr: float = 1e-3
+    lr_milestones: tuple[float, ...] = ()
     batch_size: int = 50
     select_eps: float = 0.5
     n_val_eval: int = 400

@@ -112,7 +112,8 @@ def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True)
     # baseline on validation accuracy (what its users would do)
     select_on = "val_acc" if cfg.method == "standard" else "val_cert_acc"
     tcfg = TrainConfig(
-        epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, select_on=select_on,
+        epochs=cfg.epochs, lr=cfg.lr, lr_milestones=cfg.lr_milestones,
+        batch_size=cfg.batch_size, select_on=select_on,
         select_eps=cfg.select_eps, n_val_eval=cfg.n_val_eval, seed=cfg.seed,
     )  # fmt: skip
     return train_and_certify(cfg, model, make_objective(cfg), tcfg, (train, val, test),
