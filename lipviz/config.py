@@ -7,6 +7,7 @@ cell calls :func:`resolve` to turn them into a config.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 
 __all__ = [
@@ -380,6 +381,41 @@ def preset_names(experiment: str) -> list[str]:
     return ["smoke", "full"] + [k.lower().replace("_", "-") for k in extra]
 
 
+def _coerce(cls_name: str, name: str, current, value):
+    """``value`` as the type of the preset's ``current`` value, or a ValueError naming the field.
+
+    Booleans also accept the strings "true"/"false" (any case; the command line passes text),
+    floats accept integers, integers accept integral floats, tuples accept lists; a field whose
+    preset value is None takes anything.
+    """
+    bad = f"{cls_name}.{name} expects {type(current).__name__}, got {value!r}"
+    if current is None:
+        return value
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValueError(bad)
+    if isinstance(current, numbers.Integral):
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            return int(value)
+        raise ValueError(bad)
+    if isinstance(current, numbers.Real):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
+        raise ValueError(bad)
+    if isinstance(current, tuple):
+        if isinstance(value, (tuple, list)):
+            return tuple(value)
+        raise ValueError(bad)
+    if isinstance(current, str) and not isinstance(value, str):
+        raise ValueError(bad)
+    return value
+
+
 def resolve(experiment: str, preset: str = "smoke", **overrides):
     """The ``preset`` config of ``experiment`` with ``overrides`` applied.
 
@@ -403,12 +439,19 @@ def resolve(experiment: str, preset: str = "smoke", **overrides):
     Raises
     ------
     ValueError
-        For an unknown experiment, preset or field name.
+        For an unknown experiment, preset or field name, or a value of the wrong type (a
+        boolean field also takes the strings "true" and "false"; see the examples).
 
     Examples
     --------
     >>> resolve("margins2d", "smoke", epochs=5).epochs
     5
+    >>> resolve("lmt", "full", kappa_clip="false").kappa_clip
+    False
+    >>> resolve("lmt", "smoke", kappa_clip="yes")
+    Traceback (most recent call last):
+    ...
+    ValueError: LMTConfig.kappa_clip expects bool, got 'yes'
     """
     if experiment not in PRESETS:
         msg = f"Unknown experiment {experiment!r}. Known: {', '.join(PRESETS)}"
@@ -424,4 +467,6 @@ def resolve(experiment: str, preset: str = "smoke", **overrides):
     if unknown:
         msg = f"Unknown {cls.__name__} fields {sorted(unknown)}. Valid: {sorted(fields)}"
         raise ValueError(msg)
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    values = {k: _coerce(cls.__name__, k, getattr(base, k), v)
+              for k, v in overrides.items() if v is not None}  # fmt: skip
+    return dataclasses.replace(base, **values)
