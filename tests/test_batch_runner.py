@@ -63,6 +63,19 @@ def test_two_jobs_one_fails_the_other_finishes_and_reruns_skip_it(tmp_path):
     assert list(again.state) == ["done", "failed"]
 
 
+def test_one_worker_runs_the_highest_priority_first(tmp_path):
+    quick = FIXTURES / "quick.md"
+    path = _batch(tmp_path, "".join(
+        f"  - {{id: {name}, chapter: {quick}, priority: {priority}}}\n"
+        for name, priority in (("low", 0), ("high", 5), ("middle", 1))
+    ))  # fmt: skip
+    out = tmp_path / "out"
+    run_batch(path, out, workers=1, progress=False)
+    finished = sorted(("low", "high", "middle"),
+                      key=lambda j: (out / j / "summary.json").stat().st_mtime_ns)  # fmt: skip
+    assert finished == ["high", "middle", "low"]
+
+
 def test_sigkill_mid_batch_then_rerun_finishes_without_touching_finished_jobs(tmp_path):
     path = _batch(tmp_path, (
         f"  - {{id: first, chapter: {FIXTURES / 'quick.md'}}}\n"

@@ -62,6 +62,7 @@ def test_a_path_and_relative_notebooks(tmp_path):
         ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, expected: {metric: acc, value: 0.4,"
          " source: x}}\n", "job 'a'.expected.metric"),
         ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, timeout_s: -1}\n", "job 'a'.timeout_s"),
+        ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, priority: high}\n", "job 'a'.priority"),
     ],
 )  # fmt: skip
 def test_malformed_batch_files_name_file_job_and_field(tmp_path, text, needle):

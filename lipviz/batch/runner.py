@@ -294,7 +294,9 @@ def run_batch(batch, out_dir, *, workers: int = 2, scheduler: str | None = None,
                    for k, v in (w.get("resources") or {}).items() if v}  # fmt: skip
         threads = max(1, (os.cpu_count() or 1) // max(workers, 1)) if not scheduler else None
         futures = []
-        for job in todo:
+        # highest priority first: a free worker starts the first task it is sent, so dask's
+        # priorities alone only order the tasks that wait
+        for job in sorted(todo, key=lambda j: -j.priority):
             if job.device == "cuda" and "GPU" not in offered:
                 reason = "RuntimeError: needs a GPU (device: cuda); no dask worker offers one"
                 err = {"job": job.id, "error": reason, "traceback": "", "failed": _now()}
@@ -303,6 +305,7 @@ def run_batch(batch, out_dir, *, workers: int = 2, scheduler: str | None = None,
             resources = {"GPU": 1} if job.device == "cuda" else None
             futures.append(client.submit(run_job, job, str(out.resolve()), threads=threads,
                                          resources=resources, pure=False,
+                                         priority=job.priority,
                                          key=f"lipviz-{job.id}-{time.time_ns()}"))  # fmt: skip
         write_json(out / "manifest.json", _manifest(spec, out))
         bar = tqdm(total=len(futures), desc=f"batch {spec.name}", unit="job", disable=not progress)

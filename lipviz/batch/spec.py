@@ -41,7 +41,7 @@ BOOK = Path(__file__).resolve().parents[2] / "book"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _METRICS = ("clean_accuracy", "certified_accuracy", "pgd_accuracy")
 _JOB_FIELDS = {"id", "chapter", "preset", "parameters", "device", "method", "expected",
-               "timeout_s", "note"}  # fmt: skip
+               "timeout_s", "priority", "note"}  # fmt: skip
 _EXPECTED_FIELDS = {"metric", "eps", "value", "tolerance", "source", "verified"}
 
 
@@ -105,6 +105,11 @@ class Job:
         The paper's number, if any.
     timeout_s : float or None
         Per-cell timeout of the execution.
+    priority : int
+        Default 0. Jobs are submitted to dask in order of decreasing priority, each with it as
+        its task priority, so when there are more jobs than workers the higher ones start
+        first. Giving the longest jobs the highest priorities keeps a long job from running
+        alone at the end of a batch.
     note : str
         Free text shown in the report.
     """
@@ -117,6 +122,7 @@ class Job:
     method: str | None = None
     expected: Expected | None = None
     timeout_s: float | None = None
+    priority: int = 0
     note: str = ""
 
 
@@ -288,13 +294,17 @@ def _job(raw, where: str, defaults: dict, base: Path) -> Job:
     timeout = raw.get("timeout_s")
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         _fail(f"{where}.timeout_s", f"must be a positive number, got {timeout!r}")
+    priority = raw.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        _fail(f"{where}.priority", f"must be an integer, got {priority!r}")
     expected = raw.get("expected")
     return Job(
         id=raw["id"], chapter=_chapter(raw["chapter"], f"{where}.chapter", base),
         preset=raw.get("preset", "smoke"), parameters=dict(params),
         device=raw.get("device", "cpu"), method=raw.get("method"),
         expected=None if expected is None else _expected(expected, f"{where}.expected"),
-        timeout_s=None if timeout is None else float(timeout), note=str(raw.get("note", "")),
+        timeout_s=None if timeout is None else float(timeout), priority=priority,
+        note=str(raw.get("note", "")),
     )  # fmt: skip
 
 
