@@ -215,7 +215,9 @@ def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
         return one
     if rows is not None:
         rows = rows.reshape(pending["out_shape"])  # undo a reshape between the two layers
-    values, method = masked_norms(pending["module"], pending["in_shape"], pending["cols"], rows, st)
+    values, method = masked_norms(pending["module"], pending["in_shape"], pending["cols"], rows,
+                                  sound=st.sound, dtype=st.dtype, n_iter=st.n_iter,
+                                  grad=st.grad)  # fmt: skip
     st.radius = pending["radius"] * values
     st.factors.append({"layer": pending["layer"], "_id": id(pending["module"]),
                        "values": values, "method": method})  # fmt: skip

@@ -10,7 +10,6 @@ power iteration on the masked operator, as Huang et al. (NeurIPS 2021) do: a *lo
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -18,9 +17,6 @@ from torch import nn
 from ..functional import conv_norm_fft
 from .conv import conv_linear_op
 from .guards import current_weight
-
-if TYPE_CHECKING:
-    from .local import LocalState
 
 __all__ = ["masked_norms"]
 
@@ -159,7 +155,8 @@ def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, gra
     return sigma
 
 
-def masked_norms(module, in_shape, cols, rows, st: LocalState):
+def masked_norms(module, in_shape, cols, rows, *, sound: bool, dtype=torch.float64,
+                 n_iter: int = 2, grad: bool = False):  # fmt: skip
     """The masked operator norm of an affine module, per input, and how it was computed.
 
     Parameters
@@ -172,25 +169,31 @@ def masked_norms(module, in_shape, cols, rows, st: LocalState):
         Bool, shape ``(N, *in_shape)``: the input neurons that may vary.
     rows : Tensor or None
         Bool, shape ``(N, *out_shape)``: the output neurons that may vary, or None (all).
-    st : LocalState
-        The walk's state: ``sound``, ``dtype``, ``n_iter`` and ``grad`` are read.
+    sound : bool
+        Guaranteed upper bounds (True) or power-iteration estimates (False).
+    dtype : torch.dtype
+        The estimates' dtype (the sound values are float64).
+    n_iter : int
+        Power-iteration steps of an estimate.
+    grad : bool
+        Estimates differentiable in the weights (training).
 
     Returns
     -------
     tuple
         ``(values, method)``: a tensor of shape ``(N,)`` and a description of the method.
     """
-    if st.sound:
+    if sound:
         if isinstance(module, nn.Linear):
             return _dense_norms(current_weight(module), cols, rows), "exact masked SVD"
         return _conv_norms(module, in_shape, cols, rows), "FFT bound, masked channels"
     w = current_weight(module)
     ops = []
-    for weight in (w.detach().to(st.dtype), w.to(st.dtype)):
+    for weight in (w.detach().to(dtype), w.to(dtype)):
         if isinstance(module, nn.Linear):
             ops.append(lambda v, weight=weight: nn.functional.linear(v, weight))
         else:
             ops.append(conv_linear_op(module, weight))
-    norms = _power_norms(ops[0], in_shape, cols, rows, st.n_iter, st.dtype,
-                         ops[1] if st.grad else None)  # fmt: skip
-    return norms, f"power iteration on the masked operator ({st.n_iter} steps)"
+    norms = _power_norms(ops[0], in_shape, cols, rows, n_iter, dtype,
+                         ops[1] if grad else None)  # fmt: skip
+    return norms, f"power iteration on the masked operator ({n_iter} steps)"
