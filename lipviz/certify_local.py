@@ -156,7 +156,8 @@ def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
 
 
 def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *,
-                       n_iter: int = 2, sp_thres: float = 0.1):  # fmt: skip
+                       n_iter: int = 2, sp_thres: float = 0.1,
+                       sparsity: bool = True):  # fmt: skip
     r"""Worst-case logits over each ball for the true labels, differentiable (training).
 
     :math:`\tilde z_j = \mu_j + \min(\rho\,\|c_j\|, \sum_k \max(c_{jk}(u_k - \mu_k),
@@ -179,6 +180,8 @@ def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
         Power-iteration steps per factor.
     sp_thres : float
         Weight of the saturation term of the sparsity loss.
+    sparsity : bool
+        Compute the sparsity loss (False: it is returned as 0, and costs nothing).
 
     Returns
     -------
@@ -188,7 +191,7 @@ def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
         gradients by the walk: no second forward pass is needed).
     """
     walker, _, st = local_walk(model, x, eps, mode="estimate", n_iter=n_iter, grad=True,
-                               sp_thres=sp_thres)  # fmt: skip
+                               sp_thres=sp_thres, sparsity=sparsity)  # fmt: skip
     gaps, target = _worst_gaps(walker, st, model, x, target=y)
     own = st.mu.gather(1, target[:, None])
     worst = (gaps + own).scatter(1, target[:, None], own)

@@ -75,8 +75,9 @@ class LocalState:
         Training: keep gradients in the weights and thresholds (estimates only).
     dtype : torch.dtype
         The dtype of the propagation (float64 for certificates).
-    sparsity : list of Tensor
-        Training: the sparsity terms of the activations (Huang et al.'s sparsity loss).
+    sparsity : list of Tensor or None
+        Training: the sparsity terms of the activations (Huang et al.'s sparsity loss); None
+        when they are not collected.
     factors : list of dict
         The factors of the closed affine layers (``layer``, ``_id``, ``values``, ``method``).
     trace : list of dict or None
@@ -97,7 +98,7 @@ class LocalState:
     fixed: list = field(default_factory=list)
     grad: bool = False
     dtype: torch.dtype = torch.float64
-    sparsity: list = field(default_factory=list)
+    sparsity: list | None = field(default_factory=list)
     sp_thres: float = 0.1
     factors: list = field(default_factory=list)
     trace: list | None = None
@@ -234,7 +235,7 @@ def _relu_local(module, ctx: BoundContext) -> LayerBound:
     the row mask refines the previous affine factor."""
     st = state_of(ctx)
     varies = st.hi > 0
-    if st.grad:
+    if st.grad and st.sparsity is not None:
         st.sparsity.append(torch.relu(st.hi).mean())
     one = close_pending(st, varies)
     st.mu, st.lo, st.hi = st.mu.clamp_min(0), st.lo.clamp_min(0), st.hi.clamp_min(0)
@@ -296,7 +297,7 @@ def _check_local_eps(eps, x: torch.Tensor, box) -> torch.Tensor:
 
 def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
                n_iter: int = 100, box=None, grad: bool = False, sp_thres: float = 0.1,
-               trace: bool = False):  # fmt: skip
+               sparsity: bool = True, trace: bool = False):  # fmt: skip
     """Walk ``model`` in local mode around ``x``.
 
     Parameters
@@ -308,6 +309,8 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
         the weights and thresholds, and collect the sparsity terms.
     sp_thres : float
         Weight of the saturation term of the sparsity loss.
+    sparsity : bool
+        Training: collect the sparsity terms (skip them when their weight is 0).
     trace : bool
         Keep every affine layer's boxes in ``state.trace`` (for figures).
 
@@ -340,6 +343,7 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
         lo, hi = lo.clamp(min=box[0], max=box[1]), hi.clamp(min=box[0], max=box[1])
     st = LocalState(mu=mu, lo=lo, hi=hi, radius=eps_t.clone(), sound=mode == "sound",
                     n_iter=n_iter, grad=grad, dtype=dtype, sp_thres=sp_thres,
+                    sparsity=[] if grad and sparsity else None,
                     trace=[] if trace else None)  # fmt: skip
     ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
     with eval_mode(model), torch.set_grad_enabled(grad):

@@ -107,52 +107,69 @@ def _start_vectors(shape, dtype, device) -> torch.Tensor:
     return _STARTS[key]
 
 
-def _top_vector(op, in_shape, dtype, device, n_iter: int = 30) -> torch.Tensor:
+def _top_vector(op, adjoint, in_shape, dtype, device, n_iter: int = 30) -> torch.Tensor:
     """The top right singular vector of the unmasked operator, by power iteration on a batch
     of one (cheap next to the batch's iterations); no state is kept between calls."""
     u = _start_vectors((1, *in_shape), dtype, device)
-    for _ in range(n_iter):
-        u = (u / u.norm().clamp_min(1e-30)).requires_grad_(True)
-        with torch.enable_grad():
-            y = op(u)
-            (u,) = torch.autograd.grad(y, u, grad_outputs=y.detach())
-    return (u / u.norm().clamp_min(1e-30)).detach()
+    with torch.no_grad():
+        for _ in range(n_iter):
+            u = adjoint(op(u / u.norm().clamp_min(1e-30)))
+    return u / u.norm().clamp_min(1e-30)
 
 
-def _power_norms(op, in_shape, cols, rows, n_iter: int, dtype=torch.float64, grad_op=None):
+def _unit(u: torch.Tensor) -> torch.Tensor:
+    return u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (u.dim() - 1)))
+
+
+def _power_norms(op, adjoint, in_shape, cols, rows, n_iter: int, dtype=torch.float64,
+                 grad_op=None):  # fmt: skip
     """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate).
 
     The iterations start from the unmasked operator's top singular vector (a stateless warm
     start, :func:`_top_vector`) plus a little of a fixed Gaussian vector, masked per input: with
     few neurons fixed it is nearly the masked operator's, and no vector is stored per training
-    example. With ``grad_op`` (training), the iterations use ``op`` (detached) and the returned
-    :math:`\\|D_r A D_c u\\|` is computed with ``grad_op``, differentiable in the weights, from
-    the final (detached) unit vectors: memory O(batch).
+    example. Each step is :math:`u \\leftarrow D_c A^\\top D_r A u` (``adjoint`` is
+    :math:`A^\\top`; :math:`u` stays in the support of :math:`D_c`), without gradients. With
+    ``grad_op`` (training), the returned :math:`\\|D_r A D_c u\\|` is computed with ``grad_op``,
+    differentiable in the weights, from the final (detached) unit vectors: memory O(batch).
     """
     cols = cols.to(dtype)
     rows = rows.to(dtype) if rows is not None else None
-
-    def masked(v, f=op):
-        y = f(v * cols)
-        return y * rows if rows is not None else y
-
     noise = _start_vectors((len(cols), *in_shape), dtype, cols.device)
-    top = _top_vector(op, in_shape, dtype, cols.device)
-    u = (top + 0.1 * noise / noise[0].norm()) * cols
-    sigma = torch.zeros(len(cols), dtype=dtype, device=cols.device)
-    for _ in range(max(n_iter, 1)):
-        u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))
-        u = u.requires_grad_(True)
-        with torch.enable_grad():
-            y = masked(u)
-            (g,) = torch.autograd.grad(y, u, grad_outputs=y.detach())
-        sigma = y.detach().flatten(1).norm(dim=1)
-        u = g.detach()
+    with torch.no_grad():
+        top = _top_vector(op, adjoint, in_shape, dtype, cols.device)
+        u = (top + 0.1 * noise / noise[0].norm()) * cols
+        for _ in range(max(n_iter, 1)):
+            y = op(_unit(u))
+            if rows is not None:
+                y.mul_(rows)
+            sigma = y.flatten(1).norm(dim=1)
+            u = adjoint(y).mul_(cols)
     if grad_op is not None:
-        u = u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * len(in_shape)))
-        with torch.enable_grad():
-            sigma = masked(u.detach(), grad_op).flatten(1).norm(dim=1)
+        y = grad_op(_unit(u))  # u is in the support of D_c
+        sigma = (y * rows if rows is not None else y).flatten(1).norm(dim=1)
     return sigma
+
+
+def _adjoint(module, weight, in_shape):
+    """:math:`A^\\top` of the linear part of ``module`` (zero-padded convolutions, as the local
+    rules require; other paddings through autograd)."""
+    if isinstance(module, nn.Linear):
+        return lambda v: nn.functional.linear(v, weight.t())
+    if module.padding_mode == "zeros" and not isinstance(module.padding, str):
+        return lambda v: torch.nn.grad.conv2d_input(
+            (len(v), *in_shape), weight, v, module.stride, module.padding, module.dilation,
+            module.groups)  # fmt: skip
+    op = conv_linear_op(module, weight)
+
+    def adjoint(v):
+        with torch.enable_grad():
+            u = torch.zeros((len(v), *in_shape), dtype=v.dtype, device=v.device,
+                            requires_grad=True)  # fmt: skip
+            (g,) = torch.autograd.grad(op(u), u, grad_outputs=v)
+        return g
+
+    return adjoint
 
 
 def masked_norms(module, in_shape, cols, rows, *, sound: bool, dtype=torch.float64,
@@ -194,6 +211,7 @@ def masked_norms(module, in_shape, cols, rows, *, sound: bool, dtype=torch.float
             ops.append(lambda v, weight=weight: nn.functional.linear(v, weight))
         else:
             ops.append(conv_linear_op(module, weight))
-    norms = _power_norms(ops[0], in_shape, cols, rows, n_iter, dtype,
+    adjoint = _adjoint(module, w.detach().to(dtype), tuple(in_shape))
+    norms = _power_norms(ops[0], adjoint, in_shape, cols, rows, n_iter, dtype,
                          ops[1] if grad else None)  # fmt: skip
     return norms, f"power iteration on the masked operator ({n_iter} steps)"

@@ -145,7 +145,7 @@ def _clipped_relu_local(module: ClippedReLU, ctx: BoundContext) -> LayerBound:
     st = state_of(ctx)
     theta = param(module.theta, st)[None]
     varies = (st.hi > 0) & (st.lo < theta)
-    if st.grad:  # the sparsity loss: push boxes below 0 or above the threshold
+    if st.grad and st.sparsity is not None:  # sparsity: boxes below 0 or above the threshold
         st.sparsity.append(
             torch.relu(st.hi).mean() + st.sp_thres * torch.relu(theta - st.lo).mean()
         )
@@ -168,7 +168,7 @@ def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:
     )
     top_lo, top_hi = torch.maximum(lo_a, lo_b), torch.maximum(hi_a, hi_b)
     bot_lo, bot_hi = torch.minimum(lo_a, lo_b), torch.minimum(hi_a, hi_b)
-    if theta_max is not None and st.grad:
+    if theta_max is not None and st.grad and st.sparsity is not None:
         st.sparsity.append(
             torch.relu(theta_max - top_lo).mean() + torch.relu(bot_hi - theta_min).mean()
         )

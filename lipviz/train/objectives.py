@@ -489,7 +489,8 @@ class LocalLip:
             return nn.functional.cross_entropy(logits, y), {"logits": logits, "eps": eps,
                                                             "kappa": kappa}  # fmt: skip
         worst, sparsity, logits = local_worst_logits(model, x, y, eps, n_iter=self.n_iter,
-                                                     sp_thres=self.sp_thres)  # fmt: skip
+                                                     sp_thres=self.sp_thres,
+                                                     sparsity=self.sparsity > 0)  # fmt: skip
         logits, worst = logits.to(x.dtype), worst.to(x.dtype)
         clean = nn.functional.cross_entropy(logits, y)
         info = {"logits": logits, "eps": eps, "kappa": kappa}
