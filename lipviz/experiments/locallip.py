@@ -72,7 +72,8 @@ def run_locallip(cfg: LocalLipConfig, out_dir=None, *, device=None,
                          sparsity=cfg.sparsity, sp_thres=cfg.sp_thres,
                          n_iter=cfg.n_iter)  # fmt: skip
     tcfg = TrainConfig(
-        epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, select_on="val_cert_acc",
+        epochs=cfg.epochs, lr=cfg.lr, lr_milestones=cfg.lr_milestones,
+        batch_size=cfg.batch_size, select_on="val_cert_acc",
         select_eps=cfg.select_eps, n_val_eval=cfg.n_val_eval, seed=cfg.seed,
         select_certificate="local",
     )  # fmt: skip
