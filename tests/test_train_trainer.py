@@ -131,6 +131,33 @@ def _clipped_mlp():
     return net
 
 
+def test_extending_a_run_reproduces_the_longer_run(small_data, tmp_path):
+    ds, val = small_data
+    short = TrainConfig(epochs=2, batch_size=50, n_val_eval=100)
+    longer = TrainConfig(epochs=4, batch_size=50, n_val_eval=100, lr_milestones=(0.75,))
+
+    def fit(cfg, out_dir=None):
+        return Trainer(lipviz.models.create("lmt-mnist"), LMT(c=0.3), cfg, (1, 28, 28),
+                       out_dir=out_dir, progress=False).fit(ds, val)  # fmt: skip
+
+    ref = fit(longer)
+    fit(short, tmp_path)
+    extended = fit(longer, tmp_path)
+    assert extended.history.epoch.tolist() == [1, 2, 3, 4]
+    assert extended.history.lr.tolist() == ref.history.lr.tolist()  # the step after epoch 3
+    assert ref.history.lr.iloc[-1] == pytest.approx(longer.lr / 10)
+    for a, b in zip(ref.model.state_dict().values(), extended.model.state_dict().values(),
+                    strict=True):  # fmt: skip
+        assert torch.allclose(a, b, atol=1e-6)
+    # a step inside the epochs already trained would rewrite them: refused
+    early = TrainConfig(epochs=8, batch_size=50, n_val_eval=100, lr_milestones=(0.25,))
+    with pytest.raises(ValueError, match="extended"):
+        fit(early, tmp_path)
+    fewer = TrainConfig(epochs=3, batch_size=50, n_val_eval=100, lr=0.5)
+    with pytest.raises(ValueError, match="another training config"):
+        fit(fewer, tmp_path)
+
+
 def test_local_lip_resume_reproduces_an_uninterrupted_run(small_data, tmp_path):
     ds, val = small_data
     cfg = TrainConfig(epochs=3, batch_size=50, n_val_eval=50, select_on="val_cert_acc",

@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,11 +125,36 @@ class FitResult:
     wall_time_s: float
 
 
+def _milestones(cfg: dict) -> list[int]:
+    """The epochs after which the learning rate steps down; distinct epochs only (with very
+    few epochs two fractions can round to the same epoch)."""
+    return sorted({max(1, round(f * cfg["epochs"])) for f in cfg["lr_milestones"]})
+
+
+def _same_run(saved: dict, current: dict, done: int) -> bool:
+    """Whether a checkpoint's training config (after ``done`` epochs) continues as ``current``:
+    equal, or *extended*: only ``epochs`` and ``lr_milestones`` differ, no fewer epochs than
+    done, and the learning-rate steps up to the epochs done are the same (so those epochs were
+    trained exactly as the extended run trains them). Fields added to :class:`TrainConfig`
+    after the checkpoint was written must be at their defaults."""
+    defaults = dataclasses.asdict(TrainConfig())
+    if not set(saved) <= set(current):
+        return False
+    saved = {k: saved.get(k, defaults[k]) for k in current}
+    if saved == current:
+        return True
+    others = [k for k in current if k not in ("epochs", "lr_milestones")]
+    steps = [[m for m in _milestones(c) if m <= done] for c in (saved, current)]
+    return (all(saved[k] == current[k] for k in others) and current["epochs"] >= done
+            and steps[0] == steps[1])  # fmt: skip
+
+
 class Trainer:
     """Train ``model`` with ``objective`` (see :mod:`lipviz.train.objectives`).
 
     With ``out_dir`` set, each epoch writes ``checkpoint.pt`` and ``metrics.csv`` there, and a
-    new Trainer on the same folder resumes where the last one stopped. Each callable in
+    new Trainer on the same folder resumes where the last one stopped; it may also extend a
+    run with more epochs (and learning-rate steps after the epochs done). Each callable in
     ``callbacks`` is called after every epoch with the list of rows so far (e.g. a live
     dashboard, :class:`lipviz.viz.widgets.TrainingDashboard`).
 
@@ -219,9 +245,8 @@ class Trainer:
         else:
             msg = f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}"
             raise ValueError(msg)
-        # distinct epochs only: with very few epochs two fractions can round to the same epoch
-        milestones = sorted({max(1, round(f * cfg.epochs)) for f in cfg.lr_milestones})
-        self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, milestones, gamma=0.1)
+        steps = _milestones(dataclasses.asdict(cfg))
+        self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, steps, gamma=0.1)
 
     # --- checkpointing ---------------------------------------------------------------------
 
@@ -254,17 +279,15 @@ class Trainer:
             return 0, [], {"score": None, "epoch": 0, "state": None}
         state = torch.load(path, map_location=self.device, weights_only=False)
         saved, current = state["train_config"], dataclasses.asdict(self.cfg)
-        defaults = dataclasses.asdict(TrainConfig())
-        # fields added to TrainConfig after the checkpoint was written must be at their defaults
-        same = all(
-            saved[k] == v if k in saved else v == defaults[k] for k, v in current.items()
-        ) and set(saved) <= set(current)
-        if not same:
-            msg = f"{path} was written with another training config; use a new out_dir"
+        if not _same_run(saved, current, state["epoch"]):
+            msg = (f"{path} was written with another training config; use a new out_dir (a "
+                   "run may only be extended: more epochs, learning-rate steps after those "
+                   "done)")  # fmt: skip
             raise ValueError(msg)
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
+        self.sched.milestones = Counter(_milestones(current))  # an extended run's new steps
         if self.lip is not None and state["lip"] is not None:
             self.lip.load_state_dict(state["lip"])
         return state["epoch"], state["rows"], state["best"]
