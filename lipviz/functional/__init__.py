@@ -1,0 +1,40 @@
+r"""Pure tensor functions used by the bounds, certificates, attacks and objectives (no modules,
+no state).
+
+The certificate vocabulary lives here once: :func:`margins` (the margin
+:math:`M_f(x) = f_t(x) - \max_{j \ne t} f_j(x)`), :func:`row_distances`,
+:func:`certificate_scales` and :func:`certificate` (the radius
+:math:`\min_{j \ne t} (f_t - f_j)/s_{tj}`); :mod:`lipviz.certify`, :mod:`lipviz.attacks`,
+:mod:`lipviz.auditing` and the LMT and CR objectives all call them.
+
+The functions live in :mod:`lipviz.functional.spectral` (matrices and operators),
+:mod:`lipviz.functional.conv` (convolutions) and :mod:`lipviz.functional.certificates`;
+all are importable from here.
+"""
+
+from .certificates import certificate, certificate_scales, margins, row_distances
+from .conv import (
+    conv_norm_fft,
+    conv_singular_values_fft,
+    conv_total_padding,
+    dilate_kernel,
+    polyphase_kernel,
+    reshaped_kernel_bounds,
+)
+from .spectral import operator_power_iteration, power_iteration, spectral_norm_exact
+
+__all__ = [
+    "certificate",
+    "certificate_scales",
+    "conv_norm_fft",
+    "conv_singular_values_fft",
+    "conv_total_padding",
+    "dilate_kernel",
+    "margins",
+    "polyphase_kernel",
+    "operator_power_iteration",
+    "power_iteration",
+    "reshaped_kernel_bounds",
+    "row_distances",
+    "spectral_norm_exact",
+]
