@@ -29,6 +29,8 @@ MODULES = [
     "lipviz.experiments",
     "lipviz.experiments.runs",
     "lipviz.layers",
+    "lipviz.certify.accuracy",
+    "lipviz.certify.radii",
     "lipviz.functional",
     "lipviz.functional.certificates",
     "lipviz.functional.conv",
