@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .static import _ax
+from .axes import _ax
 
 __all__ = ["plot_landscape", "plot_mnist_ladder"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .static import _ax
+from .axes import _ax
 
 __all__ = ["plot_box_and_ball", "plot_input_ball", "plot_local_profile", "plot_local_vs_global"]
 

@@ -1,0 +1,16 @@
+"""What every static figure shares: a new constrained-layout axes when none is given, and the
+class colours."""
+
+from __future__ import annotations
+
+__all__ = ["CLASS_COLORS"]
+
+CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+
+
+def _ax(ax, figsize=(6, 6)):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
