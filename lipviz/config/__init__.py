@@ -1,0 +1,150 @@
+"""Frozen dataclass configs with named presets (``SMOKE`` for CPU, ``FULL`` for the real run).
+
+A chapter's ``parameters`` cell holds plain values (``preset = "smoke"`` plus overrides); the next
+cell calls :func:`resolve` to turn them into a config. Each experiment's dataclass and presets
+live in its own module (:mod:`lipviz.config.margins2d`, :mod:`lipviz.config.lmt`,
+:mod:`lipviz.config.soc`, :mod:`lipviz.config.locallip`) and are importable from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+from .lmt import LMTConfig
+from .locallip import LocalLipConfig
+from .margins2d import Margins2DConfig
+from .soc import SOCConfig
+
+__all__ = [
+    "PRESETS",
+    "LMTConfig",
+    "LocalLipConfig",
+    "Margins2DConfig",
+    "SOCConfig",
+    "preset_names",
+    "resolve",
+]
+
+PRESETS = {
+    "margins2d": Margins2DConfig,
+    "lmt": LMTConfig,
+    "soc": SOCConfig,
+    "locallip": LocalLipConfig,
+}
+
+
+def preset_names(experiment: str) -> list[str]:
+    """The presets of an experiment, as :func:`resolve` and the command line spell them.
+
+    Parameters
+    ----------
+    experiment : str
+        A key of :data:`PRESETS`.
+
+    Returns
+    -------
+    list of str
+        ``"smoke"``, ``"full"``, then any other class-level preset (``FULL_CIFAR10`` is
+        ``"full-cifar10"``).
+
+    Examples
+    --------
+    >>> preset_names("locallip")
+    ['smoke', 'full', 'full-cifar10']
+    """
+    cls = PRESETS[experiment]
+    extra = sorted(k for k, v in vars(cls).items()
+                   if isinstance(v, cls) and k not in ("SMOKE", "FULL"))  # fmt: skip
+    return ["smoke", "full"] + [k.lower().replace("_", "-") for k in extra]
+
+
+def _coerce(cls_name: str, name: str, current, value):
+    """``value`` as the type of the preset's ``current`` value, or a ValueError naming the field.
+
+    Booleans also accept the strings "true"/"false" (any case; the command line passes text),
+    floats accept integers, integers accept integral floats, tuples accept lists; a field whose
+    preset value is None takes anything.
+    """
+    bad = f"{cls_name}.{name} expects {type(current).__name__}, got {value!r}"
+    if current is None:
+        return value
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValueError(bad)
+    if isinstance(current, numbers.Integral):
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            return int(value)
+        raise ValueError(bad)
+    if isinstance(current, numbers.Real):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
+        raise ValueError(bad)
+    if isinstance(current, tuple):
+        if isinstance(value, (tuple, list)):
+            return tuple(value)
+        raise ValueError(bad)
+    if isinstance(current, str) and not isinstance(value, str):
+        raise ValueError(bad)
+    return value
+
+
+def resolve(experiment: str, preset: str = "smoke", **overrides):
+    """The ``preset`` config of ``experiment`` with ``overrides`` applied.
+
+    ``None`` overrides are ignored, so a parameters cell can leave values unset.
+
+    Parameters
+    ----------
+    experiment : str
+        A key of :data:`PRESETS`: ``"margins2d"``, ``"lmt"``, ``"soc"`` or ``"locallip"``.
+    preset : str
+        ``"smoke"`` (CPU, the default), ``"full"``, or another preset of the config class
+        (``"full-cifar10"`` for ``"locallip"``); case-insensitive.
+    **overrides
+        Field values replacing the preset's; ``None`` values are skipped.
+
+    Returns
+    -------
+    Margins2DConfig or LMTConfig or SOCConfig or LocalLipConfig
+        A new frozen config (the presets are not modified).
+
+    Raises
+    ------
+    ValueError
+        For an unknown experiment, preset or field name, or a value of the wrong type (a
+        boolean field also takes the strings "true" and "false"; see the examples).
+
+    Examples
+    --------
+    >>> resolve("margins2d", "smoke", epochs=5).epochs
+    5
+    >>> resolve("lmt", "full", kappa_clip="false").kappa_clip
+    False
+    >>> resolve("lmt", "smoke", kappa_clip="yes")
+    Traceback (most recent call last):
+    ...
+    ValueError: LMTConfig.kappa_clip expects bool, got 'yes'
+    """
+    if experiment not in PRESETS:
+        msg = f"Unknown experiment {experiment!r}. Known: {', '.join(PRESETS)}"
+        raise ValueError(msg)
+    cls = PRESETS[experiment]
+    names = preset_names(experiment)
+    if preset.lower() not in names:
+        msg = f"Unknown preset {preset!r} of {experiment!r}; use one of {names} (smoke: CPU)"
+        raise ValueError(msg)
+    base = getattr(cls, preset.upper().replace("-", "_"))
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(overrides) - fields
+    if unknown:
+        msg = f"Unknown {cls.__name__} fields {sorted(unknown)}. Valid: {sorted(fields)}"
+        raise ValueError(msg)
+    values = {k: _coerce(cls.__name__, k, getattr(base, k), v)
+              for k, v in overrides.items() if v is not None}  # fmt: skip
+    return dataclasses.replace(base, **values)
