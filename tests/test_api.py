@@ -42,6 +42,8 @@ MODULES = [
     "lipviz.models",
     "lipviz.train",
     "lipviz.train.distributed",
+    "lipviz.train.objectives",
+    "lipviz.train.objectives_local",
     "lipviz.viz",
     "lipviz.viz.compute",
     "lipviz.viz.compute_local",
