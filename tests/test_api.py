@@ -46,6 +46,8 @@ MODULES = [
     "lipviz.train.objectives_local",
     "lipviz.viz",
     "lipviz.viz.compute",
+    "lipviz.viz.compute_layers",
+    "lipviz.viz.compute_models",
     "lipviz.viz.compute_local",
     "lipviz.viz.interactive",
     "lipviz.viz.axes",
