@@ -29,6 +29,8 @@ MODULES = [
     "lipviz.experiments",
     "lipviz.experiments.runs",
     "lipviz.layers",
+    "lipviz.layers.soc",
+    "lipviz.layers.soc_exp",
     "lipviz.certify.accuracy",
     "lipviz.certify.radii",
     "lipviz.config.lmt",
