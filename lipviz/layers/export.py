@@ -1,11 +1,12 @@
 """Export a constrained model to plain modules: fixed weights, no constraint machinery.
 
 Each lipviz layer exports itself (its ``to_plain`` method, beside its class): an SOC becomes a
-:class:`~lipviz.layers.soc_exp.TruncatedExpConv` with its filter fixed, an orthogonal last layer or an
-LLN becomes an ``nn.Linear``, and layers that are already plain (activations, Normalize) return
-themselves. torch's own layers lose their parametrisations (``torch.nn.utils.parametrize``) and
-their weight pre-hooks (``weight_norm``, the legacy ``spectral_norm``), with the weights they
-would compute baked in. A module that is neither a torch layer nor exportable is refused.
+:class:`~lipviz.layers.soc_exp.TruncatedExpConv` with its filter fixed, an orthogonal last layer
+or an LLN becomes an ``nn.Linear``, and layers that are already plain (activations, Normalize)
+return themselves. torch's own layers lose their parametrisations
+(``torch.nn.utils.parametrize``) and their weight pre-hooks (``weight_norm``, the legacy
+``spectral_norm``), with the weights they would compute baked in. A module that is neither a
+torch layer nor exportable is refused.
 """
 
 from __future__ import annotations
