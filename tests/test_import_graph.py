@@ -100,5 +100,6 @@ def test_no_import_cycle():
 
 def test_the_registries_import_nothing_else_of_lipviz():
     graph = import_graph()
-    assert graph["lipviz.bounds.registry"] == set()
+    assert graph["lipviz.bounds.registry"] == {"lipviz.bounds.context"}
+    assert graph["lipviz.bounds.context"] == set()
     assert graph["lipviz.state"] == set()

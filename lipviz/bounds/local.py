@@ -323,7 +323,7 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
         the input of the last affine layer).
     """
     from ..state import eval_mode
-    from .network import walk
+    from .walker import walk
 
     if mode not in ("sound", "estimate"):
         msg = f"mode must be 'sound' or 'estimate', got {mode!r}"
