@@ -21,6 +21,7 @@ MODULES = [
     "lipviz.certify_local",
     "lipviz.bounds.local",
     "lipviz.bounds.local_norms",
+    "lipviz.bounds.local_kernels",
     "lipviz.config",
     "lipviz.data",
     "lipviz.attacks",
