@@ -10,11 +10,6 @@ the logits) and runs power iteration on every masked layer (``n_iter`` 2 from a 
 start: the unmasked operator's top singular vector, masked per input; memory O(batch)); the last
 lines measure how close the 2-step estimate comes to a converged one. Without the warm start
 (fresh Gaussian vectors) it reached 0.222 of the 200-step estimate at commit 391ce50.
-
-The fused step (``LocalLip(compile=True)``) runs the walk's elementwise rules as
-``torch.compile`` kernels (:mod:`lipviz.bounds.local_kernels`); the one-off time to build them
-(its first step, minus a later one) is printed too. Inductor's on-disk cache makes it
-shorter in a later process.
 """
 
 import statistics
@@ -95,23 +90,16 @@ def main():
     x, y = torch.rand(256, 1, 28, 28, generator=gen), torch.randint(0, 10, (256,), generator=gen)
     ce = _stepper(model, CrossEntropy(), x, y)
     local = _stepper(model, LocalLip(eps=1.75, rampup_epochs=1.0, n_iter=2), x, y)
-    start = time.perf_counter()
-    fused = _stepper(model, LocalLip(eps=1.75, rampup_epochs=1.0, n_iter=2, compile=True), x, y)
-    t_build = time.perf_counter() - start
     passes = _passes_only(lipviz.create_model("4c3f", activation="clipped-relu", normalize=None),
                           x)  # fmt: skip
-    steps = {"ce": ce, "local": local, "fused": fused, "passes": passes}
-    times = {k: [] for k in steps}
-    for _ in range(7):  # interleaved, medians: a slow moment of the machine hits them all
-        for k, step in steps.items():
-            times[k].append(_timed(step))
-    t_ce, t_local, t_fused, t_passes = (statistics.median(times[k]) for k in steps)
+    times = {"ce": [], "local": [], "passes": []}
+    for _ in range(7):  # interleaved, medians: a slow moment of the machine hits all three
+        times["ce"].append(_timed(ce))
+        times["local"].append(_timed(local))
+        times["passes"].append(_timed(passes))
+    t_ce, t_local, t_passes = (statistics.median(times[k]) for k in ("ce", "local", "passes"))
     note = f"{1e3 * t_local:.0f} vs {1e3 * t_ce:.0f} ms (medians of 7 interleaved), 4c3f, batch 256"
     print(f"RESULT locallip_step_over_ce_step {t_local / t_ce:.2f} x {note}")
-    note = f"{1e3 * t_fused:.0f} vs {1e3 * t_ce:.0f} ms: compile=True, elementwise rules fused"
-    print(f"RESULT locallip_fused_step_over_ce_step {t_fused / t_ce:.2f} x {note}")
-    print(f"RESULT locallip_fused_build_s {t_build - t_fused:.0f} s one-off: the first fused step"
-          " minus a later one")  # fmt: skip
     note = f"{1e3 * t_passes:.0f} vs {1e3 * t_ce:.0f} ms: the linear passes alone (n_iter 2)"
     print(f"RESULT locallip_linear_passes_over_ce_step {t_passes / t_ce:.2f} x {note}")
     # no stored vectors (O(batch) memory; a stateless warm start from the unmasked operator's top

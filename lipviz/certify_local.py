@@ -156,8 +156,8 @@ def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
 
 
 def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *,
-                       n_iter: int = 2, sp_thres: float = 0.1, sparsity: bool = True,
-                       compile: bool = False):  # fmt: skip
+                       n_iter: int = 2, sp_thres: float = 0.1,
+                       sparsity: bool = True):  # fmt: skip
     r"""Worst-case logits over each ball for the true labels, differentiable (training).
 
     :math:`\tilde z_j = \mu_j + \min(\rho\,\|c_j\|, \sum_k \max(c_{jk}(u_k - \mu_k),
@@ -182,10 +182,6 @@ def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
         Weight of the saturation term of the sparsity loss.
     sparsity : bool
         Compute the sparsity loss (False: it is returned as 0, and costs nothing).
-    compile : bool
-        Fuse the walk's elementwise rules with ``torch.compile``
-        (:mod:`lipviz.bounds.local_kernels`): faster steps after a one-off build, the same
-        values up to float rounding.
 
     Returns
     -------
@@ -195,7 +191,7 @@ def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
         gradients by the walk: no second forward pass is needed).
     """
     walker, _, st = local_walk(model, x, eps, mode="estimate", n_iter=n_iter, grad=True,
-                               sp_thres=sp_thres, sparsity=sparsity, fused=compile)  # fmt: skip
+                               sp_thres=sp_thres, sparsity=sparsity)  # fmt: skip
     gaps, target = _worst_gaps(walker, st, model, x, target=y)
     own = st.mu.gather(1, target[:, None])
     worst = (gaps + own).scatter(1, target[:, None], own)

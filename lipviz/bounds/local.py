@@ -32,7 +32,7 @@ from torch import nn
 
 from .conv import conv_linear_op
 from .guards import current_weight
-from .local_kernels import centre_halfwidth, kernel, meet_box
+from .local_kernels import centre_halfwidth, meet_box
 from .local_norms import masked_norms
 from .registry import BoundContext, LayerBound, register_bound
 
@@ -85,9 +85,6 @@ class LocalState:
         When a list: per affine layer, its output's centre, IBP box and ball box (for figures).
     sp_thres : float
         The weight of the saturation term in the sparsity loss of clipped ReLUs.
-    fused : bool
-        Training: run the elementwise rules as ``torch.compile`` kernels
-        (:mod:`lipviz.bounds.local_kernels`).
     """
 
     mu: torch.Tensor
@@ -106,7 +103,6 @@ class LocalState:
     sp_thres: float = 0.1
     factors: list = field(default_factory=list)
     trace: list | None = None
-    fused: bool = False
 
 
 def state_of(ctx: BoundContext) -> LocalState:
@@ -170,7 +166,7 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
     st.last = {"mu": st.mu, "lo": st.lo, "hi": st.hi, "radius": st.radius, "mask": cols,
                "module": module}  # fmt: skip
     shape = (-1, *([1] * (st.mu.dim() - 1)))
-    centre, half = kernel(centre_halfwidth, st.fused)(st.lo, st.hi)
+    centre, half = centre_halfwidth(st.lo, st.hi)
     mu, mid, rad = lin(st.mu), lin(centre), absop(half)
     b = None if bias is None else bias.view(1, -1, *([1] * (mu.dim() - 2)))
     if st.grad:  # training: the unmasked row norms (as the reference code; never smaller, one
@@ -178,7 +174,7 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
         rownorm = sq(torch.ones_like(st.mu[:1])).clamp_min(1e-30).sqrt()
     else:
         rownorm = sq(cols.to(st.dtype)).clamp_min(1e-30).sqrt()
-    mu, lo, hi = kernel(meet_box, st.fused)(mu, mid, rad, b, st.radius.view(shape), rownorm)
+    mu, lo, hi = meet_box(mu, mid, rad, b, st.radius.view(shape), rownorm)
     if st.trace is not None:
         mid, reach = (mid if b is None else mid + b), st.radius.view(shape) * rownorm
         st.trace.append({"layer": ctx.name, "mu": mu.detach(), "ibp": (mid - rad, mid + rad),
@@ -299,8 +295,7 @@ def _check_local_eps(eps, x: torch.Tensor, box) -> torch.Tensor:
 
 def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
                n_iter: int = 100, box=None, grad: bool = False, sp_thres: float = 0.1,
-               sparsity: bool = True, trace: bool = False,
-               fused: bool = False):  # fmt: skip
+               sparsity: bool = True, trace: bool = False):  # fmt: skip
     """Walk ``model`` in local mode around ``x``.
 
     Parameters
@@ -316,9 +311,6 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
         Training: collect the sparsity terms (skip them when their weight is 0).
     trace : bool
         Keep every affine layer's boxes in ``state.trace`` (for figures).
-    fused : bool
-        Training: fuse the elementwise rules with ``torch.compile``
-        (:mod:`lipviz.bounds.local_kernels`; the same values up to rounding).
 
     Returns
     -------
@@ -350,7 +342,7 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
     st = LocalState(mu=mu, lo=lo, hi=hi, radius=eps_t.clone(), sound=mode == "sound",
                     n_iter=n_iter, grad=grad, dtype=dtype, sp_thres=sp_thres,
                     sparsity=[] if grad and sparsity else None,
-                    trace=[] if trace else None, fused=fused and grad)  # fmt: skip
+                    trace=[] if trace else None)  # fmt: skip
     ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
     with eval_mode(model), torch.set_grad_enabled(grad):
         # the rules read and write the state; the walker's own pass only follows the calls and

@@ -1,20 +1,17 @@
-r"""The elementwise rules of the local walk as pure functions, optionally fused by
-``torch.compile``.
+r"""The elementwise rules of the local walk (:mod:`lipviz.bounds.local`) as pure functions: the
+centre and half-width of a box, the box :math:`\cap` ball after an affine layer, and a clipped
+ReLU on a box with its mask of the neurons that may vary.
 
-A training step of Local-Lip (:class:`lipviz.train.objectives.LocalLip`) spends most of what its
-convolutions leave on a few elementwise rules per layer, each a chain of small tensor operations
-that eager PyTorch runs one full pass over memory at a time, forward and backward. Fusing each
-rule into one loop (TorchInductor) is what ``compile=True`` of the training walk buys; the
-values are the same up to float rounding. Certificates never use the fused kernels.
+Fusing them with ``torch.compile`` was measured and dropped: on the 2-core CPU of
+``benchmarks/RESULTS.md`` (2026-11-30) a Local-Lip training step with the three rules compiled
+was 5 % slower than with eager ones.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
-__all__ = ["centre_halfwidth", "clip_box", "kernel", "meet_box"]
+__all__ = ["centre_halfwidth", "clip_box", "meet_box"]
 
 
 def centre_halfwidth(lo: torch.Tensor, hi: torch.Tensor):
@@ -100,58 +97,3 @@ def clip_box(mu, lo, hi, theta):
     varies = (hi > 0) & (lo < theta)
     zero = torch.zeros_like(theta)
     return (*(torch.clamp(t, zero, theta) for t in (mu, lo, hi)), varies)
-
-
-_FUSED: dict = {}
-
-
-def kernel(fn, fused: bool):
-    """``fn`` itself, or (``fused``) its ``torch.compile`` version, built once per function.
-
-    A fused kernel that fails to build (no C++ compiler, an unsupported platform) warns once
-    and runs ``fn`` from then on: fusion changes speed, never results.
-
-    Parameters
-    ----------
-    fn : callable
-        One of the rules of this module.
-    fused : bool
-        Whether to fuse it.
-
-    Returns
-    -------
-    callable
-        A function with ``fn``'s signature.
-
-    Examples
-    --------
-    >>> kernel(centre_halfwidth, fused=False) is centre_halfwidth
-    True
-    """
-    if not fused:
-        return fn
-    if fn not in _FUSED:
-        _FUSED[fn] = _with_fallback(fn, torch.compile(fn, dynamic=None))
-    return _FUSED[fn]
-
-
-def _with_fallback(fn, compiled):
-    state = {"ok": None}
-
-    def call(*args):
-        if state["ok"] is False:
-            return fn(*args)
-        if state["ok"] is None:
-            try:
-                out = compiled(*args)
-            except Exception as err:  # noqa: BLE001 - any build failure: run unfused
-                warnings.warn(f"torch.compile of {fn.__name__} failed ({type(err).__name__}: "
-                              f"{str(err)[:200]}); running it unfused", RuntimeWarning,
-                              stacklevel=2)  # fmt: skip
-                state["ok"] = False
-                return fn(*args)
-            state["ok"] = True
-            return out
-        return compiled(*args)
-
-    return call

@@ -39,10 +39,6 @@ class LocalLipConfig:
         Weight of the sparsity loss and of its saturation term.
     n_iter : int
         Power-iteration steps per local factor in training.
-    compile : bool
-        Fuse the training walk's elementwise rules with ``torch.compile``
-        (:class:`~lipviz.train.objectives.LocalLip`); on in the ``full`` presets, whose runs
-        are long enough to repay the one-off build.
     warmup_epochs, rampup_epochs : float
         Clean epochs, then the length of the ε and κ ramps.
     epochs : int
@@ -84,7 +80,6 @@ class LocalLipConfig:
     sparsity: float = 0.0
     sp_thres: float = 0.1
     n_iter: int = 2
-    compile: bool = False
     warmup_epochs: float = 0.5
     rampup_epochs: float = 1.5
     epochs: int = 3
@@ -103,13 +98,13 @@ LocalLipConfig.SMOKE = LocalLipConfig()
 LocalLipConfig.FULL = LocalLipConfig(
     dataset="mnist", train_eps=1.75, n_iter=5, warmup_epochs=0.0, rampup_epochs=150.0, epochs=300,
     lr_milestones=(0.6, 0.8), select_eps=1.58, n_val_eval=5000, n_test=10000,
-    eps=(0.0, 1.0, 1.58), estimate_n_iter=100, compile=True,
+    eps=(0.0, 1.0, 1.58), estimate_n_iter=100,
 )  # fmt: skip
 LocalLipConfig.FULL_CIFAR10 = LocalLipConfig(
     dataset="cifar10", model="6c2f", train_eps=0.1551, gloro=False, n_iter=2,
     warmup_epochs=20.0, rampup_epochs=400.0, epochs=800, lr_milestones=(0.6, 0.8),
     select_eps=36 / 255, n_val_eval=5000,
-    n_test=10000, eps=(0.0, 36 / 255, 72 / 255), estimate_n_iter=100, compile=True,
+    n_test=10000, eps=(0.0, 36 / 255, 72 / 255), estimate_n_iter=100,
 )  # fmt: skip
 
 #: experiment name -> config class (each has SMOKE and FULL presets; some have more)

@@ -70,7 +70,7 @@ def run_locallip(cfg: LocalLipConfig, out_dir=None, *, device=None,
     objective = LocalLip(eps=cfg.train_eps, warmup_epochs=cfg.warmup_epochs,
                          rampup_epochs=cfg.rampup_epochs, gloro=cfg.gloro,
                          sparsity=cfg.sparsity, sp_thres=cfg.sp_thres,
-                         n_iter=cfg.n_iter, compile=cfg.compile)  # fmt: skip
+                         n_iter=cfg.n_iter)  # fmt: skip
     tcfg = TrainConfig(
         epochs=cfg.epochs, lr=cfg.lr, lr_milestones=cfg.lr_milestones,
         batch_size=cfg.batch_size, select_on="val_cert_acc",

@@ -141,11 +141,11 @@ def _clipped_relu_local(module: ClippedReLU, ctx: BoundContext) -> LayerBound:
     r"""Fixed where the box has :math:`\overline{z} \le 0` (dead) or :math:`\underline{z} \ge
     \theta` (saturated); the row mask refines the previous affine factor."""
     from ..bounds.local import FOLDED, close_pending, param, state_of
-    from ..bounds.local_kernels import clip_box, kernel
+    from ..bounds.local_kernels import clip_box
 
     st = state_of(ctx)
     theta = param(module.theta, st)[None]
-    mu, lo, hi, varies = kernel(clip_box, st.fused)(st.mu, st.lo, st.hi, theta)
+    mu, lo, hi, varies = clip_box(st.mu, st.lo, st.hi, theta)
     if st.grad and st.sparsity is not None:  # sparsity: boxes below 0 or above the threshold
         st.sparsity.append(
             torch.relu(st.hi).mean() + st.sp_thres * torch.relu(theta - st.lo).mean()

@@ -42,11 +42,6 @@ class LocalLip:
         Weight of the saturation term inside the sparsity loss.
     n_iter : int
         Power-iteration steps per local factor (the paper: 2 on CIFAR-10, 5 on MNIST).
-    compile : bool
-        Fuse the walk's elementwise rules with ``torch.compile``
-        (:mod:`lipviz.bounds.local_kernels`): faster steps once the kernels are built (a
-        one-off cost of a minute or so, worth it for long runs), the same values up to
-        rounding.
 
     Examples
     --------
@@ -61,7 +56,6 @@ class LocalLip:
     sparsity: float = 0.0
     sp_thres: float = 0.1
     n_iter: int = 2
-    compile: bool = False
     needs_lipschitz = False
     walks_model = True  # the bound walk calls the layers, not the forward pass (no torchrun)
 
@@ -117,8 +111,7 @@ class LocalLip:
                                                             "kappa": kappa}  # fmt: skip
         worst, sparsity, logits = local_worst_logits(model, x, y, eps, n_iter=self.n_iter,
                                                      sp_thres=self.sp_thres,
-                                                     sparsity=self.sparsity > 0,
-                                                     compile=self.compile)  # fmt: skip
+                                                     sparsity=self.sparsity > 0)  # fmt: skip
         logits, worst = logits.to(x.dtype), worst.to(x.dtype)
         clean = nn.functional.cross_entropy(logits, y)
         info = {"logits": logits, "eps": eps, "kappa": kappa}
