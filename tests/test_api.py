@@ -22,6 +22,7 @@ MODULES = [
     "lipviz.bounds.local",
     "lipviz.bounds.local_norms",
     "lipviz.bounds.local_kernels",
+    "lipviz.bounds.local_state",
     "lipviz.config",
     "lipviz.data",
     "lipviz.attacks",

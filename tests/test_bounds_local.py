@@ -172,3 +172,23 @@ def test_sound_local_bound_dominates_the_exact_constant_on_the_disc():
     # on small discs most neurons are fixed: the masks must cut the bound well below the
     # global one (0.24-0.49 against 1.59 here; the exact constants are 0.06-0.19)
     assert (smallest < 0.5 * glob).all()
+
+
+def test_training_walk_skips_the_first_ibp_pass_without_changing_the_loss():
+    # a training walk on the input ball's own box takes the ball's box after the first layer
+    # (||w||_2 <= ||w||_1); a traced walk makes the full IBP pass: same boxes, same gradients
+    from lipviz.bounds.local import local_walk
+
+    model = lipviz.create_model("4c3f", activation="clipped-relu", normalize=None).double()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 28, 28, generator=gen, dtype=torch.float64)
+    results = []
+    for trace in (False, True):
+        _, _, st = local_walk(model, x, 0.5, mode="estimate", n_iter=2, grad=True, trace=trace)
+        total = st.lo.sum() + st.hi.sum() + st.mu.sum()
+        results.append((st.lo.detach(), st.hi.detach(),
+                        torch.autograd.grad(total, list(model.parameters()))))  # fmt: skip
+    (lo_a, hi_a, g_a), (lo_b, hi_b, g_b) = results
+    assert torch.allclose(lo_a, lo_b, atol=1e-10) and torch.allclose(hi_a, hi_b, atol=1e-10)
+    for a, b in zip(g_a, g_b, strict=True):
+        assert torch.allclose(a, b, atol=1e-8, rtol=1e-6)

@@ -25,7 +25,7 @@ the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -34,6 +34,7 @@ from .conv import conv_linear_op
 from .guards import current_weight
 from .local_kernels import centre_halfwidth, meet_box
 from .local_norms import masked_norms
+from .local_state import FOLDED, LocalState, param, state_of
 from .registry import BoundContext, LayerBound, register_bound
 
 __all__ = [
@@ -47,86 +48,6 @@ __all__ = [
     "state_of",
 ]
 
-
-@dataclass
-class LocalState:
-    """What a local walk carries from layer to layer, per input (float64).
-
-    Attributes
-    ----------
-    mu, lo, hi : Tensor
-        The centre and the box of the current activations, shape ``(N, *shape)``.
-    radius : Tensor
-        Shape ``(N,)``: every activation reachable from the input ball lies within this l2
-        distance of ``mu``.
-    mask : Tensor or None
-        Bool, shape ``(N, *shape)``: the coordinates that may vary on the ball (None: all).
-    sound : bool
-        Sound factors (True) or power-iteration estimates.
-    n_iter : int
-        Power-iteration steps of estimates.
-    pending : dict or None
-        The last affine layer, until the next layer closes it (an activation with its row
-        mask): its factor is computed once, with both masks (:func:`close_pending`).
-    last : dict or None
-        The state at the input of the last affine layer (for worst-case logits).
-    fixed : list of dict
-        Per activation: the fraction of its neurons fixed on each ball.
-    grad : bool
-        Training: keep gradients in the weights and thresholds (estimates only).
-    dtype : torch.dtype
-        The dtype of the propagation (float64 for certificates).
-    sparsity : list of Tensor or None
-        Training: the sparsity terms of the activations (Huang et al.'s sparsity loss); None
-        when they are not collected.
-    factors : list of dict
-        The factors of the closed affine layers (``layer``, ``_id``, ``values``, ``method``).
-    trace : list of dict or None
-        When a list: per affine layer, its output's centre, IBP box and ball box (for figures).
-    sp_thres : float
-        The weight of the saturation term in the sparsity loss of clipped ReLUs.
-    """
-
-    mu: torch.Tensor
-    lo: torch.Tensor
-    hi: torch.Tensor
-    radius: torch.Tensor
-    mask: torch.Tensor | None = None
-    sound: bool = True
-    n_iter: int = 100
-    pending: dict | None = None
-    last: dict | None = None
-    fixed: list = field(default_factory=list)
-    grad: bool = False
-    dtype: torch.dtype = torch.float64
-    sparsity: list | None = field(default_factory=list)
-    sp_thres: float = 0.1
-    factors: list = field(default_factory=list)
-    trace: list | None = None
-
-
-def state_of(ctx: BoundContext) -> LocalState:
-    """The :class:`LocalState` of a local walk.
-
-    Parameters
-    ----------
-    ctx : BoundContext
-        The context a local rule received.
-
-    Returns
-    -------
-    LocalState
-        ``ctx.extras["local"]``, shared by every rule of the walk.
-    """
-    return ctx.extras["local"]
-
-
-def param(t: torch.Tensor, st: LocalState) -> torch.Tensor:
-    """A weight, bias or threshold in the walk's dtype, detached unless training."""
-    return (t if st.grad else t.detach()).to(st.dtype)
-
-
-FOLDED = "1 (its mask of fixed neurons is in the previous layer's factor)"
 
 # --- the rules ----------------------------------------------------------------------------------
 
@@ -166,15 +87,24 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
     st.last = {"mu": st.mu, "lo": st.lo, "hi": st.hi, "radius": st.radius, "mask": cols,
                "module": module}  # fmt: skip
     shape = (-1, *([1] * (st.mu.dim() - 1)))
-    centre, half = centre_halfwidth(st.lo, st.hi)
-    mu, mid, rad = lin(st.mu), lin(centre), absop(half)
-    b = None if bias is None else bias.view(1, -1, *([1] * (mu.dim() - 2)))
     if st.grad:  # training: the unmasked row norms (as the reference code; never smaller, one
         # input's worth of work instead of the batch's)
         rownorm = sq(torch.ones_like(st.mu[:1])).clamp_min(1e-30).sqrt()
     else:
         rownorm = sq(cols.to(st.dtype)).clamp_min(1e-30).sqrt()
-    mu, lo, hi = meet_box(mu, mid, rad, b, st.radius.view(shape), rownorm)
+    if st.grad and st.trace is None and st.lo is st.ball_box[0] and st.hi is st.ball_box[1]:
+        # training on the input ball's own box mu +- radius: the ball's box is inside the IBP
+        # box (||w_j||_2 <= ||w_j||_1), so the box is mu' +- radius ||w_j||_2, no IBP pass
+        mu = lin(st.mu)
+        if bias is not None:
+            mu = mu + bias.view(1, -1, *([1] * (mu.dim() - 2)))
+        reach = st.radius.view(shape) * rownorm
+        lo, hi, mid, rad = mu - reach, mu + reach, None, None
+    else:
+        centre, half = centre_halfwidth(st.lo, st.hi)
+        mu, mid, rad = lin(st.mu), lin(centre), absop(half)
+        b = None if bias is None else bias.view(1, -1, *([1] * (mu.dim() - 2)))
+        mu, lo, hi = meet_box(mu, mid, rad, b, st.radius.view(shape), rownorm)
     if st.trace is not None:
         mid, reach = (mid if b is None else mid + b), st.radius.view(shape) * rownorm
         st.trace.append({"layer": ctx.name, "mu": mu.detach(), "ibp": (mid - rad, mid + rad),
@@ -247,7 +177,10 @@ def _reshape_local(module, ctx: BoundContext) -> LayerBound:
     """Shape changes only (Dropout is the identity in eval mode)."""
     st = state_of(ctx)
     shape = (len(st.mu), *ctx.outputs.shape[1:])  # the walker may follow a batch of one
+    ball = st.lo is st.ball_box[0] and st.hi is st.ball_box[1]
     st.mu, st.lo, st.hi = (t.reshape(shape) for t in (st.mu, st.lo, st.hi))
+    if ball:
+        st.ball_box = (st.lo, st.hi)
     if st.mask is not None:
         st.mask = st.mask.reshape(shape)
     return LayerBound(torch.ones(len(st.mu), dtype=st.dtype), "1 (reshape)", True)
@@ -342,7 +275,8 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
     st = LocalState(mu=mu, lo=lo, hi=hi, radius=eps_t.clone(), sound=mode == "sound",
                     n_iter=n_iter, grad=grad, dtype=dtype, sp_thres=sp_thres,
                     sparsity=[] if grad and sparsity else None,
-                    trace=[] if trace else None)  # fmt: skip
+                    trace=[] if trace else None,
+                    ball_box=(lo, hi) if box is None else (None, None))  # fmt: skip
     ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
     with eval_mode(model), torch.set_grad_enabled(grad):
         # the rules read and write the state; the walker's own pass only follows the calls and

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..bounds.local_kernels import clip_relu
 from ..bounds.registry import BoundContext, LayerBound, register_bound
 
 __all__ = ["ClippedMaxMin", "ClippedReLU"]
@@ -55,7 +56,7 @@ class ClippedReLU(nn.Module):
         if tuple(x.shape[1:]) != tuple(self.theta.shape):
             msg = f"ClippedReLU expects (N, {tuple(self.theta.shape)}), got {tuple(x.shape)}"
             raise ValueError(msg)
-        return torch.minimum(torch.relu(x), self.theta)
+        return clip_relu(x, self.theta)
 
     def project_(self) -> None:
         """Clamp the thresholds to :math:`\\theta \\ge 0` in place (after an optimiser step)."""
