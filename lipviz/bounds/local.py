@@ -144,9 +144,13 @@ def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
         return one
     if rows is not None:
         rows = rows.reshape(pending["out_shape"])  # undo a reshape between the two layers
+    # estimates of a certification walk iterate in float32 (fast convolutions; power iteration
+    # is a lower estimate anyway) from the float64 walk's start vectors
+    fast = torch.float32 if not (st.sound or st.grad) and st.dtype == torch.float64 else st.dtype
     values, method = masked_norms(pending["module"], pending["in_shape"], pending["cols"], rows,
-                                  sound=st.sound, dtype=st.dtype, n_iter=st.n_iter,
-                                  grad=st.grad)  # fmt: skip
+                                  sound=st.sound, dtype=fast, n_iter=st.n_iter, grad=st.grad,
+                                  start_dtype=st.dtype)  # fmt: skip
+    values = values.to(st.dtype)
     st.radius = pending["radius"] * values
     st.factors.append({"layer": pending["layer"], "_id": id(pending["module"]),
                        "values": values, "method": method})  # fmt: skip
@@ -315,7 +319,8 @@ def local_lipschitz_bound(model: nn.Module, x: torch.Tensor, eps, mode: str = "s
     eps : float or Tensor
         Radius (or radii, shape ``(N,)``) in input units (36/255, not 36).
     mode : {"sound", "estimate"}
-        ``sound``: guaranteed factors; ``estimate``: power iteration (may under-estimate).
+        ``sound``: guaranteed factors; ``estimate``: power iteration (may under-estimate;
+        iterated in float32 from the float64 walk's start vectors).
     n_iter : int
         Power-iteration steps of ``estimate`` mode.
     box : (float, float), optional

@@ -96,21 +96,24 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
 _STARTS: dict = {}
 
 
-def _start_vectors(shape, dtype, device) -> torch.Tensor:
-    """Gaussian start vectors from seed 0 (the same every call, so cached: one per shape)."""
-    key = (tuple(shape), dtype, str(device))
+def _start_vectors(shape, dtype, device, start_dtype=None) -> torch.Tensor:
+    """Gaussian start vectors from seed 0, drawn in ``start_dtype`` (default ``dtype``) and
+    cast to ``dtype`` (the same every call, so cached: one per shape)."""
+    key = (tuple(shape), dtype, start_dtype, str(device))
     if key not in _STARTS:
         if len(_STARTS) > 16:  # O(batch) memory: keep a few shapes only
             _STARTS.clear()
         gen = torch.Generator().manual_seed(0)
-        _STARTS[key] = torch.randn(shape, generator=gen, dtype=dtype).to(device)
+        draw = torch.randn(shape, generator=gen, dtype=start_dtype or dtype)
+        _STARTS[key] = draw.to(device=device, dtype=dtype)
     return _STARTS[key]
 
 
-def _top_vector(op, adjoint, in_shape, dtype, device, n_iter: int = 30) -> torch.Tensor:
+def _top_vector(op, adjoint, in_shape, dtype, device, n_iter: int = 30,
+                start_dtype=None) -> torch.Tensor:  # fmt: skip
     """The top right singular vector of the unmasked operator, by power iteration on a batch
     of one (cheap next to the batch's iterations); no state is kept between calls."""
-    u = _start_vectors((1, *in_shape), dtype, device)
+    u = _start_vectors((1, *in_shape), dtype, device, start_dtype)
     with torch.no_grad():
         for _ in range(n_iter):
             u = adjoint(op(u / u.norm().clamp_min(1e-30)))
@@ -122,7 +125,7 @@ def _unit(u: torch.Tensor) -> torch.Tensor:
 
 
 def _power_norms(op, adjoint, in_shape, cols, rows, n_iter: int, dtype=torch.float64,
-                 grad_op=None):  # fmt: skip
+                 grad_op=None, start_dtype=None):  # fmt: skip
     """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate).
 
     The iterations start from the unmasked operator's top singular vector (a stateless warm
@@ -135,9 +138,9 @@ def _power_norms(op, adjoint, in_shape, cols, rows, n_iter: int, dtype=torch.flo
     """
     cols = cols.to(dtype)
     rows = rows.to(dtype) if rows is not None else None
-    noise = _start_vectors((len(cols), *in_shape), dtype, cols.device)
+    noise = _start_vectors((len(cols), *in_shape), dtype, cols.device, start_dtype)
     with torch.no_grad():
-        top = _top_vector(op, adjoint, in_shape, dtype, cols.device)
+        top = _top_vector(op, adjoint, in_shape, dtype, cols.device, start_dtype=start_dtype)
         u = (top + 0.1 * noise / noise[0].norm()) * cols
         for _ in range(max(n_iter, 1)):
             y = op(_unit(u))
@@ -173,7 +176,7 @@ def _adjoint(module, weight, in_shape):
 
 
 def masked_norms(module, in_shape, cols, rows, *, sound: bool, dtype=torch.float64,
-                 n_iter: int = 2, grad: bool = False):  # fmt: skip
+                 n_iter: int = 2, grad: bool = False, start_dtype=None):  # fmt: skip
     """The masked operator norm of an affine module, per input, and how it was computed.
 
     Parameters
@@ -194,6 +197,9 @@ def masked_norms(module, in_shape, cols, rows, *, sound: bool, dtype=torch.float
         Power-iteration steps of an estimate.
     grad : bool
         Estimates differentiable in the weights (training).
+    start_dtype : torch.dtype, optional
+        The dtype the start vectors are drawn in (default ``dtype``): float64 start vectors
+        cast to float32 make a float32 estimate start where a float64 one would.
 
     Returns
     -------
@@ -213,5 +219,5 @@ def masked_norms(module, in_shape, cols, rows, *, sound: bool, dtype=torch.float
             ops.append(conv_linear_op(module, weight))
     adjoint = _adjoint(module, w.detach().to(dtype), tuple(in_shape))
     norms = _power_norms(ops[0], adjoint, in_shape, cols, rows, n_iter, dtype,
-                         ops[1] if grad else None)  # fmt: skip
+                         ops[1] if grad else None, start_dtype)  # fmt: skip
     return norms, f"power iteration on the masked operator ({n_iter} steps)"
