@@ -51,18 +51,20 @@ def _linear_op(module, weight):
 
 def _passes_only(model, x):
     """Only the linear passes a Local-Lip step must make (``n_iter`` 2), with no elementwise
-    work in between: per affine layer the centre, IBP centre and IBP radius with gradients, two
-    power-iteration steps without, the final differentiable norm pass, then the backward pass
-    and the optimiser step. What a step costs before any box, mask or loss is computed."""
+    work in between: per affine layer the centre, IBP centre and IBP radius with gradients (the
+    centre only in the first layer, whose box is the input ball's), two power-iteration steps
+    without, the final differentiable norm pass, then the backward pass and the optimiser step.
+    What a step costs before any box, mask or loss is computed."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     affine = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
 
     def step():
         h, total = x, 0.0
-        for m in affine:
+        for i, m in enumerate(affine):
             h = h.flatten(1) if isinstance(m, nn.Linear) else h
             op, absop = (_linear_op(m, k) for k in (m.weight, m.weight.abs()))
-            mu, mid, rad = op(h), op(h), absop(h)
+            mu = op(h)
+            mid, rad = (mu, mu) if i == 0 else (op(h), absop(h))
             with torch.no_grad():
                 u, adjoint = h.detach(), _adjoint(m, h.shape)
                 for _ in range(2):
