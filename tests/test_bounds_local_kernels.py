@@ -73,3 +73,28 @@ def test_clip_box_relu_form_under_autograd_matches_clamp():
     z = torch.tensor([[-0.2, 0.5, 2.0]], requires_grad=True)
     out = clip_box(z, z, z, neg)[0]
     assert torch.equal(out, torch.clamp(z, torch.zeros_like(neg), neg))
+
+
+def test_pair_and_threshold_forms_under_autograd_match_maximum_and_minimum():
+    from lipviz.bounds.local_kernels import at_least, at_most, pair_max_min
+
+    a, b, theta = _leaves((6, 4), (6, 4), (1, 4), seed=3)
+    cases = [
+        (lambda: pair_max_min(a, b), lambda: (torch.maximum(a, b), torch.minimum(a, b))),
+        (lambda: (at_most(a, theta),), lambda: (torch.minimum(a, theta),)),
+        (lambda: (at_least(a, theta),), lambda: (torch.maximum(a, theta),)),
+    ]
+    for fast, exact in cases:
+        got, want = fast(), exact()
+        for g, w in zip(got, want, strict=True):
+            assert torch.allclose(g, w, atol=1e-12)
+        grads = [
+            torch.autograd.grad(
+                sum(t.sum() * (i + 2) for i, t in enumerate(out)), (a, b, theta), allow_unused=True
+            )  # fmt: skip
+            for out in (got, want)
+        ]
+        for ga, gb in zip(*grads, strict=True):
+            assert (ga is None and gb is None) or torch.allclose(ga, gb, atol=1e-12)
+        with torch.no_grad():  # without autograd: the exact operations
+            assert all(torch.equal(g, w) for g, w in zip(fast(), exact(), strict=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..bounds.local_kernels import clip_relu
+from ..bounds.local_kernels import at_least, at_most, clip_relu, pair_max_min
 from ..bounds.registry import BoundContext, LayerBound, register_bound
 
 __all__ = ["ClippedMaxMin", "ClippedReLU"]
@@ -111,9 +111,8 @@ class ClippedMaxMin(nn.Module):
         if x.dim() < 2 or (x.shape[1] // 2, *x.shape[2:]) != half or x.shape[1] % 2:
             msg = f"ClippedMaxMin expects (N, {2 * half[0]}, {half[1:]}), got {tuple(x.shape)}"
             raise ValueError(msg)
-        a, b = x[:, 0::2], x[:, 1::2]
-        hi = torch.minimum(torch.maximum(a, b), self.theta_max)
-        lo = torch.maximum(torch.minimum(a, b), self.theta_min)
+        hi, lo = pair_max_min(x[:, 0::2], x[:, 1::2])
+        hi, lo = at_most(hi, self.theta_max), at_least(lo, self.theta_min)
         return torch.stack([hi, lo], dim=2).flatten(1, 2)
 
     def to_plain(self) -> nn.Module:
@@ -163,19 +162,15 @@ def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:
 
     close_pending(st, None)  # a permutation per piece: no row mask for the previous layer
     lo_a, lo_b, hi_a, hi_b = st.lo[:, 0::2], st.lo[:, 1::2], st.hi[:, 0::2], st.hi[:, 1::2]
-    mu_hi, mu_lo = (
-        torch.maximum(st.mu[:, 0::2], st.mu[:, 1::2]),
-        torch.minimum(st.mu[:, 0::2], st.mu[:, 1::2]),
-    )
-    top_lo, top_hi = torch.maximum(lo_a, lo_b), torch.maximum(hi_a, hi_b)
-    bot_lo, bot_hi = torch.minimum(lo_a, lo_b), torch.minimum(hi_a, hi_b)
+    mu_hi, mu_lo = pair_max_min(st.mu[:, 0::2], st.mu[:, 1::2])
+    (top_lo, bot_lo), (top_hi, bot_hi) = pair_max_min(lo_a, lo_b), pair_max_min(hi_a, hi_b)
     if theta_max is not None and st.grad and st.sparsity is not None:
         st.sparsity.append(
             torch.relu(theta_max - top_lo).mean() + torch.relu(bot_hi - theta_min).mean()
         )
     if theta_max is not None:
-        mu_hi, top_lo, top_hi = (torch.minimum(t, theta_max) for t in (mu_hi, top_lo, top_hi))
-        mu_lo, bot_lo, bot_hi = (torch.maximum(t, theta_min) for t in (mu_lo, bot_lo, bot_hi))
+        mu_hi, top_lo, top_hi = (at_most(t, theta_max) for t in (mu_hi, top_lo, top_hi))
+        mu_lo, bot_lo, bot_hi = (at_least(t, theta_min) for t in (mu_lo, bot_lo, bot_hi))
     pair_varies = None if st.mask is None else st.mask[:, 0::2] | st.mask[:, 1::2]
     top_var, bot_var = top_hi > top_lo, bot_hi > bot_lo  # a degenerate box is a constant
     if pair_varies is not None:
