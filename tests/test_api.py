@@ -52,6 +52,7 @@ MODULES = [
     "lipviz.train.distributed",
     "lipviz.train.objectives",
     "lipviz.train.objectives_local",
+    "lipviz.train.settings",
     "lipviz.viz",
     "lipviz.viz.compute",
     "lipviz.viz.compute_layers",
