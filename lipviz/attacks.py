@@ -15,7 +15,9 @@ from .state import frozen
 __all__ = ["AttackResult", "check_eps", "margin_loss", "minimal_l2", "pgd_l2"]
 
 
-def check_eps(eps, x: torch.Tensor, box=(0.0, 1.0)) -> torch.Tensor:
+def check_eps(
+    eps, x: torch.Tensor, box=(0.0, 1.0), dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Validate l2 radii against the inputs; return them as a tensor of shape ``(N,)``.
 
     Raises a clear error for negative or non-finite values, and for a radius larger than the
@@ -30,11 +32,14 @@ def check_eps(eps, x: torch.Tensor, box=(0.0, 1.0)) -> torch.Tensor:
     box : tuple of float or None, default (0.0, 1.0)
         ``(low, high)``, the range of every input value. A radius above the box's l2 diameter
         ``(high - low) * sqrt(x[0].numel())`` is rejected; ``None`` skips that check.
+    dtype : torch.dtype, optional
+        The dtype of the result (default: that of ``x``). Certificates ask for float64, so
+        that an ε given as a Python float is never narrowed (0.7 in float32 is 0.6999999881).
 
     Returns
     -------
     Tensor
-        Shape ``(N,)``, in the dtype and on the device of ``x``.
+        Shape ``(N,)``, in ``dtype`` (default the dtype of ``x``), on the device of ``x``.
 
     Raises
     ------
@@ -51,7 +56,7 @@ def check_eps(eps, x: torch.Tensor, box=(0.0, 1.0)) -> torch.Tensor:
         ...
     ValueError: eps=36 is larger than the l2 diameter 2 of the input box (0.0, 1.0): ...
     """
-    eps_t = torch.as_tensor(eps, dtype=x.dtype, device=x.device).flatten()
+    eps_t = torch.as_tensor(eps, dtype=dtype or x.dtype, device=x.device).flatten()
     if eps_t.numel() == 1:
         eps_t = eps_t.expand(len(x))
     if eps_t.numel() != len(x):

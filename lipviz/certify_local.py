@@ -20,10 +20,34 @@ import torch
 from torch import nn
 
 from .bounds.guards import current_weight
-from .bounds.local import local_bound_of, local_walk
+from .bounds.local import check_local_inputs, local_bound_of, local_walk, model_dtype
+from .bounds.rounding import gamma, round_up
 from .certify import CertifiedRadii, round_down
+from .functional import margins
+from .state import eval_mode
 
-__all__ = ["local_certified", "local_certified_radius", "local_worst_logits"]
+__all__ = ["local_certified", "local_certified_radius", "local_worst_logits", "predict"]
+
+
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's own predictions: eval mode, no gradients, outside autocast, in the model's
+    dtype, on a copy of ``x`` (an in-place first layer cannot change the caller's inputs).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model in fp32 or wider (:func:`lipviz.bounds.local.model_dtype`).
+    x : Tensor
+        Inputs, shape ``(N, ...)``, no wider than the model's dtype.
+
+    Returns
+    -------
+    Tensor
+        The predicted classes, int64, shape ``(N,)``.
+    """
+    dtype = model_dtype(model)
+    with eval_mode(model), torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+        return model(x.detach().to(dtype, copy=True)).argmax(1)
 
 
 def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor, target=None):
@@ -41,15 +65,21 @@ def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor, target=None):
     w = (w if st.grad else w.detach()).to(st.dtype)
     mask = last["mask"].flatten(1).to(st.dtype)
     mu, lo, hi = (last[k].flatten(1) for k in ("mu", "lo", "hi"))
+    err = st.centre_err  # sound walks: rounding bounds of the centre logits (N, C)
     gaps = []
     for i in range(0, len(x), 64):
         sl = slice(i, i + 64)
         c = (w[None] - w[pred[sl]][:, None, :]) * mask[sl, None, :]  # (n, C, D)
         ball = last["radius"][sl, None] * c.norm(dim=2)
         up, down = (hi[sl] - mu[sl])[:, None, :], (lo[sl] - mu[sl])[:, None, :]
-        box = torch.maximum(c * up, c * down).sum(2)
+        terms = torch.maximum(c * up, c * down)
+        box = terms.sum(2)
         own = logits[sl].gather(1, pred[sl, None])
         gap = logits[sl] - own + torch.minimum(ball, box)
+        if err is not None:  # every rounding of this gap, bounded (lipviz.bounds.rounding)
+            g = gamma(c.shape[2] + 8)
+            gap = gap + g * (ball + terms.abs().sum(2) + logits[sl].abs() + own.abs())
+            gap = round_up(gap + err[sl] + err[sl].gather(1, pred[sl, None]))
         gaps.append(gap.scatter(1, pred[sl, None], float("-inf")))
     return torch.cat(gaps), pred
 
@@ -85,23 +115,22 @@ def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound",
     Tensor or (Tensor, LocalBound)
         Bool, shape ``(N,)``; False where a worst-case gap is not finite.
     """
+    eps_t, box = check_local_inputs(model, x, eps, box)  # float64: never narrowed
     if not return_bound and len(x) > batch_size:
-        from .attacks import check_eps
-
-        eps_t = check_eps(eps, x, box=box if box is not None else (0.0, 1.0))
         parts = [
             local_certified(model, x[i : i + batch_size], eps_t[i : i + batch_size], mode,
                             n_iter=n_iter, box=box, batch_size=batch_size)
             for i in range(0, len(x), batch_size)
         ]  # fmt: skip
         return torch.cat(parts)
-    walker, total, st = local_walk(model, x, eps, mode=mode, n_iter=n_iter, box=box)
-    gaps, _ = _worst_gaps(walker, st, model, x)
+    target = predict(model, x)  # the certified class is the model's own prediction
+    walker, total, st = local_walk(model, x, eps_t, mode=mode, n_iter=n_iter, box=box)
+    gaps, _ = _worst_gaps(walker, st, model, x, target=target)
     worst = gaps.amax(1)
     certified = torch.isfinite(worst) & (worst < 0)
     if not return_bound:
         return certified
-    return certified, local_bound_of(walker, total, st, mode, eps, x, box)
+    return certified, local_bound_of(walker, total, st, mode, eps_t, x, box)
 
 
 def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
@@ -139,17 +168,16 @@ def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
     n = len(x)
     lo = torch.zeros(n, dtype=torch.float64)
     hi = torch.full((n,), float(eps_max), dtype=torch.float64)
+    check_local_inputs(model, x, eps_max, box)
     ok_max = local_certified(model, x, hi, mode, n_iter=n_iter, box=box)
     for _ in range(steps):
         mid = (lo + hi) / 2
         ok = local_certified(model, x, mid, mode, n_iter=n_iter, box=box)
         lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
     radius = torch.where(ok_max, torch.full_like(lo, float(eps_max)), lo)
-    with torch.no_grad():
-        logits = model(x)
-    from .functional import margins
-
-    dtype = x.dtype if x.is_floating_point() else torch.float32
+    dtype = model_dtype(model)
+    with eval_mode(model), torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+        logits = model(x.detach().to(dtype, copy=True))
     return CertifiedRadii(radius=round_down(radius, dtype), predicted=logits.argmax(1),
                           margin=margins(logits), lipschitz=float("nan"),
                           sound=mode == "sound", form="local")  # fmt: skip

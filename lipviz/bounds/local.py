@@ -25,6 +25,7 @@ the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -36,20 +37,83 @@ from .local_kernels import centre_halfwidth, meet_box
 from .local_norms import masked_norms
 from .local_state import FOLDED, LocalState, param, state_of
 from .registry import BoundContext, LayerBound, register_bound
+from .rounding import gamma, outward, round_up, widen
 
 __all__ = [
     "LocalBound",
     "LocalState",
     "affine_local",
+    "check_box",
+    "check_local_inputs",
     "close_pending",
+    "fan_in",
     "local_bound_of",
     "local_lipschitz_bound",
     "local_walk",
+    "model_dtype",
+    "rounding_terms",
     "state_of",
 ]
 
 
 # --- the rules ----------------------------------------------------------------------------------
+
+
+def fan_in(module: nn.Linear | nn.Conv2d) -> int:
+    """The length of the dot products an affine layer computes per output.
+
+    Parameters
+    ----------
+    module : nn.Linear or nn.Conv2d
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> fan_in(nn.Conv2d(4, 8, 3, groups=2))
+    18
+    """
+    if isinstance(module, nn.Linear):
+        return module.in_features
+    return module.in_channels // module.groups * math.prod(module.kernel_size)
+
+
+def rounding_terms(module, absop, like: torch.Tensor, big: torch.Tensor, bias):
+    r"""Rounding bounds of one affine layer of a sound local walk.
+
+    Every value the layer computes (:math:`W\mu + b`, :math:`W c + b`, :math:`|W| r`) is a dot
+    product of length :math:`k` whose terms are at most :math:`|w_{ji}|\,m` in magnitude, with
+    :math:`m` the largest magnitude of the input centre and box; so it is off by at most
+    :math:`\gamma_{k+8}(\|w_j\|_1 m + |b_j|)` (:mod:`lipviz.bounds.rounding`). The ball's
+    reach :math:`\rho\,\|(WD)_j\|_2` is off by at most :math:`\gamma_{k+8}` relative.
+
+    Parameters
+    ----------
+    module : nn.Linear or nn.Conv2d
+        The layer.
+    absop : callable
+        :math:`v \mapsto |W| v` (no bias).
+    like : Tensor
+        One input of the layer, shape ``(1, *in_shape)``.
+    big : Tensor
+        The largest magnitude per input, broadcastable to the output ``(N, 1, ...)``.
+    bias : Tensor or None
+        The bias in the walk's dtype.
+
+    Returns
+    -------
+    (Tensor, float)
+        The absolute error bound of every output (broadcastable to ``(N, *out)``) and the
+        relative error of the reach.
+    """
+    g = gamma(fan_in(module) + 8, like.dtype)
+    absrow = absop(torch.ones_like(like))  # ||w_j||_1 per output (padding included)
+    err = absrow * big
+    if bias is not None:
+        err = err + bias.abs().view(1, -1, *([1] * (err.dim() - 2)))
+    return g * err, g
 
 
 @register_bound(nn.Linear, nn.Conv2d, local=True)
@@ -84,6 +148,10 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
             raise TypeError(msg)
         lin, sq, absop = (conv_linear_op(module, k) for k in (w, w * w, w.abs()))
     cols = st.mask if st.mask is not None else torch.ones_like(st.mu, dtype=torch.bool)
+    exact = st.sound and not st.grad
+    if exact:  # the largest magnitude per input, before the state moves on (rounding terms)
+        big = torch.maximum(st.mu.abs(), torch.maximum(st.lo.abs(), st.hi.abs()))
+        big = big.flatten(1).amax(1)
     st.last = {"mu": st.mu, "lo": st.lo, "hi": st.hi, "radius": st.radius, "mask": cols,
                "module": module}  # fmt: skip
     shape = (-1, *([1] * (st.mu.dim() - 1)))
@@ -105,12 +173,20 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
         mu, mid, rad = lin(st.mu), lin(centre), absop(half)
         b = None if bias is None else bias.view(1, -1, *([1] * (mu.dim() - 2)))
         mu, lo, hi = meet_box(mu, mid, rad, b, st.radius.view(shape), rownorm)
+    err_norm = None
+    if exact:  # every computed value is within err of the exact one (rounding_terms)
+        err, rel = rounding_terms(module, absop, st.mu[:1], big.view(shape), bias)
+        lo, hi = widen(lo, hi, err + rel * st.radius.view(shape) * rownorm)
+        mu = torch.minimum(torch.maximum(mu, lo), hi)  # the centre stays in its box
+        st.centre_err = err.expand_as(mu)
+        err_norm = st.centre_err.flatten(1).norm(dim=1)
     if st.trace is not None:
         mid, reach = (mid if b is None else mid + b), st.radius.view(shape) * rownorm
         st.trace.append({"layer": ctx.name, "mu": mu.detach(), "ibp": (mid - rad, mid + rad),
                          "ball": (mu - reach, mu + reach)})  # fmt: skip
     st.pending = {"module": module, "in_shape": ctx.in_shape, "cols": cols, "layer": ctx.name,
-                  "radius": st.radius, "out_shape": mu.shape}  # fmt: skip
+                  "radius": st.radius, "out_shape": mu.shape,
+                  "err": err_norm}  # fmt: skip
     st.mu, st.lo, st.hi, st.mask, st.radius = mu, lo, hi, None, None
     one = torch.ones(len(mu), dtype=st.dtype, device=mu.device)
     return LayerBound(one, "pending: the factor with the next layer's mask", st.sound)
@@ -152,6 +228,8 @@ def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
                                   start_dtype=st.dtype)  # fmt: skip
     values = values.to(st.dtype)
     st.radius = pending["radius"] * values
+    if pending.get("err") is not None:  # sound walks: the centre's own rounding joins the radius
+        st.radius = round_up(st.radius * (1 + gamma(4)) + pending["err"])
     st.factors.append({"layer": pending["layer"], "_id": id(pending["module"]),
                        "values": values, "method": method})  # fmt: skip
     return one
@@ -224,10 +302,144 @@ class LocalBound:
         return self.mode == "sound"
 
 
-def _check_local_eps(eps, x: torch.Tensor, box) -> torch.Tensor:
+def check_box(box) -> tuple[float, float] | None:
+    """A valid input range as two finite floats ``low < high``, or None.
+
+    Parameters
+    ----------
+    box : (float, float) or None
+        The range of every input value.
+
+    Returns
+    -------
+    (float, float) or None
+
+    Raises
+    ------
+    ValueError
+        Unless ``box`` is None or two finite numbers with ``low < high``.
+
+    Examples
+    --------
+    >>> check_box((0, 1))
+    (0.0, 1.0)
+    >>> check_box((1, 0))
+    Traceback (most recent call last):
+    ...
+    ValueError: box must be (low, high) with finite low < high, got (1, 0)
+    """
+    if box is None:
+        return None
+    try:
+        if isinstance(box, (str, bytes)):
+            raise TypeError
+        low, high = (float(v) for v in box)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        msg = f"box must be (low, high) with finite low < high, got {box!r}"
+        raise ValueError(msg)
+    return low, high
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype a model computes in, for certificates: float32 or float64.
+
+    Parameters
+    ----------
+    model : nn.Module
+
+    Returns
+    -------
+    torch.dtype
+        float64 if any floating parameter or buffer is float64, else float32.
+
+    Raises
+    ------
+    ValueError
+        For a float16 or bfloat16 parameter or buffer: certificates are computed in fp32 or
+        wider.
+    """
+    dtypes = {t.dtype for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()}
+    if dtypes & {torch.float16, torch.bfloat16}:
+        msg = "certificates are computed in fp32 or wider: convert the model with model.float()"
+        raise ValueError(msg)
+    return torch.float64 if torch.float64 in dtypes else torch.float32
+
+
+def check_local_inputs(model: nn.Module, x: torch.Tensor, eps, box, *, training: bool = False):
+    """The input contract of every local bound and certificate; the radii in float64.
+
+    Checked: ``x`` is a batched floating tensor of finite values, no wider than the model's
+    dtype, inside ``box`` when one is given; the model computes in fp32 or wider; ``eps`` is
+    finite, >= 0, one value or one per input, and not larger than the input box's diameter (an
+    ε in 0-255 units). The radii are converted to float64 exactly, never through ``x``'s dtype
+    (0.7 in float32 is 0.6999999881: the ball would shrink).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model.
+    x : Tensor
+        Inputs, shape ``(N, *input_shape)``.
+    eps : float, sequence or Tensor
+        Radius or radii in input units.
+    box : (float, float) or None
+        The valid input range.
+    training : bool
+        A training walk (its model may be in a mixed-precision dtype; nothing is certified).
+
+    Returns
+    -------
+    (Tensor, tuple or None)
+        The radii, float64, shape ``(N,)``, and the checked box.
+
+    Raises
+    ------
+    ValueError
+        For any input outside the contract, with a sentence saying what to do.
+    """
     from ..attacks import check_eps
 
-    return check_eps(eps, x, box=box if box is not None else (0.0, 1.0)).double()
+    if not isinstance(x, torch.Tensor):
+        msg = f"x must be a torch.Tensor, got {type(x).__name__}"
+        raise TypeError(msg)
+    if x.dim() < 2:
+        msg = f"x must be batched (N, ...), got shape {tuple(x.shape)}"
+        raise ValueError(msg)
+    if len(x) == 0:
+        msg = "x holds no inputs (N = 0)"
+        raise ValueError(msg)
+    if not x.is_floating_point():
+        msg = (
+            f"x must be a floating tensor in input units (e.g. images scaled to [0, 1]), got "
+            f"{x.dtype}: convert it explicitly"
+        )
+        raise ValueError(msg)
+    if not training:
+        dtype = model_dtype(model)
+        if x.dtype.itemsize > dtype.itemsize:
+            msg = (
+                f"x is {x.dtype} but the model computes in {dtype}: rounding x would certify "
+                "other points. Convert the model (model.double()) or x explicitly."
+            )
+            raise ValueError(msg)
+    if not bool(torch.isfinite(x).all()):
+        msg = "x contains NaN or inf: no certificate is given for a non-finite input"
+        raise ValueError(msg)
+    box = check_box(box)
+    if box is not None:
+        low, high = float(x.min()), float(x.max())
+        if low < box[0] or high > box[1]:
+            msg = (
+                f"x lies outside the box {box} (its values span [{low:.4g}, {high:.4g}]): "
+                "the box is the range of the model's inputs. Standardised data? Put the "
+                "normalisation inside the model (lipviz.Normalize) and pass inputs in their own "
+                "range, or pass the data's range as box (or box=None)."
+            )
+            raise ValueError(msg)
+    eps_t = check_eps(eps, x, box=box if box is not None else (0.0, 1.0), dtype=torch.float64)
+    return eps_t, box
 
 
 def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
@@ -263,17 +475,17 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
     if mode not in ("sound", "estimate"):
         msg = f"mode must be 'sound' or 'estimate', got {mode!r}"
         raise ValueError(msg)
-    if x.dim() < 2:
-        msg = f"x must be batched (N, ...), got shape {tuple(x.shape)}"
-        raise ValueError(msg)
     if grad and mode != "estimate":
         msg = "training walks (grad=True) use power-iteration estimates: mode='estimate'"
         raise ValueError(msg)
+    eps_t, box = check_local_inputs(model, x, eps, box, training=grad)
     dtype = x.dtype if grad else torch.float64
-    eps_t = _check_local_eps(eps, x, box).to(dtype)
-    mu = x.detach().to(dtype)
+    eps_t = eps_t.to(dtype)
+    mu = x.detach().to(dtype, copy=True)  # the caller's tensor is never touched
     shape = (-1, *([1] * (mu.dim() - 1)))
     lo, hi = mu - eps_t.view(shape), mu + eps_t.view(shape)
+    if mode == "sound" and not grad:  # the ball rounded outward: never smaller than asked
+        lo, hi = outward(lo, hi)
     if box is not None:
         lo, hi = lo.clamp(min=box[0], max=box[1]), hi.clamp(min=box[0], max=box[1])
     st = LocalState(mu=mu, lo=lo, hi=hi, radius=eps_t.clone(), sound=mode == "sound",
@@ -285,7 +497,8 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
     with eval_mode(model), torch.set_grad_enabled(grad):
         # the rules read and write the state; the walker's own pass only follows the calls and
         # their shapes, so a training walk lets it run on one input instead of the batch
-        walker, (total, _, _) = walk(model, x[:1] if grad else x, ctx)
+        # (on a copy: an in-place first layer must not change the caller's inputs)
+        walker, (total, _, _) = walk(model, (x[:1] if grad else x).detach().clone(), ctx)
         if grad:
             return walker, None, st
         close_pending(st, None)
@@ -358,4 +571,11 @@ def local_bound_of(walker, total, st: LocalState, mode: str, eps, x, box) -> Loc
         {"layer": f["layer"], "fixed_fraction": 1.0 - float(f["varies"].double().mean())}
         for f in st.fixed
     ])  # fmt: skip
-    return LocalBound(total, mode, _check_local_eps(eps, x, box), table, fixed)
+    if mode == "sound" and not bool(torch.isfinite(total).all()):
+        msg = "the local bound is not finite; check the weights for inf/NaN"
+        raise ValueError(msg)
+    from ..attacks import check_eps
+
+    box = check_box(box)
+    eps_t = check_eps(eps, x, box=box if box is not None else (0.0, 1.0), dtype=torch.float64)
+    return LocalBound(total, mode, eps_t, table, fixed)

@@ -10,6 +10,7 @@ power iteration on the masked operator, as Huang et al. (NeurIPS 2021) do: a *lo
 from __future__ import annotations
 
 import hashlib
+import math
 
 import torch
 from torch import nn
@@ -17,19 +18,41 @@ from torch import nn
 from ..functional import conv_norm_fft
 from .conv import conv_linear_op
 from .guards import current_weight
+from .rounding import gamma, round_up
 
 __all__ = ["masked_norms"]
 
 
+def _top_eigenvalue(gram: torch.Tensor, inner: int, frob2: float) -> tuple[float, float]:
+    r"""The largest eigenvalue of ``gram`` and a rounding term: their sum bounds the largest
+    eigenvalue of the exact Gram matrix that ``gram``
+    approximates, in floating point.
+
+    ``gram`` was formed by dot products of length ``inner`` (and at most one subtraction) from
+    matrices whose squared Frobenius norms sum to ``frob2``: each entry is off by at most
+    :math:`\gamma_{k+2}` times the matching entry of :math:`|A||A|^\top`, whose spectral norm
+    is at most ``frob2``; the symmetric eigensolver is backward stable (its error is at most a
+    small multiple of :math:`n u \|G\|_2`, Weyl). The term bounds both
+    (:mod:`lipviz.bounds.rounding`).
+    """
+    n = gram.shape[0]
+    top = float(torch.linalg.eigvalsh(gram)[-1])
+    return max(top, 0.0), (gamma(2 * inner + 4) + gamma(4 * n + 8)) * frob2
+
+
 def _dense_norms(weight: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor | None):
-    r"""Exact :math:`\|D_{\text{rows}} W D_{\text{cols}}\|_2` per input, float64.
+    r"""Sound :math:`\|D_{\text{rows}} W D_{\text{cols}}\|_2` per input, float64.
 
     The largest eigenvalue of :math:`W_{R,C} W_{R,C}^\top`, the Gram matrix of the active rows
     :math:`R` and columns :math:`C` (the masks zero the others, which leaves every nonzero
-    singular value of the submatrix). When few columns are fixed it is computed as
-    :math:`(W W^\top)_{R,R} - W_{R,F} W_{R,F}^\top` with :math:`F` the fixed columns (one Gram
-    of the whole matrix, then a small update per mask); else from the submatrix, on its smaller
-    side. ``cols``/``rows`` are (N, in)/(N, out) masks; equal masks are computed once."""
+    singular value of the submatrix), plus a rounding term (:func:`_top_eigenvalue`): the
+    result is an upper bound in floating point, not only in exact arithmetic. When few columns
+    are fixed it is computed as :math:`(W W^\top)_{R,R} - W_{R,F} W_{R,F}^\top` with :math:`F`
+    the fixed columns (one Gram of the whole matrix, then a small update per mask), unless the
+    fixed columns are so large that the subtraction would cancel (its rounding term, of the
+    size of :math:`\|W_R\|_F^2`, would exceed a millionth of the result): then, and otherwise,
+    from the submatrix, on its smaller side. ``cols``/``rows`` are (N, in)/(N, out) masks;
+    equal masks are computed once."""
     w = weight.detach().double()
     n = len(cols)
     cols = cols.reshape(n, -1).bool()
@@ -37,24 +60,45 @@ def _dense_norms(weight: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor | 
         else rows.reshape(n, -1).bool()  # fmt: skip
     unique, inverse = torch.unique(torch.cat([cols, rows], dim=1), dim=0, return_inverse=True)
     values = torch.zeros(len(unique), dtype=torch.float64, device=cols.device)
-    n_in, full = cols.shape[1], None
+    n_in, full, row_sq = cols.shape[1], None, (w * w).sum(1)
     for k, mask in enumerate(unique):
         c, r = mask[:n_in], mask[n_in:]
         n_c, n_r = int(c.sum()), int(r.sum())
         if n_c == 0 or n_r == 0:
             continue
+        top = None
         if n_in - n_c < min(n_c, n_r):  # few fixed columns: downdate the whole Gram
             full = w @ w.T if full is None else full
             fixed = w[r][:, ~c]
-            gram = full[r][:, r] - fixed @ fixed.T
-        else:
+            frob2 = float(row_sq[r].sum())
+            top, slack = _top_eigenvalue(full[r][:, r] - fixed @ fixed.T, n_in, frob2)
+            if slack > 1e-6 * top:  # (slack as _top_eigenvalue's)
+                top = None  # cancellation: the rounding term dominates; use the submatrix
+        if top is None:
             sub = w[r][:, c]
             gram = sub @ sub.T if n_r <= n_c else sub.T @ sub
-        values[k] = torch.linalg.eigvalsh(gram)[-1].clamp_min(0.0).sqrt()
-    return values[inverse]
+            top, slack = _top_eigenvalue(gram, max(n_r, n_c), float((sub * sub).sum()))
+        values[k] = top + slack
+    return round_up(values.sqrt())[inverse]
 
 
 _FFT_NORMS: dict = {}
+
+
+def _fft_slack(conv: nn.Conv2d, in_shape, kernel: torch.Tensor) -> float:
+    r"""A bound on the rounding error of the FFT bound of ``kernel`` in float64.
+
+    On a grid of :math:`N` points, each Fourier coefficient of a kernel slice is off by at most
+    :math:`c \log_2 N\, u \sqrt N \|k\|_F` (the FFT is normwise stable), so every
+    frequency's :math:`c_{out} \times c_{in}` block is off by at most that times :math:`\|K\|_F`
+    in Frobenius norm; its singular value solver adds a backward error of the same kind. The
+    grid is bounded by the input, the dilated kernel and the stride on each side.
+    """
+    kh, kw = kernel.shape[-2:]
+    (dh, dw), (sh, sw) = conv.dilation, conv.stride
+    grid = (in_shape[1] + dh * kh + sh) * (in_shape[2] + dw * kw + sw)
+    ops = 8 * (math.log2(grid) + conv.in_channels + conv.out_channels) + 16
+    return gamma(int(ops)) * math.sqrt(grid) * float(kernel.norm())
 
 
 def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
@@ -87,8 +131,9 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
                 k = k * c_in[i].double()[None, :, None, None]
             if len(_FFT_NORMS) >= 256:
                 _FFT_NORMS.clear()
-            _FFT_NORMS[key] = conv_norm_fft(k, in_shape[1:], conv.padding, conv.dilation,
-                                            conv.groups, conv.stride)  # fmt: skip
+            value = conv_norm_fft(k, in_shape[1:], conv.padding, conv.dilation, conv.groups,
+                                  conv.stride)  # fmt: skip
+            _FFT_NORMS[key] = float(round_up(torch.tensor(value + _fft_slack(conv, in_shape, k))))
         values.append(_FFT_NORMS[key])
     return torch.tensor(values, dtype=torch.float64, device=cols.device)
 

@@ -54,6 +54,9 @@ class LocalState:
         skip the first layer's IBP passes; ``(None, None)`` otherwise.
     sp_thres : float
         The weight of the saturation term in the sparsity loss of clipped ReLUs.
+    centre_err : Tensor or None
+        Sound walks: a bound on the rounding error of each entry of the last affine layer's
+        output centre (:func:`lipviz.bounds.local.rounding_terms`), for the worst-case logits.
     """
 
     mu: torch.Tensor
@@ -73,6 +76,7 @@ class LocalState:
     factors: list = field(default_factory=list)
     trace: list | None = None
     ball_box: tuple = (None, None)
+    centre_err: torch.Tensor | None = None
 
 
 def state_of(ctx: BoundContext) -> LocalState:

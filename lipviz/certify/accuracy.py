@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..bounds import LipschitzBound
-from ..state import eval_mode
+from ..bounds.local import check_local_inputs
 from .radii import CertifiedRadii, Certifier, check_labels
 
 __all__ = ["certified_accuracy", "certified_radius"]
@@ -184,10 +184,10 @@ def certified_accuracy(
 def _local_accuracy(model, x, y, eps_list, mode, n_iter):
     import pandas as pd
 
-    from ..certify_local import local_certified
+    from ..certify_local import local_certified, predict
 
-    with eval_mode(model), torch.no_grad():
-        correct = model(x).argmax(1).cpu() == y.cpu()
+    check_local_inputs(model, x, max(eps_list, default=0.0), None)
+    correct = predict(model, x).cpu() == y.cpu()
     kind = "certified (local)" if mode == "sound" else "estimate (local, not a certificate)"
     rows = []
     for e in eps_list:

@@ -104,15 +104,23 @@ def _normalize_local(module: Normalize, ctx) -> LayerBound:
     r"""A diagonal affine map: boxes map exactly; the ball radius scales by
     :math:`1/\min_c |\sigma_c|`."""
     from ..bounds.local import close_pending, state_of
+    from ..bounds.rounding import gamma, round_up, widen
 
     st = state_of(ctx)
     close_pending(st, None)
     shape = (1, -1) + (1,) * (st.mu.dim() - 2)
     mean, std = module.mean.to(st.dtype).view(shape), module.std.to(st.dtype).view(shape)
+    big = torch.maximum(st.mu.abs(), torch.maximum(st.lo.abs(), st.hi.abs()))
     a, b = (st.lo - mean) / std, (st.hi - mean) / std
     st.mu, st.lo, st.hi = (st.mu - mean) / std, torch.minimum(a, b), torch.maximum(a, b)
     factor = 1.0 / float(module.std.double().abs().min())
     st.radius = st.radius * factor
+    if st.sound and not st.grad:  # two roundings per entry (a subtraction, a division)
+        err = gamma(4) * (big + mean.abs()) / std.abs()
+        st.lo, st.hi = widen(st.lo, st.hi, err)
+        st.mu = torch.minimum(torch.maximum(st.mu, st.lo), st.hi)
+        centre_err = err.expand_as(st.mu).flatten(1).norm(dim=1)
+        st.radius = round_up(st.radius * (1 + gamma(4)) + centre_err)
     values = torch.full((len(st.mu),), factor, dtype=st.dtype, device=st.mu.device)
     return LayerBound(values, "1/min(std)", True)
 
