@@ -26,7 +26,47 @@ from .certify import CertifiedRadii, round_down
 from .functional import margins
 from .state import eval_mode
 
-__all__ = ["local_certified", "local_certified_radius", "local_worst_logits", "predict"]
+__all__ = [
+    "local_certified",
+    "local_certified_radius",
+    "local_worst_logits",
+    "predict",
+    "check_count",
+]
+
+
+def check_count(name: str, value, minimum: int = 1) -> int:
+    """An integer argument that counts something, at least ``minimum``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+        Its value.
+    minimum : int
+        The smallest valid count.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        For a non-integer (booleans included) or a count below ``minimum``.
+
+    Examples
+    --------
+    >>> check_count("n_iter", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_iter must be an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        msg = f"{name} must be an integer >= {minimum}, got {value!r}"
+        raise ValueError(msg)
+    return value
 
 
 def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -116,6 +156,8 @@ def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound",
         Bool, shape ``(N,)``; False where a worst-case gap is not finite.
     """
     eps_t, box = check_local_inputs(model, x, eps, box)  # float64: never narrowed
+    check_count("n_iter", n_iter)
+    check_count("batch_size", batch_size)
     if not return_bound and len(x) > batch_size:
         parts = [
             local_certified(model, x[i : i + batch_size], eps_t[i : i + batch_size], mode,
@@ -169,6 +211,7 @@ def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
     lo = torch.zeros(n, dtype=torch.float64)
     hi = torch.full((n,), float(eps_max), dtype=torch.float64)
     check_local_inputs(model, x, eps_max, box)
+    check_count("steps", steps, minimum=0)
     ok_max = local_certified(model, x, hi, mode, n_iter=n_iter, box=box)
     for _ in range(steps):
         mid = (lo + hi) / 2

@@ -174,3 +174,25 @@ def test_a_dead_neuron_with_huge_weights_keeps_the_local_bound_sound(dense_jacob
         pts = x[i] + 0.1 * torch.rand(5, 3, generator=gen, dtype=torch.float64) / 3**0.5
         assert dense_jacobian_norm(net, pts) <= bound.values[i].item()
     assert bound.values.max().item() < 100  # the dead column does not enter
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda net, x: local_certified(net, x, 0.1, batch_size=0), "batch_size"),
+        (lambda net, x: local_certified(net, x, 0.1, "estimate", n_iter=0), "n_iter"),
+        (lambda net, x: local_certified_radius(net, x, 0.1, steps=-1), "steps"),
+        (lambda net, x: local_certified(net, x[:0], 0.1), "no inputs"),
+        (lambda net, x: local_certified(net, x, -0.1), "eps"),
+        (lambda net, x: local_certified(net, x, float("nan")), "eps"),
+        (lambda net, x: local_certified(net, x, 36.0), "input units"),
+        (lambda net, x: lipviz.certified_accuracy(net, x[:0], [], [0.1]), "no inputs"),
+        (
+            lambda net, x: lipviz.certified_accuracy(net, x[:0], [], [0.1], method="local"),
+            "no inputs",
+        ),
+    ],
+)
+def test_bad_arguments_get_a_clear_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(_dead_on_the_box(), torch.tensor([[0.5], [0.25]]))

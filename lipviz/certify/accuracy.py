@@ -159,6 +159,9 @@ def certified_accuracy(
     if any((not math.isfinite(e)) or e < 0 for e in eps_list):
         msg = f"every eps must be a finite number >= 0, got {eps_list}"
         raise ValueError(msg)
+    if len(x) == 0:
+        msg = "x holds no inputs: an accuracy over none is undefined (NaN), never reported"
+        raise ValueError(msg)
     y = check_labels(y, len(x))
     if method == "local":
         return _local_accuracy(model, x, y, eps_list, mode, n_iter)
