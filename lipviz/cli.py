@@ -5,18 +5,47 @@ executes a batch of chapter notebooks (resumable: rerun the same command after a
 ``lipviz batch status DIR`` shows each job's state, ``lipviz batch report DIR`` sets the results
 against the papers (``report.csv``, ``report.md``, ``report.png``), ``lipviz batch list`` names
 the shipped batches. ``lipviz run NAME ...`` is ``python -m lipviz.experiments run NAME ...``.
+
+Bad input to ``lipviz batch`` (an unknown option or value, a malformed or missing batch file, an
+unknown job id, an output folder that cannot be one) is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 __all__ = ["main"]
 
 
+class _UsageError(Exception):
+    """A command line argparse refuses (raised instead of its usage text and exit)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        msg = f"{self.prog}: {message} (see {self.prog} --help)"
+        raise _UsageError(msg)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"must be a whole number of at least 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(f"lipviz: warning: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lipviz", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="lipviz", description=__doc__.split("\n\n")[0])
     top = parser.add_subparsers(dest="command", required=True)
     batch = top.add_parser("batch", help="batches of chapter notebooks (papermill on dask)")
     sub = batch.add_subparsers(dest="action", required=True)
@@ -24,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("batch", help="a shipped batch (smoke, papers) or a YAML file")
     run.add_argument("--out", required=True, help="output folder (rerun to continue)")
     where = run.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=2, help="local dask workers (default 2)")
+    where.add_argument(
+        "--workers", type=_positive, default=None, help="local dask workers (default 2)"
+    )
     where.add_argument("--scheduler", default=None, help="address of an existing dask scheduler")
     run.add_argument("--jobs", nargs="+", default=None, metavar="ID", help="run only these jobs")
     run.add_argument("--no-progress", action="store_true")
@@ -57,35 +88,65 @@ def main(argv=None) -> int:
         from .experiments.__main__ import main as experiments_main
 
         return experiments_main(argv)
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except _UsageError as err:
+        sys.stderr.write(f"{err}\n")
+        return 2
+    from filelock import Timeout
+
     from . import batch as b
 
-    try:
-        if args.action == "list":
-            for name in b.shipped_batches():
-                spec = b.load_batch(name)
-                sys.stdout.write(f"{name}: {len(spec.jobs)} jobs. {spec.description}\n")
-            return 0
-        if args.action == "run":
-            if args.workers < 1:
-                msg = f"--workers must be at least 1, got {args.workers}"
-                raise b.BatchError(msg)
-            table = b.run_batch(args.batch, args.out, workers=args.workers,
-                                scheduler=args.scheduler, only=args.jobs,
-                                progress=not args.no_progress)  # fmt: skip
-        elif args.action == "status":
-            table = b.batch_status(args.out)
-        else:
-            table = b.batch_report(args.out)
-            table = table[["job", "state", "dataset", "method", "eps", "clean", "certified",
-                           "pgd", "paper", "verdict"]]  # fmt: skip
-    except (b.BatchError, FileNotFoundError, KeyError) as err:
-        sys.stderr.write(f"lipviz: {err.args[0] if err.args else err}\n")
-        return 2
+    with warnings.catch_warnings():  # a corrupt result record: one line on stderr
+        warnings.simplefilter("default", b.CorruptResultWarning)
+        warnings.showwarning = _one_line_warning
+        try:
+            table = _batch(b, args)
+        except (b.BatchError, KeyError, OSError, Timeout) as err:
+            text = err.args[0] if isinstance(err, KeyError) and err.args else err
+            sys.stderr.write(f"lipviz: {' '.join(str(text).split())}\n")
+            return 2
+    if table is None:
+        return 0
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.max_colwidth", 60):  # fmt: skip
         sys.stdout.write(table.to_string(index=False) + "\n")
     return 1 if args.action == "run" and (table.state == "failed").any() else 0
+
+
+def _batch(b, args):
+    """Run the ``lipviz batch`` action; the table to show (None when it wrote its own text)."""
+    if args.action == "list":
+        for name in b.shipped_batches():
+            spec = b.load_batch(name)
+            sys.stdout.write(f"{name}: {len(spec.jobs)} jobs. {spec.description}\n")
+        return None
+    if args.action == "run":
+        return b.run_batch(
+            args.batch,
+            args.out,
+            workers=2 if args.workers is None else args.workers,
+            scheduler=args.scheduler,
+            only=args.jobs,
+            progress=not args.no_progress,
+        )
+    if args.action == "status":
+        return b.batch_status(args.out)
+    table = b.batch_report(args.out)
+    columns = [
+        "job",
+        "state",
+        "dataset",
+        "method",
+        "preset",
+        "eps",
+        "clean",
+        "certified",
+        "pgd",
+        "paper",
+        "verdict",
+    ]
+    return table[columns]
 
 
 if __name__ == "__main__":

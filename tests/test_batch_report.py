@@ -52,6 +52,17 @@ def test_the_batch_files_method_picks_the_judged_run(tmp_path):
     (tmp_path / "a" / "summary.json").write_text(json.dumps({"runs": runs, "result": None}))
     row = batch_table(tmp_path).iloc[0]
     assert (row.method, row.clean, row.certified) == ("lln+CR(0.5)", 0.6, 0.3)
+    # a record written before identities and checksums: shown, never counted as done
+    assert (row.state, row.verdict) == ("stale", "no paper value")
+
+
+def test_the_committed_smoke_batch_reads_without_warnings():
+    from conftest import ROOT
+
+    from lipviz.batch import batch_table
+
+    table = batch_table(ROOT / "book" / "results" / "batch-smoke")
+    assert set(table.state) <= {"done", "stale"} and table.clean.notna().any()
 
 
 def test_targets_table_lists_every_published_number_of_the_batch():

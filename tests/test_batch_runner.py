@@ -1,11 +1,15 @@
 """Batches on a real dask LocalCluster with papermill: a failing job is recorded while the other
-finishes, reruns skip finished jobs untouched, a SIGKILL mid-run loses nothing, and the report
-sets results against the expected numbers."""
+finishes, reruns skip finished jobs untouched, a SIGKILL mid-run loses nothing, two drivers on
+one folder never run a job twice, a corrupt result is not done, an edited batch file reruns what
+changed without relabelling the old result, and the report sets results against the expected
+numbers."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,15 +18,67 @@ import time
 import pytest
 from conftest import ROOT
 
-from lipviz.batch import batch_report, batch_status, job_state, load_batch, run_batch
+from lipviz.batch import (
+    BatchError,
+    batch_report,
+    batch_status,
+    job_state,
+    load_batch,
+    run_batch,
+    run_job,
+)
 
 FIXTURES = ROOT / "tests" / "fixtures" / "batch"
 
+# A job that imports nothing heavy: it logs each execution (pid) to ``log``, waits for the file
+# ``wait_for`` (or for a second execution to show up in the log), then writes a run folder.
+COUNTER = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
 
-def _batch(tmp_path, jobs: str):
-    path = tmp_path / "tiny.yaml"
+```{code-cell} ipython3
+:tags: [parameters]
+preset = "smoke"
+accuracy = 0.5
+log = ""
+wait_for = ""
+```
+
+```{code-cell} ipython3
+import json, os, pathlib, time
+
+if log:
+    with open(log, "a") as fh:
+        fh.write(f"{os.getpid()}\\n")
+deadline = time.monotonic() + 60
+while wait_for and not os.path.exists(wait_for) and time.monotonic() < deadline:
+    if log and len(pathlib.Path(log).read_text().split()) > 1:
+        break  # a second execution started: no need to wait
+    time.sleep(0.1)
+pathlib.Path("runs/quick").mkdir(parents=True, exist_ok=True)
+pathlib.Path("runs/quick/summary.json").write_text(json.dumps({
+    "dataset": "toy", "method": f"quick ({preset})", "model": "none", "clean_accuracy": 1.0,
+    "certified_accuracy": {"0.0": 1.0, "1.0": accuracy}}))
+```
+"""
+
+
+def _batch(tmp_path, jobs: str, name: str = "tiny.yaml"):
+    path = tmp_path / name
     path.write_text(f"name: tiny\njobs:\n{jobs}")
     return path
+
+
+def _counter(tmp_path):
+    path = tmp_path / "counter.md"
+    path.write_text(COUNTER)
+    return path
+
+
+def _runs(log) -> int:
+    return len(log.read_text().split()) if log.exists() else 0
 
 
 def test_two_jobs_one_fails_the_other_finishes_and_reruns_skip_it(tmp_path):
@@ -131,3 +187,169 @@ def test_a_gpu_job_without_a_gpu_is_reported_not_run(tmp_path):
     status = run_batch(path, tmp_path / "out", workers=1, progress=False)
     assert list(status.state) == ["failed"] and "needs a GPU" in status.error[0]
     assert batch_report(tmp_path / "out", figure=False).verdict[0] == "not run"
+
+
+def test_a_second_driver_skips_the_job_a_live_driver_holds_and_runs_the_others(tmp_path):
+    counter, log, go = _counter(tmp_path), tmp_path / "slow.log", tmp_path / "go"
+    jobs = (
+        f"  - {{id: slow, chapter: {counter}, parameters: {{log: '{log}', wait_for: '{go}'}}}}\n"
+        f"  - {{id: other, chapter: {counter}}}\n"
+    )
+    path = _batch(tmp_path, jobs)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "lipviz",
+        "batch",
+        "run",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--jobs",
+        "slow",
+        "--no-progress",
+    ]
+    err = tmp_path / "first.err"
+    with open(err, "w") as fh:
+        first = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True, stdout=fh, stderr=fh)
+    try:
+        deadline = time.monotonic() + 120
+        while _runs(log) < 1 and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _runs(log) == 1, "the first driver did not start its job"
+        assert job_state(out, "slow") == "running"
+        status = run_batch(path, out, workers=1, progress=False)  # the same file: cooperates
+        assert dict(zip(status.job, status.state, strict=True)) == {
+            "slow": "running",
+            "other": "done",
+        }
+        edited = _batch(
+            tmp_path,
+            jobs.replace("{id: other, chapter", "{id: other2, chapter"),
+            name="edited.yaml",
+        )
+        with pytest.raises(BatchError, match="different batch file"):
+            run_batch(edited, out, workers=1, progress=False)  # would supersede its jobs
+        go.touch()
+        assert first.wait(timeout=120) == 0, err.read_text()[-2000:]
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+    assert _runs(log) == 1  # the held job ran once, in the first driver only
+    assert job_state(out, "slow") == "done"
+    assert (out / "slow" / "job.log").read_text().count("--- ") == 1
+    assert list(batch_status(out).state) == ["done", "done"]
+
+
+def _corrupt_variants(text: str):
+    yield text[: len(text) // 2]  # truncated: not JSON
+    yield text.replace('": 0.5', '": 0.9')  # valid JSON, one number changed
+    yield "[]"
+
+
+def test_a_corrupt_result_is_not_done_is_named_and_reruns(tmp_path):
+    counter, log = _counter(tmp_path), tmp_path / "a.log"
+    path = _batch(
+        tmp_path,
+        (
+            f"  - {{id: a, chapter: {counter}, parameters: {{log: '{log}'}},\n"
+            "     expected: {metric: certified_accuracy, eps: 1.0, value: 0.5, source: a test}}\n"
+        ),
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(path, out / "batch.yaml")
+    job = load_batch(path).jobs[0]
+    environ = dict(os.environ)
+    assert run_job(job, out) == "done" and _runs(log) == 1
+    summary = out / "a" / "summary.json"
+    named = re.escape(str(summary))
+    for n, damaged in enumerate(_corrupt_variants(summary.read_text()), start=2):
+        assert damaged != summary.read_text()
+        summary.write_text(damaged)
+        with pytest.warns(RuntimeWarning, match=named):
+            assert job_state(out, "a") == "corrupt"
+        with pytest.warns(RuntimeWarning, match=named):
+            row = batch_report(out, figure=False).iloc[0]
+        assert (row.state, row.verdict, row.certified) == ("corrupt", "not run", None)
+        with pytest.warns(RuntimeWarning, match=named):
+            assert run_job(job, out) == "done"  # rerun, not skipped
+        assert _runs(log) == n and job_state(out, "a") == "done"
+    assert batch_report(out, figure=False).verdict[0] == "reproduced"
+    kept = sorted((out / "a").glob("summary.json.corrupt-*"))
+    assert [p.read_text()[:2] for p in kept][-1] == "[]"  # the damaged records are kept aside
+    assert len(kept) == 3
+    assert dict(os.environ) == environ  # the jobs' CUDA_VISIBLE_DEVICES="" did not leak
+
+
+def test_an_edited_batch_file_reruns_what_changed_and_never_relabels_a_result(tmp_path):
+    counter, log = _counter(tmp_path), tmp_path / "runs.log"
+
+    def batch_file(preset: str) -> str:
+        return (
+            f"name: t\njobs:\n  - {{id: a, chapter: {counter}, preset: {preset},\n"
+            f"     parameters: {{accuracy: 0.42, log: '{log}'}},\n"
+            "     expected: {metric: certified_accuracy, eps: 1.0, value: 0.4, tolerance: 0.05,"
+            " source: a test}}\n"
+            f"  - {{id: b, chapter: {counter}, parameters: {{log: '{log}'}}}}\n"
+        )
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "batch.yaml").write_text(batch_file("smoke"))
+    for job in load_batch(out / "batch.yaml").jobs:
+        assert run_job(job, out) == "done"
+    row = batch_report(out, figure=False).set_index("job").loc["a"]
+    assert (row.state, row.preset, row.verdict) == ("done", "smoke", "reproduced")
+
+    (out / "batch.yaml").write_text(batch_file("full"))  # job a changes, job b does not
+    report = batch_report(out, figure=False).set_index("job")
+    a = report.loc["a"]
+    assert (a.state, a.preset, a.verdict, a.ours) == ("stale", "smoke", "not run", None)
+    assert a.method == "quick (smoke)" and json.loads(a.parameters)["accuracy"] == 0.42
+    assert report.loc["b", "state"] == "done"
+    assert job_state(out, "a") == "stale"
+
+    old = json.loads((out / "a" / "summary.json").read_text())
+    new = load_batch(out / "batch.yaml")
+    assert run_job(new.job("b"), out) == "skipped"
+    assert run_job(new.job("a"), out) == "done"
+    assert _runs(log) == 3
+    row = batch_report(out, figure=False).set_index("job").loc["a"]
+    assert (row.state, row.preset, row.method, row.verdict) == (
+        "done",
+        "full",
+        "quick (full)",
+        "reproduced",
+    )
+    kept = out / f"a@{old['identity'][:12]}"  # the old result, whole, under its own identity
+    assert json.loads((kept / "summary.json").read_text()) == old
+    assert (kept / "notebook.ipynb").exists() and (kept / "runs" / "quick").is_dir()
+    assert (
+        old["preset"] == "smoke"
+        and old["identity"] != json.loads((out / "a" / "summary.json").read_text())["identity"]
+    )
+
+
+def test_a_job_that_kills_its_worker_fails_alone(tmp_path):
+    crash = tmp_path / "crash.md"
+    crash.write_text(
+        COUNTER.replace(
+            "import json, os, pathlib, time",
+            "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+        )
+    )
+    path = _batch(
+        tmp_path,
+        (
+            f"  - {{id: crash, chapter: {crash}, priority: 1}}\n"
+            f"  - {{id: after, chapter: {_counter(tmp_path)}}}\n"
+        ),
+    )
+    status = run_batch(path, tmp_path / "out", workers=1, progress=False)  # one worker: both
+    assert dict(zip(status.job, status.state, strict=True)) == {"crash": "failed", "after": "done"}
+    assert "KilledWorker" in status.set_index("job").loc["crash", "error"]

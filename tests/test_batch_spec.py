@@ -1,7 +1,10 @@
 """Batch files: the shipped ones load, and every malformed field gets an error that names the
-file, the job and the field."""
+file, the job and the field: ids that are not safe folder names, and parameters that the
+notebook's parameters cell does not assign, included."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from conftest import ROOT
@@ -63,6 +66,10 @@ def test_a_path_and_relative_notebooks(tmp_path):
          " source: x}}\n", "job 'a'.expected.metric"),
         ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, timeout_s: -1}\n", "job 'a'.timeout_s"),
         ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, priority: high}\n", "job 'a'.priority"),
+        ("jobs:\n  - {id: A, chapter: 00_setup_and_tour}\n  - {id: a, chapter: 01_margins_2d}\n",
+         "job 'a': id used twice (as 'A': ids are compared ignoring case)"),
+        ("jobs:\n  - {id: a, chapter: 01_margins_2d, parameters: {epoch: 3}}\n",
+         "job 'a'.parameters.epoch: not a parameter of 01_margins_2d.md (did you mean 'epochs'?"),
     ],
 )  # fmt: skip
 def test_malformed_batch_files_name_file_job_and_field(tmp_path, text, needle):
@@ -75,3 +82,62 @@ def test_malformed_batch_files_name_file_job_and_field(tmp_path, text, needle):
 def test_unknown_batch_name_lists_the_shipped_ones():
     with pytest.raises(BatchError, match="smoke"):
         load_batch("no-such-batch")
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        "batch.yaml",
+        "manifest.json",
+        "report.csv",
+        "report.md",
+        "report.png",
+        "Report.CSV",
+        ".hidden",
+        "..",
+        "../up",
+        "a/b",
+        "a\\b",
+        "a@b",
+        "x" * 101,
+    ],
+)
+def test_ids_that_are_not_safe_folder_names_are_refused(tmp_path, job_id):
+    path = _write(
+        tmp_path, f"jobs:\n  - {{id: {json.dumps(job_id)}, chapter: 00_setup_and_tour}}\n"
+    )
+    with pytest.raises(BatchError) as info:
+        load_batch(path)
+    message = str(info.value)
+    assert str(path) in message and ".id: " in message and "\n" not in message
+
+
+def _notebook_ipynb(path, parameters_cell: str | None):
+    import nbformat
+
+    cells = [nbformat.v4.new_code_cell("print(epochs)")]
+    if parameters_cell is not None:
+        cells.insert(
+            0, nbformat.v4.new_code_cell(parameters_cell, metadata={"tags": ["parameters"]})
+        )
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+def test_parameters_are_checked_against_the_notebooks_parameters_cell(tmp_path):
+    nb = _notebook_ipynb(
+        tmp_path / "nb.ipynb", "preset = 'smoke'\nepochs: int = 2\nlr, seed = 0.1, 0"
+    )
+    ok = _write(
+        tmp_path, "jobs:\n  - {id: a, chapter: nb.ipynb, parameters: {epochs: 3, seed: 1}}\n"
+    )
+    assert load_batch(ok).jobs[0].parameters == {"epochs": 3, "seed": 1}
+    bad = _write(tmp_path, "jobs:\n  - {id: a, chapter: nb.ipynb, parameters: {lrr: 0.5}}\n")
+    with pytest.raises(BatchError) as info:
+        load_batch(bad)
+    message = str(info.value)
+    assert "job 'a'.parameters.lrr: not a parameter of nb.ipynb (did you mean 'lr'?" in message
+    assert "epochs, lr, preset, seed" in message and "\n" not in message
+    _notebook_ipynb(nb, None)  # no parameters cell: papermill would inject blindly
+    with pytest.raises(BatchError, match="nb.ipynb has no cell tagged 'parameters'"):
+        load_batch(ok)

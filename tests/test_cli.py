@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 from lipviz.cli import main
+
+QUICK = ROOT / "tests" / "fixtures" / "batch" / "quick.md"
 
 
 def test_malformed_batch_file_is_a_clear_error(tmp_path, capsys):
@@ -23,7 +26,8 @@ def test_status_of_a_non_batch_folder_and_bad_workers(tmp_path, capsys):
     assert main(["batch", "status", str(tmp_path)]) == 2
     assert "not a batch folder" in capsys.readouterr().err
     assert main(["batch", "run", "smoke", "--out", str(tmp_path), "--workers", "0"]) == 2
-    assert "--workers must be at least 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--workers" in err and "at least 1" in err
 
 
 def test_list_names_the_shipped_batches(capsys):
@@ -49,3 +53,93 @@ def test_console_entry_point_and_python_m():
     proc = subprocess.run([sys.executable, "-m", "lipviz", "batch", "--help"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 0 and "run" in proc.stdout and "report" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["batch", "run", "smoke", "--out", "{tmp}/out", "--workers", "0"],
+        ["batch", "run", "smoke", "--out", "{tmp}/out", "--workers", "two"],
+        [
+            "batch",
+            "run",
+            "smoke",
+            "--out",
+            "{tmp}/out",
+            "--workers",
+            "2",
+            "--scheduler",
+            "tcp://h:1",
+        ],
+        ["batch", "run", "smoke", "--out", "{tmp}/out", "--scheduler", "not-an-address"],
+        ["batch", "run", "smoke", "--out", "{tmp}/out", "--jobs", "ch00-tour", "no-such-job"],
+        ["batch", "run", "no-such-batch", "--out", "{tmp}/out"],
+        ["batch", "run", "{tmp}/missing.yaml", "--out", "{tmp}/out"],
+        ["batch", "run", "{tmp}/broken.yaml", "--out", "{tmp}/out"],
+        ["batch", "run", "{tmp}/misspelt.yaml", "--out", "{tmp}/out"],
+        ["batch", "run", "smoke", "--out", "{tmp}/a-file"],
+        ["batch", "run", "smoke", "--out", "{tmp}/not-a-batch"],
+        ["batch", "run", "smoke"],
+        ["batch", "run", "smoke", "--out", "{tmp}/out", "--frobnicate"],
+        ["batch", "frobnicate"],
+        ["batch"],
+        [],
+        ["batch", "status", "{tmp}/nowhere"],
+        ["batch", "status", "{tmp}/a-file"],
+        ["batch", "report", "{tmp}/not-a-batch"],
+    ],
+    ids=lambda a: " ".join(a[:3] + a[4:]).replace("{tmp}/", "") or "nothing",
+)
+def test_every_bad_command_line_is_one_line_on_stderr_and_exit_2(tmp_path, capsys, args):
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "not-a-batch").mkdir()
+    (tmp_path / "not-a-batch" / "notes.txt").write_text("mine")
+    (tmp_path / "broken.yaml").write_text("jobs: [\n  - {id: a\n")
+    (tmp_path / "misspelt.yaml").write_text(
+        f"jobs:\n  - {{id: a, chapter: {QUICK}, parameters: {{acuracy: 0.4}}}}\n"
+    )
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in args]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lipviz"), captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    assert sorted(p.name for p in (tmp_path / "not-a-batch").iterdir()) == ["notes.txt"]
+
+
+def test_the_bad_values_are_named(tmp_path, capsys):
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text(f"jobs:\n  - {{id: a, chapter: {QUICK}, parameters: {{acuracy: 0.4}}}}\n")
+    out = str(tmp_path / "out")
+    for args, needle in [
+        (
+            ["run", str(misspelt), "--out", out],
+            "job 'a'.parameters.acuracy: not a parameter of quick.md (did you mean 'accuracy'?",
+        ),
+        (["run", "smoke", "--out", out, "--jobs", "nope"], "no job 'nope' (jobs: ch00-tour,"),
+        (["run", "smoke", "--out", out, "--scheduler", "nowhere"], "--scheduler 'nowhere' is not"),
+        (["run", "smoke", "--out", str(misspelt)], f"--out {misspelt}: exists and is not a folder"),
+    ]:
+        assert main(["batch", *args]) == 2
+        assert needle in capsys.readouterr().err
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert (
+            main(["batch", "run", "smoke", "--out", out, "--scheduler", "tcp://127.0.0.1:9"]) == 2
+        )
+    err = capsys.readouterr().err
+    assert err.startswith("lipviz: cannot reach the dask scheduler at tcp://127.0.0.1:9")
+    assert not (tmp_path / "out").exists()
+
+
+def test_status_names_a_corrupt_result_and_does_not_count_it_done(tmp_path, capsys):
+    (tmp_path / "batch.yaml").write_text(f"name: t\njobs:\n  - {{id: a, chapter: {QUICK}}}\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "summary.json").write_text('{"job": "a", "state": "done", "runs": [')
+    assert main(["batch", "status", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "corrupt" in captured.out and "done" not in captured.out
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lipviz: warning: ")
+    assert str(tmp_path / "a" / "summary.json") in lines[0] and "not valid JSON" in lines[0]

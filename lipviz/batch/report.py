@@ -1,12 +1,19 @@
-"""What a batch folder holds: each job's state, and its results set against the papers."""
+"""What a batch folder holds: each job's state, and its results set against the papers.
+
+A row describes what its job actually ran: preset and parameters come from the job's own result
+record, never from the batch file. Only a ``done`` job (its record names the current spec's
+identity) gets a verdict against the paper's number; a ``stale`` row still shows the old
+result's numbers under its own preset and parameters, with the verdict ``not run``, because
+the current spec has not run.
+"""
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from pathlib import Path
 
-from .runner import _primary, job_state
+from .jobs import atomic_write, inspect_job, primary_run, read_json
 from .spec import Expected, Job, load_batch
 
 __all__ = [
@@ -26,15 +33,9 @@ def _batch_of(out: Path):
     return load_batch(out / "batch.yaml")
 
 
-def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def batch_status(out_dir):
-    """Each job's state: done / running / failed / interrupted / pending.
+    """Each job's state: done, running, failed, interrupted, corrupt, stale or pending (see
+    :func:`lipviz.batch.job_state`).
 
     Parameters
     ----------
@@ -44,19 +45,26 @@ def batch_status(out_dir):
     Returns
     -------
     pandas.DataFrame
-        Columns ``job``, ``state``, ``wall_time_s`` (finished or failed jobs) and ``error``.
+        Columns ``job``, ``state``, ``wall_time_s`` (done, stale or failed jobs) and ``error``
+        (a failed job's error, or what is wrong with a corrupt result record).
+
+    Warns
+    -----
+    CorruptResultWarning
+        For each corrupt result record, naming the file.
     """
     import pandas as pd
 
     out = Path(out_dir)
     rows = []
     for job in _batch_of(out).jobs:
-        state = job_state(out, job.id)
-        done = _read(out / job.id / "summary.json") if state == "done" else None
-        failed = _read(out / job.id / "error.json") if state == "failed" else None
-        info = done or failed or {}
-        rows.append({"job": job.id, "state": state, "wall_time_s": info.get("wall_time_s"),
-                     "error": (failed or {}).get("error", "")})  # fmt: skip
+        state, record, problem = inspect_job(out, job)
+        failed = read_json(out / job.id / "error.json") if state == "failed" else None
+        info = record or failed or {}
+        error = problem or (failed or {}).get("error", "")
+        rows.append(
+            {"job": job.id, "state": state, "wall_time_s": info.get("wall_time_s"), "error": error}
+        )
     return pd.DataFrame(rows, columns=["job", "state", "wall_time_s", "error"])
 
 
@@ -104,26 +112,39 @@ def _at(table: dict | None, eps: float | None):
     return (eps, keys[match[0]]) if match else (eps, None)
 
 
-def _row(job: Job, state: str, summary: dict | None) -> dict:
-    primary = _primary(job, summary["runs"]) if summary else None  # the batch file's selector
+def _parameters_text(parameters) -> str | None:
+    return None if parameters is None else json.dumps(parameters, sort_keys=True)
+
+
+def _row(job: Job, state: str, record: dict | None) -> dict:
+    """One report row. ``record`` is the job's result record (``done`` or ``stale``): it gives
+    the numbers and the labels of what ran; the batch file gives the paper's number, and the
+    selector ``method``."""
+    runs = (record or {}).get("runs") or []
+    primary = primary_run(job, runs) if record else None
     run = primary["summary"] if primary else {}
     exp = job.expected
     eps = exp.eps if exp is not None else None
     eps, certified = _at(run.get("certified_accuracy"), eps)
     _, pgd = _at(run.get("pgd_accuracy"), eps)
     ours = None
-    if exp is not None and run:
+    if exp is not None and run and state == "done":
         ours = {"clean_accuracy": run.get("clean_accuracy"), "certified_accuracy": certified,
                 "pgd_accuracy": pgd}[exp.metric]  # fmt: skip
+    if record is None:  # nothing ran: the labels of what will run
+        preset, parameters = job.preset, job.parameters
+    else:  # what ran, from its own record (None when the record does not say)
+        preset, parameters = record.get("preset"), record.get("parameters")
     source = "" if exp is None else exp.source + ("" if exp.verified else " (unverified)")
     return {
         "job": job.id, "state": state, "dataset": run.get("dataset"),
-        "method": run.get("method"), "model": run.get("model"), "preset": job.preset,
+        "method": run.get("method"), "model": run.get("model"), "preset": preset,
+        "parameters": _parameters_text(parameters),
         "eps": eps, "clean": run.get("clean_accuracy"), "certified": certified, "pgd": pgd,
         "certificate": run.get("certificate"),
-        "wall_time_s": None if summary is None else summary.get("wall_time_s"),
-        "device": None if summary is None else summary.get("device"),
-        "commit": None if summary is None else summary.get("commit"),
+        "wall_time_s": None if record is None else record.get("wall_time_s"),
+        "device": None if record is None else record.get("device"),
+        "commit": None if record is None else record.get("commit"),
         "paper_metric": None if exp is None else exp.metric,
         "paper": None if exp is None else exp.value, "ours": ours,
         "verdict": verdict(ours, exp) if state == "done" or exp is None else "not run",
@@ -132,9 +153,7 @@ def _row(job: Job, state: str, summary: dict | None) -> dict:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write(path, text.encode())
 
 
 def batch_table(out_dir):
@@ -155,9 +174,8 @@ def batch_table(out_dir):
     out = Path(out_dir)
     rows = []
     for job in _batch_of(out).jobs:
-        state = job_state(out, job.id)
-        summary = _read(out / job.id / "summary.json") if state == "done" else None
-        rows.append(_row(job, state, summary))
+        state, record, _ = inspect_job(out, job)
+        rows.append(_row(job, state, record))
     return pd.DataFrame(rows)
 
 
@@ -215,14 +233,14 @@ def runs_against_papers(runs: dict, batch="papers"):
     rows = []
     for job in spec.jobs:
         folder = runs.get(job.id)
-        summary = _read(Path(folder) / "summary.json") if folder else None
+        summary = read_json(Path(folder) / "summary.json") if folder else None
         if summary is None:
             rows.append(_row(job, "pending", None))
             continue
         wrapped = {"runs": [{"folder": ".", "summary": summary}], "result": ".",
                    **{k: summary.get(k) for k in ("wall_time_s", "device", "commit")}}  # fmt: skip
         row = _row(job, "done", wrapped)
-        row["preset"] = f"run folder {Path(folder).name}"
+        row["preset"], row["parameters"] = f"run folder {Path(folder).name}", None
         rows.append(row)
     unknown = set(runs) - {job.id for job in spec.jobs}
     if unknown:
@@ -244,11 +262,18 @@ def batch_report(out_dir, *, figure: bool = True):
     Returns
     -------
     pandas.DataFrame
-        Columns ``job``, ``state``, ``dataset``, ``method``, ``model``, ``preset``, ``eps``,
-        ``clean``, ``certified``, ``pgd`` (fractions), ``certificate``, ``wall_time_s``,
-        ``device``, ``commit``, ``paper_metric``, ``paper``, ``ours``, ``verdict``,
-        ``source`` and ``note``. The files ``report.csv``, ``report.md`` (and ``report.png``)
-        are written atomically into the batch folder.
+        Columns ``job``, ``state``, ``dataset``, ``method``, ``model``, ``preset`` and
+        ``parameters`` (of what ran, from the job's result record; ``parameters`` as JSON),
+        ``eps``, ``clean``, ``certified``, ``pgd`` (fractions), ``certificate``,
+        ``wall_time_s``, ``device``, ``commit``, ``paper_metric``, ``paper``, ``ours``,
+        ``verdict`` (only a ``done`` job is judged), ``source`` and ``note``. The files
+        ``report.csv``, ``report.md`` (and ``report.png``) are written atomically into the
+        batch folder.
+
+    Warns
+    -----
+    CorruptResultWarning
+        For each corrupt result record, naming the file.
     """
     import pandas as pd
 
@@ -268,9 +293,9 @@ def batch_report(out_dir, *, figure: bool = True):
         from ..viz.static_reproduction import plot_reproduction
 
         fig = plot_reproduction(table)
-        tmp = out / f".report.{os.getpid()}.png"
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-        tmp.replace(out / "report.png")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+        atomic_write(out / "report.png", buffer.getvalue())
         import matplotlib.pyplot as plt
 
         plt.close(fig)

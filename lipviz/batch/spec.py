@@ -13,11 +13,18 @@ A batch file::
         expected: {metric: certified_accuracy, eps: 1.58, value: 0.4055, tolerance: 0.02,
                    source: "BCP README (NeurIPS 2020), LMT row", verified: true}
 
-Every error names the file, the job and the field.
+Every error names the file, the job and the field. A job's id names its folder in the batch's
+output folder, so it is a plain folder name (no path separator, not hidden) and none of the
+files the batch writes there (``batch.yaml``, ``manifest.json``, ``report.*``); ids are unique
+ignoring case. A job's parameters must be assigned in its notebook's ``parameters`` cell (the
+cell papermill injects after): a misspelt one is refused with the close matches, before any job
+starts.
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +45,9 @@ SHIPPED = Path(__file__).parent / "files"
 BOOK = Path(__file__).resolve().parents[2] / "book"
 """The book's chapters (the checkout's ``book/``)."""
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_RESERVED = ("batch.yaml", "manifest.json", "report.csv", "report.md", "report.png")
+"""Files the runner and the report write at the top of a batch folder: no job may be called so."""
 _METRICS = ("clean_accuracy", "certified_accuracy", "pgd_accuracy")
 _JOB_FIELDS = {"id", "chapter", "preset", "parameters", "device", "method", "expected",
                "timeout_s", "priority", "note"}  # fmt: skip
@@ -264,6 +273,110 @@ def _chapter(name, where: str, base: Path) -> Path:
     return path
 
 
+_PARAMETER_CACHE: dict = {}
+
+
+def notebook_parameters(path) -> tuple[str, ...] | None:
+    """The names assigned in a notebook's ``parameters`` cell (the cell tagged ``parameters``).
+
+    Parameters
+    ----------
+    path : str or Path
+        A notebook: a MyST ``.md`` (read with jupytext) or an ``.ipynb``.
+
+    Returns
+    -------
+    tuple of str or None
+        The names, sorted; None when the notebook has no ``parameters`` cell.
+
+    Raises
+    ------
+    BatchError
+        When the notebook cannot be read or its ``parameters`` cell is not Python.
+
+    Examples
+    --------
+    >>> "preset" in notebook_parameters(BOOK / "00_setup_and_tour.md")
+    True
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key in _PARAMETER_CACHE:
+            return _PARAMETER_CACHE[key]
+        import jupytext
+
+        cells = jupytext.read(path).cells
+    except Exception as err:  # noqa: BLE001  (jupytext raises many kinds)
+        msg = f"cannot read notebook {path}: {type(err).__name__}: {err}"
+        raise BatchError(msg) from None
+    tagged = [
+        c for c in cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])
+    ]
+    names = None
+    if tagged:
+        source = "\n".join(
+            line
+            for line in tagged[0].source.splitlines()
+            if not line.lstrip().startswith(("%", "!"))
+        )
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as err:
+            msg = f"{path}: its parameters cell is not Python ({err.msg}, line {err.lineno})"
+            raise BatchError(msg) from None
+        found = set()
+        for node in tree.body:
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+            )
+            for target in targets:
+                found |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        names = tuple(sorted(found))
+    _PARAMETER_CACHE[key] = names
+    return names
+
+
+def _check_parameters(params: dict, chapter: Path, where: str) -> None:
+    """Refuse parameters that the notebook's parameters cell does not assign."""
+    if not params:
+        return
+    known = notebook_parameters(chapter)
+    if known is None:
+        key = sorted(params)[0]
+        _fail(
+            f"{where}.parameters.{key}",
+            f"{chapter.name} has no cell tagged 'parameters' to inject parameters after",
+        )
+    for key in sorted(params):
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3)
+            hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+            _fail(
+                f"{where}.parameters.{key}",
+                f"not a parameter of {chapter.name} ({hint}its parameters cell assigns "
+                f"{', '.join(known) or 'nothing'})",
+            )
+
+
+def _check_id(job_id, where: str) -> None:
+    if not isinstance(job_id, str) or not _ID.match(job_id):
+        _fail(
+            f"{where}.id",
+            "must be a folder name of at most 100 letters, digits, '.', '_' "
+            f"and '-', starting with a letter or digit, got {job_id!r}",
+        )
+    if job_id.lower() in _RESERVED:
+        _fail(
+            f"{where}.id",
+            f"{job_id!r} is a file the batch writes into its output folder "
+            f"({', '.join(_RESERVED)}): pick another id",
+        )
+
+
 def _job(raw, where: str, defaults: dict, base: Path) -> Job:
     if not isinstance(raw, dict):
         _fail(where, f"must be a mapping, got {type(raw).__name__}")
@@ -276,8 +389,7 @@ def _job(raw, where: str, defaults: dict, base: Path) -> Job:
     for key in ("id", "chapter"):
         if key not in raw:
             _fail(f"{where}.{key}", "missing")
-    if not isinstance(raw["id"], str) or not _ID.match(raw["id"]):
-        _fail(f"{where}.id", f"must be a folder name (letters, digits, . _ -), got {raw['id']!r}")
+    _check_id(raw["id"], where)
     where = f"job {raw['id']!r}"
     params = raw.get("parameters") or {}
     if not isinstance(params, dict):
@@ -298,8 +410,10 @@ def _job(raw, where: str, defaults: dict, base: Path) -> Job:
     if not isinstance(priority, int) or isinstance(priority, bool):
         _fail(f"{where}.priority", f"must be an integer, got {priority!r}")
     expected = raw.get("expected")
+    chapter = _chapter(raw["chapter"], f"{where}.chapter", base)
+    _check_parameters(params, chapter, where)
     return Job(
-        id=raw["id"], chapter=_chapter(raw["chapter"], f"{where}.chapter", base),
+        id=raw["id"], chapter=chapter,
         preset=raw.get("preset", "smoke"), parameters=dict(params),
         device=raw.get("device", "cpu"), method=raw.get("method"),
         expected=None if expected is None else _expected(expected, f"{where}.expected"),
@@ -371,10 +485,12 @@ def load_batch(name_or_path) -> BatchSpec:
     except BatchError as err:
         msg_0 = f"{path}: {err}"
         raise BatchError(msg_0) from None
-    ids = [j.id for j in jobs]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        msg_0 = f"{path}: job {dupes[0]!r}: id used twice"
-        raise BatchError(msg_0)
+    seen: dict = {}
+    for job in jobs:  # folders: two ids that differ only in case collide on macOS and Windows
+        other = seen.setdefault(job.id.lower(), job.id)
+        if other != job.id or sum(j.id == job.id for j in jobs) > 1:
+            same = "" if other == job.id else f" (as {other!r}: ids are compared ignoring case)"
+            msg_0 = f"{path}: job {job.id!r}: id used twice{same}"
+            raise BatchError(msg_0)
     return BatchSpec(name=str(raw.get("name", path.stem)), jobs=tuple(jobs), source=path,
                      description=str(raw.get("description", "")))  # fmt: skip
