@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 import lipviz
@@ -13,8 +14,14 @@ def test_cli_writes_a_run_folder_and_resumes(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["run", "lmt", "--out", str(out), "--set", "epochs=1", "n_test=100", "n_val_eval=50"]
     assert cli(args) == 0
-    for name in ("config.json", "metrics.csv", "summary.json", "certified.csv", "checkpoint.pt",
-                 "model.pt"):  # fmt: skip
+    for name in (
+        "config.json",
+        "metrics.csv",
+        "summary.json",
+        "certified.csv",
+        "checkpoint.pt",
+        "model.pt",
+    ):
         assert (out / name).exists(), name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["certificate"].endswith("sound")
@@ -66,13 +73,27 @@ def test_run_soc_smoke_writes_a_sound_run(tmp_path):
 
 
 def test_run_locallip_reports_sound_estimate_global_and_pgd_side_by_side(tmp_path):
-    args = ["run", "locallip", "--out", str(tmp_path), "--set", "epochs=1", "n_test=40",
-            "n_val_eval=20", "estimate_n_iter=5", "eps=(0.0, 0.3)"]  # fmt: skip
+    args = [
+        "run",
+        "locallip",
+        "--out",
+        str(tmp_path),
+        "--set",
+        "epochs=1",
+        "n_test=40",
+        "n_val_eval=20",
+        "estimate_n_iter=5",
+        "eps=(0.0, 0.3)",
+    ]
     assert cli(args) == 0
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["certificate"] == "local (box and ball), sound"
-    for key in ("certified_accuracy", "certified_accuracy_estimate", "certified_accuracy_global",
-                "pgd_accuracy"):  # fmt: skip
+    for key in (
+        "certified_accuracy",
+        "certified_accuracy_estimate",
+        "certified_accuracy_global",
+        "pgd_accuracy",
+    ):
         assert set(s[key]) == {"0.0", "0.3"}
     for e in ("0.0", "0.3"):  # a certificate never beats the attack; the estimate >= sound
         assert s["certified_accuracy"][e] <= s["pgd_accuracy"][e] + 1e-6  # float32 means
@@ -105,3 +126,162 @@ def test_load_splits_gives_disjoint_train_and_val_and_the_first_test_images():
     assert torch.equal(test.x, full.x[:50])
     seen = {bytes(x.numpy()) for x in train.x}
     assert not any(bytes(x.numpy()) in seen for x in val.x)
+
+
+# --- the command line: bad input is one line on stderr and exit status 2, nothing written -------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "lmt", "--set", "epochs"], "--set expects KEY=VALUE, got 'epochs'"),
+        (["run", "lmt", "--set", "=3"], "--set expects KEY=VALUE, got '=3'"),
+        (["run", "lmt", "--set", "epochs=1", "epochs=2"], "--set gives epochs twice"),
+        (["run", "lmt", "--set", "epoch=1"], "Unknown LMTConfig fields ['epoch'] (did you mean"),
+        (["run", "lmt", "--set", "epochs=2.5"], "LMTConfig.epochs expects int, got 2.5"),
+        (["run", "lmt", "--set", "kappa_clip=yes"], "LMTConfig.kappa_clip expects bool"),
+        (["run", "lmt", "--set", "lr=nan"], "LMTConfig.lr expects float, got 'nan'"),
+        (["run", "lmt", "--set", "n_test=None"], "LMTConfig.n_test cannot be None"),
+        (["run", "lmt", "--set", "lr=-0.1"], "LMTConfig.lr must be finite and > 0, got -0.1"),
+        (["run", "lmt", "--set", "lr=1e999"], "LMTConfig.lr must be finite and > 0, got inf"),
+        (["run", "lmt", "--set", "eps=(0, 36)"], "radii are in input units (36/255"),
+        (["run", "soc", "--set", "depth=6"], "SOCConfig.depth must be one of 5, 10"),
+        (["run", "lmt", "--set", "model=lmt-cifar"], "Unknown model 'lmt-cifar'"),
+        (["run", "lmt", "--set", "activation=relu"], "model 'lmt-mnist' takes no activation"),
+        (["run", "lmt", "--preset", "huge"], "Unknown preset 'huge' of 'lmt'"),
+        (["run", "lmtt"], "Unknown experiment 'lmtt' (did you mean 'lmt'?)"),
+        (["run"], "the following arguments are required: name"),
+        (["run", "lmt", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
+        (["run", "lmt", "--device", "gpu"], "--device expects cpu, cuda or cuda:N, got 'gpu'"),
+    ],
+)
+def test_bad_command_lines_get_one_line_and_status_2(tmp_path, capsys, args, message):
+    out = tmp_path / "run"
+    assert cli([*args, "--out", str(out)] if len(args) > 1 else args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.count("\n") == 1 and message in captured.err, captured.err
+    assert not out.exists()  # nothing was written
+
+
+def test_lipviz_run_is_the_same_command_line(tmp_path, capsys):
+    from lipviz.cli import main as lipviz_main
+
+    out = tmp_path / "run"
+    assert lipviz_main(["run", "soc", "--out", str(out), "--set", "n_test=0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SOCConfig.n_test must be >= 1, got 0" in err
+    assert not out.exists()
+
+
+def test_n_test_zero_is_refused_before_anything_runs(tmp_path, capsys):
+    """Issue 26, defect 9: ``--set n_test=0`` gave NaN accuracies and exit status 0."""
+    out = tmp_path / "run"
+    args = ["run", "lmt", "--out", str(out), "--set", "n_test=0", "epochs=1", "n_val_eval=10"]
+    assert cli(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "LMTConfig.n_test must be >= 1, got 0" in err
+    assert not out.exists()
+
+
+# --- run folders: resumed only by the same run, never left describing another -------------------
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _tiny_lmt(out, objective=None, **changes):
+    """An LMT run on 100 MNIST-5k images through train_and_certify, the runners' own path."""
+    from lipviz.experiments import lmt
+    from lipviz.experiments.runs import train_and_certify
+    from lipviz.train import TrainConfig
+
+    cfg = lipviz.resolve("lmt", "smoke", **{"epochs": 1, "n_val_eval": 20, "n_test": 20} | changes)
+    train = lipviz.load_dataset("mnist5k", "train").subset(100)
+    val = lipviz.load_dataset("mnist5k", "val").subset(20)
+    test = lipviz.load_dataset("mnist5k", "test").subset(cfg.n_test)
+    tcfg = TrainConfig(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        select_on="val_cert_acc",
+        select_eps=cfg.select_eps,
+        n_val_eval=cfg.n_val_eval,
+    )
+    model = lmt.build_model(cfg, train.input_shape)
+    return train_and_certify(
+        cfg,
+        model,
+        objective or lmt.make_objective(cfg),
+        tcfg,
+        (train, val, test),
+        method=cfg.method,
+        out_dir=out,
+        progress=False,
+    )
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_run_folder_is_resumed_only_under_the_same_experiment_config(tmp_path):
+    _tiny_lmt(tmp_path)
+    before = _files(tmp_path)
+    # c is not in the training config: the checkpoint must still know it was another run's
+    with pytest.raises(ValueError, match=r"written by another run \(c \(checkpoint 1.0, now 2.0"):
+        _tiny_lmt(tmp_path, c=2.0)
+    with pytest.raises(ValueError, match="another run"):
+        _tiny_lmt(tmp_path, dataset="mnist")
+    assert _files(tmp_path) == before  # a refused folder is left as it was
+    # what only shapes the evaluation may change: the run resumes (nothing left to train)
+    again = _tiny_lmt(tmp_path, n_test=10, eps=(0.0, 0.5))
+    assert again.history.epoch.tolist() == [1] and again.summary["certified_accuracy"].keys() == {
+        "0.0",
+        "0.5",
+    }
+
+
+def test_extending_a_finished_run_withdraws_its_summary_first(tmp_path):
+    _tiny_lmt(tmp_path)
+    assert (tmp_path / "summary.json").exists()
+
+    def dies(model, x, y, lip, epoch):
+        raise _Interrupt
+
+    dies.needs_lipschitz = True
+    with pytest.raises(_Interrupt):
+        _tiny_lmt(tmp_path, objective=dies, epochs=2)
+    # the folder now describes a 2-epoch run that has not finished: no summary of the 1-epoch run
+    assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 2
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_a_nan_result_fails_loudly_and_writes_no_summary(tmp_path, monkeypatch):
+    from lipviz.experiments import runs
+
+    real = runs.certified_accuracy
+
+    def with_nan(*args, **kw):
+        table = real(*args, **kw)
+        table.loc[1, "certified_accuracy"] = float("nan")
+        return table
+
+    monkeypatch.setattr(runs, "certified_accuracy", with_nan)
+    with pytest.raises(
+        FloatingPointError, match=r"summary\.json: certified_accuracy\.0\.25 is NaN"
+    ):
+        _tiny_lmt(tmp_path)
+    assert not (tmp_path / "summary.json").exists() and not (tmp_path / "model.pt").exists()
+
+
+def test_the_command_line_reports_a_nan_result_with_status_1(tmp_path, capsys, monkeypatch):
+    from lipviz import experiments
+
+    def diverged(cfg, out_dir=None, *, device=None, progress=True):
+        raise FloatingPointError("epoch 1 ended with parameters that are not finite")
+
+    monkeypatch.setitem(experiments.RUNNERS, "lmt", diverged)
+    assert cli(["run", "lmt", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not finite" in err

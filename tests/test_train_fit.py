@@ -30,3 +30,17 @@ def test_fit_rejects_bad_arguments():
         fit(model, ds, ds, epochs=0)
     with pytest.raises(ValueError, match="temperature"):
         fit(model, ds, ds, epochs=1, temperature=0.0)
+
+
+def test_fit_refuses_values_that_would_give_nan_or_nothing():
+    ds = make_toy("moons", n=20)
+    model = create("toy-mlp", hidden=4, depth=1)
+    with pytest.raises(ValueError, match=r"TrainConfig\.lr must be finite and > 0, got 0.0"):
+        fit(model, ds, ds, epochs=1, lr=0.0)
+    with pytest.raises(ValueError, match=r"TrainConfig\.batch_size must be >= 1"):
+        fit(model, ds, ds, epochs=1, batch_size=0)
+    with pytest.raises(ValueError, match="temperature must be finite"):
+        fit(model, ds, ds, epochs=1, temperature=float("inf"))
+    empty = type(ds)(ds.x[:0], ds.y[:0], ds.name, ds.params)
+    with pytest.raises(ValueError, match="must not be empty"):
+        fit(model, ds, empty, epochs=1, progress=False)

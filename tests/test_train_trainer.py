@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import lipviz
-from lipviz.data import make_toy
+from lipviz.data import ToyDataset, make_toy
 from lipviz.models import create
 from lipviz.train import (
     LMT,
@@ -186,3 +186,31 @@ def test_local_lip_resume_reproduces_an_uninterrupted_run(small_data, tmp_path):
                     strict=True):  # fmt: skip
         assert torch.allclose(a, b, atol=1e-6)
     assert (resumed.model[2].theta >= 0).all()  # thresholds projected after every step
+
+
+def test_a_diverged_run_stops_loudly_and_keeps_the_last_finite_epoch(tmp_path):
+    train, val = make_toy("moons", n=100, seed=0), make_toy("moons", n=50, seed=1)
+    base = CrossEntropy()
+
+    def blows_up(model, x, y, lip, epoch):
+        loss, info = base(model, x, y, lip, epoch)
+        return (loss * float("nan") if epoch >= 1.0 else loss), info  # NaN from epoch 2 on
+
+    cfg = TrainConfig(epochs=3, lr=0.05)
+    model = create("toy-mlp", hidden=8, depth=1, spectral=False)
+    trainer = Trainer(model, blows_up, cfg, (2,), out_dir=tmp_path, progress=False)
+    with pytest.raises(FloatingPointError, match="epoch 2 ended with parameters that are not"):
+        trainer.fit(train, val)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_empty_splits_and_foreign_configs_are_refused():
+    model = create("toy-mlp", hidden=4, depth=1)
+    data = make_toy("moons", n=20, seed=0)
+    trainer = Trainer(model, CrossEntropy(), TrainConfig(epochs=1), (2,), progress=False)
+    with pytest.raises(ValueError, match="must not be empty, got 20 and 0"):
+        trainer.fit(data, ToyDataset(data.x[:0], data.y[:0], data.name, data.params))
+    with pytest.raises(TypeError, match="cfg must be a TrainConfig"):
+        Trainer(model, CrossEntropy(), {"epochs": 1}, (2,))

@@ -9,7 +9,9 @@ live in its own module (:mod:`lipviz.config.margins2d`, :mod:`lipviz.config.lmt`
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import numbers
+import typing
 
 from .lmt import LMTConfig
 from .locallip import LocalLipConfig
@@ -59,24 +61,38 @@ def preset_names(experiment: str) -> list[str]:
     return ["smoke", "full"] + [k.lower().replace("_", "-") for k in extra]
 
 
-def _coerce(cls_name: str, name: str, current, value):
+def _suggest(name: str, known) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or an empty string."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _coerce(cls, name: str, current, value):
     """``value`` as the type of the preset's ``current`` value, or a ValueError naming the field.
 
     Booleans also accept the strings "true"/"false" (any case; the command line passes text),
-    floats accept integers, integers accept integral floats, tuples accept lists; a field whose
-    preset value is None takes anything.
+    floats accept integers (not booleans), integers accept integral floats, tuples accept
+    lists (their numbers converted like the field's); a field whose preset value is None takes
+    a value of its declared type.
     """
-    bad = f"{cls_name}.{name} expects {type(current).__name__}, got {value!r}"
-    if current is None:
-        return value
+    if current is None:  # e.g. ``activation: str | None``: the declared type decides
+        hint = typing.get_type_hints(cls)[name]
+        kinds = [t for t in typing.get_args(hint) if t is not type(None)]
+        if len(kinds) == 1:
+            current = kinds[0]() if kinds[0] in (str, int, float, bool) else None
+        if current is None:
+            return value
+    bad = f"{cls.__name__}.{name} expects {type(current).__name__}, got {value!r}"
     if isinstance(current, bool):
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         raise ValueError(bad)
+    if isinstance(value, bool) and not isinstance(current, str):
+        raise ValueError(bad)
     if isinstance(current, numbers.Integral):
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral):
             return int(value)
         if isinstance(value, numbers.Real) and float(value).is_integer():
             return int(value)
@@ -86,9 +102,15 @@ def _coerce(cls_name: str, name: str, current, value):
             return float(value)
         raise ValueError(bad)
     if isinstance(current, tuple):
-        if isinstance(value, (tuple, list)):
-            return tuple(value)
-        raise ValueError(bad)
+        if not isinstance(value, (tuple, list)):
+            raise ValueError(bad)
+        hint = typing.get_type_hints(cls)[name]
+        if typing.get_args(hint)[:1] == (float,):  # numbers as floats; the config checks them
+            return tuple(
+                float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v
+                for v in value
+            )
+        return tuple(value)
     if isinstance(current, str) and not isinstance(value, str):
         raise ValueError(bad)
     return value
@@ -117,8 +139,9 @@ def resolve(experiment: str, preset: str = "smoke", **overrides):
     Raises
     ------
     ValueError
-        For an unknown experiment, preset or field name, or a value of the wrong type (a
-        boolean field also takes the strings "true" and "false"; see the examples).
+        For an unknown experiment, preset or field name (with the closest known name), a
+        value of the wrong type (a boolean field also takes the strings "true" and "false";
+        see the examples) or out of range (the config's own checks, e.g. ``n_test >= 1``).
 
     Examples
     --------
@@ -130,21 +153,35 @@ def resolve(experiment: str, preset: str = "smoke", **overrides):
     Traceback (most recent call last):
     ...
     ValueError: LMTConfig.kappa_clip expects bool, got 'yes'
+    >>> resolve("lmt", "smoke", epoch=3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown LMTConfig fields ['epoch'] (did you mean 'epochs'?). Valid: ...
+    >>> resolve("lmt", "smoke", n_test=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: LMTConfig.n_test must be >= 1, got 0
     """
     if experiment not in PRESETS:
-        msg = f"Unknown experiment {experiment!r}. Known: {', '.join(PRESETS)}"
+        msg = (
+            f"Unknown experiment {experiment!r}{_suggest(experiment, PRESETS)}. "
+            f"Known: {', '.join(PRESETS)}"
+        )
         raise ValueError(msg)
     cls = PRESETS[experiment]
     names = preset_names(experiment)
-    if preset.lower() not in names:
-        msg = f"Unknown preset {preset!r} of {experiment!r}; use one of {names} (smoke: CPU)"
+    if not isinstance(preset, str) or preset.lower() not in names:
+        hint = _suggest(str(preset).lower(), names)
+        msg = f"Unknown preset {preset!r} of {experiment!r}{hint}; use one of {names} (smoke: CPU)"
         raise ValueError(msg)
     base = getattr(cls, preset.upper().replace("-", "_"))
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(overrides) - fields
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(overrides) - set(fields))
     if unknown:
-        msg = f"Unknown {cls.__name__} fields {sorted(unknown)}. Valid: {sorted(fields)}"
+        hint = _suggest(unknown[0], fields) if len(unknown) == 1 else ""
+        msg = f"Unknown {cls.__name__} fields {unknown}{hint}. Valid: {sorted(fields)}"
         raise ValueError(msg)
-    values = {k: _coerce(cls.__name__, k, getattr(base, k), v)
-              for k, v in overrides.items() if v is not None}  # fmt: skip
+    values = {
+        k: _coerce(cls, k, getattr(base, k), v) for k, v in overrides.items() if v is not None
+    }
     return dataclasses.replace(base, **values)

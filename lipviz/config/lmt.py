@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ._checks import DATASET_SHAPES, check
+
 __all__ = ["LMTConfig"]
 
 
@@ -59,6 +61,15 @@ class LMTConfig:
     seed : int
         Seed of the data split, the initialisation and the training.
 
+    Raises
+    ------
+    ValueError
+        For a value of the wrong type or out of range: counts below 1, a learning rate that is
+        not > 0, milestones not increasing fractions in (0, 1], a radius (``c``,
+        ``select_eps``, ``eps``) that is negative or larger than the l2 diameter of the
+        dataset's input box (radii are in input units, e.g. 36/255), an unknown dataset,
+        method or form.
+
     Attributes
     ----------
     SMOKE, FULL, FULL_LONG : LMTConfig
@@ -86,6 +97,24 @@ class LMTConfig:
     n_test: int = 1000
     eps: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.58)
     seed: int = 0
+
+    def __post_init__(self):
+        check(
+            self,
+            choices={
+                "dataset": tuple(DATASET_SHAPES),
+                "method": ("standard", "lmt", "snr"),
+                "lmt_form": ("global", "pairwise"),
+            },
+            counts=("epochs", "batch_size", "n_val_eval", "n_test"),
+            naturals=("seed",),
+            positive=("lr",),
+            nonnegative=("warmup_epochs", "snr_beta"),
+            milestones=("lr_milestones",),
+            radii=("c", "select_eps"),
+            radius_lists=("eps",),
+            dataset=self.dataset,
+        )
 
 
 LMTConfig.SMOKE = LMTConfig()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._checks import DATASET_SHAPES, check
+
 __all__ = ["LocalLipConfig"]
 
 
@@ -65,6 +67,15 @@ class LocalLipConfig:
     seed : int
         Seed of the data split, the initialisation and the training.
 
+    Raises
+    ------
+    ValueError
+        For a value of the wrong type or out of range: counts below 1, a learning rate that is
+        not > 0, negative weights or ramps, milestones not increasing fractions in (0, 1], a
+        radius (``train_eps``, ``select_eps``, ``eps``) that is negative or larger than the l2
+        diameter of the dataset's input box (radii are in input units, e.g. 36/255), an
+        unknown dataset, model or activation.
+
     Attributes
     ----------
     SMOKE, FULL, FULL_CIFAR10 : LocalLipConfig
@@ -92,6 +103,24 @@ class LocalLipConfig:
     eps: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
     estimate_n_iter: int = 20
     seed: int = 0
+
+    def __post_init__(self):
+        check(
+            self,
+            choices={
+                "dataset": tuple(DATASET_SHAPES),
+                "model": ("4c3f", "6c2f", "8c2f"),
+                "activation": ("relu", "clipped-relu", "maxmin", "clipped-maxmin"),
+            },
+            counts=("n_iter", "epochs", "batch_size", "n_val_eval", "n_test", "estimate_n_iter"),
+            naturals=("seed",),
+            positive=("lr",),
+            nonnegative=("sparsity", "sp_thres", "warmup_epochs", "rampup_epochs"),
+            milestones=("lr_milestones",),
+            radii=("train_eps", "select_eps"),
+            radius_lists=("eps",),
+            dataset=self.dataset,
+        )
 
 
 LocalLipConfig.SMOKE = LocalLipConfig()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._checks import check
+
 __all__ = ["Margins2DConfig"]
 
 
@@ -42,6 +44,13 @@ class Margins2DConfig:
     seed : int
         Seed of the data, the initialisation and the training.
 
+    Raises
+    ------
+    ValueError
+        For a value of the wrong type or out of range: sample sizes and the grid below 2
+        (a toy has two classes), widths, depths, epochs and directions below 1, a learning rate
+        or temperature that is not > 0, an unknown toy.
+
     Attributes
     ----------
     SMOKE, FULL : Margins2DConfig
@@ -62,6 +71,19 @@ class Margins2DConfig:
     n_directions: int = 360
     grid_resolution: int = 200
     seed: int = 0
+
+    def __post_init__(self):
+        check(
+            self,
+            choices={"toy": ("moons", "circles", "spirals", "slab")},
+            counts=("hidden", "depth", "epochs", "batch_size", "n_directions"),
+            naturals=("seed",),
+            positive=("lr", "temperature"),
+        )
+        for name in ("n_train", "n_val", "n_show", "grid_resolution"):  # two points at least
+            if getattr(self, name) < 2:
+                msg = f"Margins2DConfig.{name} must be >= 2, got {getattr(self, name)!r}"
+                raise ValueError(msg)
 
 
 Margins2DConfig.SMOKE = Margins2DConfig()

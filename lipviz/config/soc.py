@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._checks import DATASET_SHAPES, check
+
 __all__ = ["SOCConfig"]
 
 
@@ -58,6 +60,15 @@ class SOCConfig:
         ``"none"``, ``"bf16"`` or ``"fp16"``: mixed-precision training (GPU); certificates are
         computed in fp32.
 
+    Raises
+    ------
+    ValueError
+        For a value of the wrong type or out of range: a depth not in 5, 10, ..., 40, counts
+        below 1, a learning rate that is not > 0, a momentum outside [0, 1), milestones not
+        increasing fractions in (0, 1], a radius (``select_eps``, ``eps``) that is negative or
+        larger than the l2 diameter of the dataset's input box (radii are in input units, e.g.
+        36/255), an unknown dataset, activation, last layer, augmentation or precision.
+
     Attributes
     ----------
     SMOKE, FULL : SOCConfig
@@ -84,6 +95,28 @@ class SOCConfig:
     seed: int = 0
     model: str = "lipconvnet"
     amp: str = "none"  # "bf16"/"fp16" train in mixed precision (GPU); certificates are fp32
+
+    def __post_init__(self):
+        check(
+            self,
+            choices={
+                "dataset": tuple(DATASET_SHAPES),
+                "depth": tuple(range(5, 45, 5)),
+                "activation": ("hh1", "hh2", "maxmin"),
+                "last_layer": ("lln", "soc"),
+                "augment": ("none", "crop-flip"),
+                "amp": ("none", "bf16", "fp16"),
+            },
+            counts=("init_channels", "epochs", "batch_size", "n_val_eval", "n_test"),
+            naturals=("seed",),
+            positive=("lr",),
+            nonnegative=("gamma", "weight_decay"),
+            below_one=("momentum",),
+            milestones=("lr_milestones",),
+            radii=("select_eps",),
+            radius_lists=("eps",),
+            dataset=self.dataset,
+        )
 
 
 SOCConfig.SMOKE = SOCConfig()

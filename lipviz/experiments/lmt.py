@@ -31,10 +31,29 @@ def build_model(cfg: LMTConfig, input_shape):
     -------
     nn.Module
         The untrained model.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model, or an ``activation`` given for a model that takes none.
     """
     extra = {} if cfg.activation is None else {"activation": cfg.activation}
-    return create(cfg.model, in_channels=input_shape[0], input_size=input_shape[-1],
-                  seed=cfg.seed, **extra)  # fmt: skip
+    try:
+        return create(
+            cfg.model,
+            in_channels=input_shape[0],
+            input_size=input_shape[-1],
+            seed=cfg.seed,
+            **extra,
+        )
+    except TypeError as err:
+        if not extra or "activation" not in str(err):
+            raise
+        msg = (
+            f"LMTConfig.activation is {cfg.activation!r}, but model {cfg.model!r} takes no "
+            "activation (leave it None)"
+        )
+        raise ValueError(msg) from None
 
 
 def make_objective(cfg: LMTConfig):

@@ -15,7 +15,7 @@ from ..data import make_toy
 from ..exact.planar import boundary_distance
 from ..models import create
 from ..train import fit
-from .runs import write_json
+from .runs import refuse_nan, write_json
 
 __all__ = ["Margins2DResult", "run_margins2d"]
 
@@ -101,6 +101,12 @@ def run_margins2d(
     -------
     Margins2DResult
         The model, its data, its sound bound, the per-point table and the training history.
+
+    Raises
+    ------
+    FloatingPointError
+        If training diverged, or (with ``out_dir``) the summary holds a NaN; nothing is
+        written then.
     """
     train = make_toy(cfg.toy, n=cfg.n_train, seed=cfg.seed)
     val = make_toy(cfg.toy, n=cfg.n_val, seed=cfg.seed + 1)
@@ -135,6 +141,7 @@ def run_margins2d(
     out = Margins2DResult(cfg, model, train, val, shown, bound, table, result.history)
     if out_dir is not None:
         folder = Path(out_dir)
+        refuse_nan(out.summary, str(folder / "summary.json"))
         write_json(folder / "config.json", dataclasses.asdict(cfg))
         table.to_csv(folder / "certified.csv", index=False)
         write_json(folder / "summary.json", out.summary)

@@ -56,7 +56,57 @@ def _config(folder: Path, experiment: str | None):
     cls = PRESETS[experiment]
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in names}
-    return cls(**values), experiment
+    try:
+        return cls(**values), experiment
+    except ValueError as err:  # the config's own checks
+        msg = f"{path}: {err}"
+        raise ValueError(msg) from None
+
+
+def _read_model(path: Path, experiment: str | None) -> dict:
+    """``model.pt`` as plain data (``weights_only=True``), its schema checked: ``experiment``
+    (a key of ``MODEL_BUILDERS``), ``input_shape`` (a list of ints >= 1) and ``state`` (a
+    state dict of tensors)."""
+    import pickle
+
+    import torch
+
+    from . import MODEL_BUILDERS
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        msg = f"{path} holds more than tensors and plain data, so it was refused unread"
+        raise ValueError(msg) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        msg = f"{path} is not a readable model file ({type(err).__name__})"
+        raise ValueError(msg) from err
+    what = None
+    if not isinstance(blob, dict) or set(blob) != {"experiment", "input_shape", "state"}:
+        what = "not a dict of experiment, input_shape and state"
+    elif blob["experiment"] not in MODEL_BUILDERS:
+        what = f"experiment {blob['experiment']!r} is not one of {sorted(MODEL_BUILDERS)}"
+    elif experiment is not None and blob["experiment"] != experiment:
+        what = f"experiment {blob['experiment']!r}, but summary.json says {experiment!r}"
+    elif not (
+        isinstance(blob["input_shape"], (list, tuple))
+        and blob["input_shape"]
+        and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in blob["input_shape"]
+        )
+    ):
+        what = f"input_shape {blob['input_shape']!r} is not a list of sizes"
+    elif not (
+        isinstance(blob["state"], dict)
+        and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in blob["state"].items()
+        )
+    ):
+        what = "state is not a state dict of tensors"
+    if what is not None:
+        msg = f"{path} is not a lipviz model file: {what}"
+        raise ValueError(msg)
+    return blob
 
 
 def load_run(folder, *, model: bool = True) -> LoadedRun:
@@ -79,6 +129,9 @@ def load_run(folder, *, model: bool = True) -> LoadedRun:
     ------
     FileNotFoundError
         If the folder has no ``summary.json`` (not a finished run).
+    ValueError
+        If ``config.json`` fails its config's checks, or ``model.pt`` is not plain data of the
+        expected schema (it is read with ``weights_only=True``); the message names the file.
 
     Examples
     --------
@@ -88,7 +141,6 @@ def load_run(folder, *, model: bool = True) -> LoadedRun:
     ('lmt', 20, None)
     """
     import pandas as pd
-    import torch
 
     folder = Path(folder)
     if not (folder / "summary.json").exists():
@@ -104,12 +156,17 @@ def load_run(folder, *, model: bool = True) -> LoadedRun:
     if model and (folder / "model.pt").exists():
         from . import MODEL_BUILDERS
 
-        blob = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        blob = _read_model(folder / "model.pt", experiment)
         if cfg is None:
             msg = f"{folder}: model.pt is there but config.json does not rebuild the model"
             raise ValueError(msg)
         net = MODEL_BUILDERS[blob["experiment"]](cfg, tuple(blob["input_shape"]))
-        net.load_state_dict(blob["state"])
+        try:
+            net.load_state_dict(blob["state"])
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            msg = f"{folder / 'model.pt'} does not fit the model config.json describes: {first}"
+            raise ValueError(msg) from err
         net = net.float().eval()
     return LoadedRun(folder, cfg, summary, tables["certified"], tables["metrics"], net)
 

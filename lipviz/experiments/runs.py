@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import os
 import platform
 import subprocess
@@ -19,12 +21,14 @@ from ..data import load_dataset
 from ..train import TrainConfig, Trainer
 
 __all__ = [
+    "RESUMABLE_FIELDS",
     "RunResult",
     "commit",
     "device_name",
     "experiment_of",
     "load_splits",
     "pgd_accuracy",
+    "refuse_nan",
     "run_folder",
     "save_model",
     "train_and_certify",
@@ -78,6 +82,52 @@ def write_json(path: Path, obj) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, default=str))
     tmp.replace(path)
+
+
+def refuse_nan(values, where: str) -> None:
+    """Raise a :class:`FloatingPointError` if ``values`` holds a NaN anywhere.
+
+    A run's summary is checked before it is written: a NaN accuracy, bound or radius means
+    the run went wrong, and must fail loudly rather than be published.
+
+    Parameters
+    ----------
+    values : dict, list, tuple or number
+        Nested containers of numbers (strings and None are skipped).
+    where : str
+        What they are, for the message (e.g. ``"runs/lmt/summary.json"``).
+
+    Raises
+    ------
+    FloatingPointError
+        Naming the first NaN entry, e.g. ``certified_accuracy.0.5``.
+
+    Examples
+    --------
+    >>> refuse_nan({"clean_accuracy": 0.9, "certified_accuracy": {"0.5": float("nan")}}, "run")
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: run: certified_accuracy.0.5 is NaN; nothing was written
+    """
+
+    def walk(value, key):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(v, f"{key}[{i}]")
+        elif isinstance(value, numbers.Real) and math.isnan(float(value)):
+            msg = f"{where}: {key} is NaN; nothing was written"
+            raise FloatingPointError(msg)
+
+    walk(values, "")
+
+
+#: the fields of an experiment's config that only shape the final evaluation (and its epochs
+#: and milestones, which the training config's own rules govern): a run folder may be resumed
+#: with them changed
+RESUMABLE_FIELDS = ("n_test", "eps", "estimate_n_iter", "epochs", "lr_milestones")
 
 
 def experiment_of(cfg) -> str:
@@ -207,6 +257,15 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     ``model.pt`` (the selected weights, which :func:`lipviz.experiments.load_run` rebuilds),
     ``certified.csv`` and ``summary.json`` (last: a folder holding it is a finished run).
 
+    A folder holding a checkpoint is resumed only by the same run: the checkpoint (read as
+    plain data, its schema checked) must have been written under the same training config
+    (or one it extends) and the same experiment config, up to the fields that only shape the
+    evaluation (:data:`RESUMABLE_FIELDS`). A refused folder is left untouched. When a run
+    continues under a changed config (an extended run), the folder's ``summary.json`` is
+    removed before the new ``config.json`` is written, so it never describes another config.
+    A NaN anywhere in the summary fails the run (:func:`refuse_nan`) before any result is
+    written.
+
     Parameters
     ----------
     cfg : dataclass
@@ -240,6 +299,14 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     RunResult
         The config, the selected model, the training history, the certified-accuracy table,
         the summary and the run folder.
+
+    Raises
+    ------
+    lipviz.train.settings.CheckpointError
+        If ``out_dir`` holds a checkpoint this run cannot resume (unsafe, malformed, or
+        another run's); nothing in the folder is changed.
+    FloatingPointError
+        If training diverged or the summary holds a NaN.
     """
     from ..train import distributed
 
@@ -247,11 +314,22 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     code = commit()  # the code that runs now (HEAD may move before the run ends)
     out = Path(out_dir) if out_dir else None
     main = not distributed.setup() or distributed.rank() == 0
-    if out and main:
-        write_json(out / "config.json", dataclasses.asdict(cfg))
     device = distributed.device_for(device)
-    trainer = Trainer(model.to(device), objective, tcfg, train.input_shape, out_dir=out,
-                      progress=progress)  # fmt: skip
+    config = dataclasses.asdict(cfg)
+    run_config = {k: v for k, v in config.items() if k not in RESUMABLE_FIELDS}
+    run_config["experiment"] = experiment_of(cfg)
+    trainer = Trainer(
+        model.to(device),
+        objective,
+        tcfg,
+        train.input_shape,
+        out_dir=out,
+        progress=progress,
+        run_config=run_config,
+    )
+    trainer.resume()  # refuse a folder that is not this run's before writing anything there
+    if out and main:
+        _write_config(out, config)
     fitted = trainer.fit(train, val)
     if not main:  # under torchrun, rank 0 alone certifies and writes the results
         return RunResult(cfg, fitted.model.float().eval(), fitted.history, None, None, out)
@@ -302,6 +380,7 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     }
     if certificate == "local":  # the radii above are the global certificate's
         summary["global_radius_quantiles_correct"] = summary.pop("radius_quantiles_correct")
+    refuse_nan(summary, str(out / "summary.json") if out else "the run's summary")
     if out:
         save_model(out / "model.pt", model, cfg, test.input_shape)
         tmp = out / f".certified.csv.{os.getpid()}.tmp"
@@ -309,6 +388,20 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
         tmp.replace(out / "certified.csv")
         write_json(out / "summary.json", summary)
     return RunResult(cfg, model, fitted.history, table, summary, out)
+
+
+def _write_config(out: Path, config: dict) -> None:
+    """Write ``config.json``; when it replaces another config (an extended run), first remove
+    ``summary.json``, which described the run under the old one."""
+    path = out / "config.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = None
+        if old != json.loads(json.dumps(config, default=str)):
+            (out / "summary.json").unlink(missing_ok=True)
+    write_json(path, config)
 
 
 def pgd_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .objectives import CrossEntropy
 from .trainer import FitResult, TrainConfig, Trainer
 
@@ -67,14 +69,15 @@ def fit(
     Raises
     ------
     ValueError
-        If ``temperature`` is not > 0.
+        If ``temperature`` is not > 0, a setting is out of range (:class:`TrainConfig`, e.g.
+        ``epochs`` < 1 or ``lr`` <= 0), or ``train`` or ``val`` is empty.
     """
-    if not temperature > 0:
-        msg = f"temperature must be > 0, got {temperature}"
+    if not (math.isfinite(temperature) and temperature > 0):
+        msg = f"temperature must be finite and > 0, got {temperature}"
         raise ValueError(msg)
     cfg = TrainConfig(
         epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=seed,
-        n_val_eval=len(val),
+        n_val_eval=max(1, len(val)),  # an empty val is refused by Trainer.fit
     )  # fmt: skip
     trainer = Trainer(model, CrossEntropy(temperature), cfg, tuple(train.x.shape[1:]),
                       progress=progress, device=device)  # fmt: skip

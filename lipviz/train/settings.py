@@ -1,15 +1,33 @@
 """The settings of :class:`~lipviz.train.Trainer` (:class:`TrainConfig`), what it returns
-(:class:`FitResult`), and when a checkpoint may continue under a changed config."""
+(:class:`FitResult`), how a checkpoint is read back (:func:`load_checkpoint`: plain data only,
+its schema checked) and when it may continue under a changed config (:func:`same_run`)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import numbers
+import pickle
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
-__all__ = ["AMP_DTYPES", "FitResult", "TrainConfig", "milestones", "same_run"]
+from ..config._checks import check
+
+__all__ = [
+    "AMP_DTYPES",
+    "CheckpointError",
+    "FitResult",
+    "TrainConfig",
+    "check_checkpoint",
+    "differences",
+    "load_checkpoint",
+    "milestones",
+    "same_run",
+]
 
 
 AMP_DTYPES = {"none": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -62,10 +80,22 @@ class TrainConfig:
     seed : int, default 0
         Seeds the run's random stream (per resumed epoch) and each epoch's shuffling.
 
+    Raises
+    ------
+    ValueError
+        For a value of the wrong type or out of range (``epochs``, ``batch_size`` or
+        ``n_val_eval`` below 1, ``lr`` not > 0, ``momentum`` outside [0, 1), negative
+        ``weight_decay`` or ``select_eps``, milestones not increasing fractions in (0, 1]) or
+        an unknown choice.
+
     Examples
     --------
     >>> TrainConfig(epochs=2, optimizer="sgd").lr
     0.001
+    >>> TrainConfig(lr=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: TrainConfig.lr must be finite and > 0, got 0.0
     """
 
     epochs: int = 10
@@ -83,6 +113,25 @@ class TrainConfig:
     n_val_eval: int = 2000
     seed: int = 0
     select_certificate: str = "global"
+
+    def __post_init__(self):
+        check(
+            self,
+            choices={
+                "optimizer": ("adam", "sgd"),
+                "augment": ("none", "crop-flip"),
+                "amp": tuple(AMP_DTYPES),
+                "select_on": ("val_acc", "val_cert_acc"),
+                "select_certificate": ("global", "local"),
+            },
+            counts=("epochs", "batch_size", "n_val_eval"),
+            naturals=("seed",),
+            positive=("lr",),
+            nonnegative=("weight_decay",),
+            below_one=("momentum",),
+            milestones=("lr_milestones",),
+            radii=("select_eps",),
+        )
 
 
 @dataclass(eq=False)
@@ -167,3 +216,221 @@ def same_run(saved: dict, current: dict, done: int) -> bool:
     steps = [[m for m in milestones(c) if m <= done] for c in (saved, current)]
     return (all(saved[k] == current[k] for k in others) and current["epochs"] >= done
             and steps[0] == steps[1])  # fmt: skip
+
+
+def differences(saved: dict, current: dict, limit: int = 3) -> str:
+    """The fields where two configs (as dicts) differ, for an error message.
+
+    Parameters
+    ----------
+    saved, current : dict
+        The checkpoint's and the current config.
+    limit : int, default 3
+        At most this many fields are named.
+
+    Returns
+    -------
+    str
+        ``"lr (checkpoint 0.001, now 0.5)"``, several joined by ``"; "``.
+
+    Examples
+    --------
+    >>> differences({"lr": 0.001, "epochs": 4}, {"lr": 0.5, "epochs": 4})
+    'lr (checkpoint 0.001, now 0.5)'
+    """
+    keys = [k for k in sorted(set(saved) | set(current)) if saved.get(k) != current.get(k)]
+    parts = [
+        f"{k} (checkpoint {saved.get(k, '-')!r}, now {current.get(k, '-')!r})" for k in keys[:limit]
+    ]
+    return "; ".join(parts + ([f"and {len(keys) - limit} more"] if len(keys) > limit else []))
+
+
+class CheckpointError(ValueError):
+    """A run folder's ``checkpoint.pt`` that cannot be resumed: unsafe, malformed, or another run's.
+
+    The message names the file and what is wrong; nothing in a refused file is executed.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the file.
+    """
+
+
+#: the entries of a checkpoint written by :class:`~lipviz.train.Trainer`
+CHECKPOINT_KEYS = (
+    "epoch",
+    "model",
+    "optimizer",
+    "scheduler",
+    "lip",
+    "rows",
+    "best",
+    "train_config",
+)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _plain_value(value) -> bool:
+    return value is None or isinstance(value, (bool, numbers.Real, str))
+
+
+def check_checkpoint(state, path) -> None:
+    """Raise a :class:`CheckpointError` unless ``state`` has the schema the Trainer writes.
+
+    The schema: ``epoch`` an int >= 0; ``model`` a state dict (str -> Tensor); ``optimizer`` a
+    dict with ``state`` (int -> dict) and ``param_groups`` (list of dicts); ``scheduler`` a
+    dict; ``lip`` None or a state dict; ``rows`` one dict of plain values per epoch done
+    (``rows[i]["epoch"] == i + 1``); ``best`` a dict with ``score`` (None or two numbers),
+    ``epoch`` (0 ..  ``epoch``) and ``state`` (None or a state dict); ``train_config`` a dict
+    with str keys; ``run_config`` (optional) a dict with str keys; ``rng`` (optional) a Tensor.
+
+    Parameters
+    ----------
+    state : object
+        What :func:`torch.load` returned.
+    path : str or Path
+        The file, for the message.
+
+    Raises
+    ------
+    CheckpointError
+        ``"<path> is not a lipviz training checkpoint: <what is wrong>"``.
+
+    Examples
+    --------
+    >>> check_checkpoint([], "ck.pt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lipviz.train.settings.CheckpointError: ck.pt is not a lipviz training checkpoint: it holds...
+    """
+
+    def bad(what: str):
+        msg = f"{path} is not a lipviz training checkpoint: {what}"
+        raise CheckpointError(msg)
+
+    def state_dict(value, name: str) -> None:
+        if not isinstance(value, dict):
+            bad(f"{name} is a {type(value).__name__}, not a state dict")
+        for k, v in value.items():
+            if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+                bad(f"{name} maps {k!r} to a {type(v).__name__}, not a tensor")
+
+    def str_dict(value, name: str) -> None:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            bad(f"{name} is not a dict with str keys")
+
+    if not isinstance(state, dict):
+        bad(f"it holds a {type(state).__name__}, not a dict")
+    missing = [k for k in CHECKPOINT_KEYS if k not in state]
+    if missing:
+        bad(f"it has no {', '.join(missing)}")
+    epoch = state["epoch"]
+    if not _is_int(epoch) or epoch < 0:
+        bad(f"epoch is {epoch!r}, not an int >= 0")
+    state_dict(state["model"], "model")
+    if state["lip"] is not None:
+        state_dict(state["lip"], "lip")
+    opt = state["optimizer"]
+    str_dict(opt, "optimizer")
+    if not isinstance(opt.get("state"), dict) or not isinstance(opt.get("param_groups"), list):
+        bad("optimizer has no state dict and param_groups list")
+    for key, value in opt["state"].items():
+        if not _is_int(key) or not isinstance(value, dict):
+            bad(f"optimizer state {key!r} is not an int -> dict entry")
+        if not all(isinstance(v, torch.Tensor) or _plain_value(v) for v in value.values()):
+            bad(f"optimizer state {key!r} holds something other than tensors and numbers")
+    if not all(
+        isinstance(g, dict) and isinstance(g.get("params"), list) for g in opt["param_groups"]
+    ):
+        bad("optimizer param_groups are not dicts with a params list")
+    str_dict(state["scheduler"], "scheduler")
+    rows = state["rows"]
+    if not isinstance(rows, list) or len(rows) != epoch:
+        bad(f"rows is not a list of {epoch} epoch rows")
+    for i, row in enumerate(rows, start=1):
+        str_dict(row, f"row {i}")
+        if row.get("epoch") != i or not all(_plain_value(v) for v in row.values()):
+            bad(f"row {i} is not the plain metrics of epoch {i}")
+    best = state["best"]
+    str_dict(best, "best")
+    if set(best) != {"score", "epoch", "state"}:
+        bad(f"best has keys {sorted(best)}, not epoch, score and state")
+    score = best["score"]
+    if score is not None and not (
+        isinstance(score, (tuple, list))
+        and len(score) == 2
+        and all(isinstance(s, numbers.Real) for s in score)
+    ):
+        bad(f"best score is {score!r}, not two numbers")
+    if not _is_int(best["epoch"]) or not 0 <= best["epoch"] <= epoch:
+        bad(f"best epoch is {best['epoch']!r}, not an int in 0..{epoch}")
+    if best["state"] is not None:
+        state_dict(best["state"], "best state")
+    str_dict(state["train_config"], "train_config")
+    if "run_config" in state:
+        str_dict(state["run_config"], "run_config")
+    if "rng" in state and not isinstance(state["rng"], torch.Tensor):
+        bad("rng is not a tensor")
+
+
+def _safe_types():
+    """Checkpoints written before the scheduler's milestones were saved as a dict hold a
+    ``collections.Counter`` (a plain dict subclass), which older torch versions refuse."""
+    allow = getattr(torch.serialization, "safe_globals", None)
+    return allow([Counter]) if allow is not None else contextlib.nullcontext()
+
+
+def _why(err: Exception) -> str:
+    """The one informative sentence of torch's refusal, e.g. ``Unsupported global: GLOBAL
+    builtins.exec was not an allowed global by default``."""
+    text = " ".join(str(err).split())
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    return text.split(" Please ")[0].split(" Check the documentation")[0].strip().rstrip(".")
+
+
+def load_checkpoint(path, map_location=None) -> dict:
+    """Read a Trainer checkpoint as plain data (``weights_only=True``) and check its schema.
+
+    A file that holds anything but tensors and plain containers (a pickled object whose
+    loading would run code) is refused without being run.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``checkpoint.pt`` file.
+    map_location : str or torch.device, optional
+        Where its tensors go (:func:`torch.load`).
+
+    Returns
+    -------
+    dict
+        The checkpoint (see :func:`check_checkpoint` for its entries).
+
+    Raises
+    ------
+    CheckpointError
+        If the file cannot be read safely, or its contents are not a Trainer checkpoint; the
+        message names the file.
+    """
+    path = Path(path)
+    try:
+        with _safe_types():
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        msg = (
+            f"{path} was refused by the safe loader (weights_only=True: {_why(err)}); nothing "
+            "in it was run. A lipviz checkpoint holds tensors and plain data only: delete the "
+            "file, or use a new out_dir"
+        )
+        raise CheckpointError(msg) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        msg = f"{path} is not a readable checkpoint ({type(err).__name__}: {first})"
+        raise CheckpointError(msg) from err
+    check_checkpoint(state, path)
+    return state

@@ -21,9 +21,18 @@ from ..data.transforms import crop_flip
 from ..state import seeded
 from . import distributed
 from .lipschitz import PowerIterationBound
-from .settings import AMP_DTYPES, FitResult, TrainConfig, milestones, same_run
+from .settings import (
+    AMP_DTYPES,
+    CheckpointError,
+    FitResult,
+    TrainConfig,
+    differences,
+    load_checkpoint,
+    milestones,
+    same_run,
+)
 
-__all__ = ["FitResult", "TrainConfig", "Trainer"]
+__all__ = ["CheckpointError", "FitResult", "TrainConfig", "Trainer"]
 
 
 class Trainer:
@@ -31,7 +40,11 @@ class Trainer:
 
     With ``out_dir`` set, each epoch writes ``checkpoint.pt`` and ``metrics.csv`` there, and a
     new Trainer on the same folder resumes where the last one stopped; it may also extend a
-    run with more epochs (and learning-rate steps after the epochs done). Each callable in
+    run with more epochs (and learning-rate steps after the epochs done). The checkpoint is
+    read as plain data (``weights_only=True``) and its schema checked before anything in it
+    is used (:func:`~lipviz.train.settings.load_checkpoint`). A run that diverges (parameters
+    no longer finite) stops with a :class:`FloatingPointError`, the checkpoint holding the
+    last finite epoch. Each callable in
     ``callbacks`` is called after every epoch with the list of rows so far (e.g. a live
     dashboard, :class:`lipviz.viz.widgets.TrainingDashboard`).
 
@@ -58,26 +71,36 @@ class Trainer:
     callbacks : sequence of callable, default ()
         Each called as ``callback(rows)`` after every epoch, ``rows`` a list of dicts (the
         history so far).
+    run_config : dict, optional
+        Settings outside ``cfg`` that shape the training (e.g. the experiment's data, model and
+        objective), plain values only: stored in the checkpoint, and a checkpoint written under
+        other ones is not resumed.
 
     Raises
     ------
     ValueError
-        For an invalid setting of ``cfg`` (``epochs``, ``select_on``, ``augment``, ``amp`` or
-        ``optimizer``).
+        For an invalid ``cfg`` (checked by :class:`TrainConfig` itself), or an objective that
+        cannot run data-parallel under ``torchrun``.
     """
 
-    def __init__(self, model, objective, cfg: TrainConfig, input_shape, *, out_dir=None,
-                 progress: bool = True, device=None, callbacks=()):  # fmt: skip
-        if cfg.epochs < 1:
-            msg = f"epochs must be >= 1, got {cfg.epochs}"
-            raise ValueError(msg)
-        if cfg.select_on not in ("val_acc", "val_cert_acc"):
-            msg = f"select_on must be 'val_acc' or 'val_cert_acc', got {cfg.select_on!r}"
-            raise ValueError(msg)
-        if cfg.select_certificate not in ("global", "local"):
-            msg = ("select_certificate must be 'global' or 'local', got "
-                   f"{cfg.select_certificate!r}")  # fmt: skip
-            raise ValueError(msg)
+    def __init__(
+        self,
+        model,
+        objective,
+        cfg: TrainConfig,
+        input_shape,
+        *,
+        out_dir=None,
+        progress: bool = True,
+        device=None,
+        callbacks=(),
+        run_config: dict | None = None,
+    ):
+        if not isinstance(cfg, TrainConfig):
+            msg = f"cfg must be a TrainConfig, got {type(cfg).__name__}"
+            raise TypeError(msg)
+        self.run_config = dict(run_config) if run_config is not None else None
+        self._resumed = None  # what resume() read, for the next fit()
         self.distributed = distributed.setup()
         if self.distributed and getattr(objective, "walks_model", False):
             msg = (f"{type(objective).__name__} walks the model outside its forward pass, "
@@ -101,12 +124,6 @@ class Trainer:
         self.lip = None
         if getattr(objective, "needs_lipschitz", False):
             self.lip = PowerIterationBound(model, self.input_shape).to(self.device)
-        if cfg.augment not in ("none", "crop-flip"):
-            msg = f"augment must be 'none' or 'crop-flip', got {cfg.augment!r}"
-            raise ValueError(msg)
-        if cfg.amp not in AMP_DTYPES:
-            msg = f"amp must be one of {sorted(AMP_DTYPES)}, got {cfg.amp!r}"
-            raise ValueError(msg)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
         self.callbacks = list(callbacks)
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -115,13 +132,10 @@ class Trainer:
         params = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
         if cfg.optimizer == "adam":
             self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        elif cfg.optimizer == "sgd":
+        else:  # "sgd" (TrainConfig admits no other)
             self.opt = torch.optim.SGD(
                 params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )
-        else:
-            msg = f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}"
-            raise ValueError(msg)
         steps = milestones(dataclasses.asdict(cfg))
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, steps, gamma=0.1)
 
@@ -135,35 +149,89 @@ class Trainer:
         if path is None or distributed.rank() != 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        state = {
+        sched = self.sched.state_dict()
+        sched["milestones"] = dict(sched["milestones"])  # a Counter: plain data only
+        state = {  # plain data only, so that it loads with weights_only=True
             "epoch": epoch,
             "model": self.model.state_dict(),
             "optimizer": self.opt.state_dict(),
-            "scheduler": self.sched.state_dict(),
+            "scheduler": sched,
             "lip": self.lip.state_dict() if self.lip is not None else None,
             "rows": rows,
             "best": best,
             "train_config": dataclasses.asdict(self.cfg),
             "rng": torch.get_rng_state(),
         }
+        if self.run_config is not None:
+            state["run_config"] = self.run_config
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(path)  # atomic: an interrupted save never corrupts the checkpoint
+
+    def resume(self) -> int:
+        """Read and check ``out_dir/checkpoint.pt`` now (else :meth:`fit` does).
+
+        Lets a caller learn that a run folder cannot be resumed before it writes anything there.
+
+        Returns
+        -------
+        int
+            The epochs the checkpoint holds (0 without one); :meth:`fit` continues from there.
+
+        Raises
+        ------
+        CheckpointError
+            If the checkpoint is unsafe, malformed, or written by another run (see
+            :func:`~lipviz.train.settings.same_run`).
+        """
+        if self._resumed is None:
+            self._resumed = self._load()
+        return self._resumed[0]
+
+    def _fits(self, path, name: str, saved: dict, own: dict) -> None:
+        """Refuse a saved state dict whose names or shapes are not those of ``own``."""
+        wrong = sorted(set(saved) ^ set(own))
+        wrong += [k for k in own if k in saved and saved[k].shape != own[k].shape]
+        if wrong:
+            msg = (
+                f"{path} holds a {name} state for another architecture (differs at "
+                f"{', '.join(wrong[:3])}); use a new out_dir"
+            )
+            raise CheckpointError(msg)
 
     def _load(self):
         path = self._ckpt_path()
         if path is None or not path.exists():
             return 0, [], {"score": None, "epoch": 0, "state": None}
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = load_checkpoint(path, map_location=self.device)
         saved, current = state["train_config"], dataclasses.asdict(self.cfg)
         if not same_run(saved, current, state["epoch"]):
-            msg = (f"{path} was written with another training config; use a new out_dir (a "
-                   "run may only be extended: more epochs, learning-rate steps after those "
-                   "done)")  # fmt: skip
-            raise ValueError(msg)
+            msg = (
+                f"{path} was written with another training config ("
+                f"{differences(saved, current)}); use a new out_dir (a run may only be "
+                "extended: more epochs, learning-rate steps after those done)"
+            )
+            raise CheckpointError(msg)
+        own = self.run_config
+        if own is not None and "run_config" in state and state["run_config"] != own:
+            msg = (
+                f"{path} was written by another run ("
+                f"{differences(state['run_config'], self.run_config)}); use a new "
+                "out_dir"
+            )
+            raise CheckpointError(msg)
+        self._fits(path, "model", state["model"], self.model.state_dict())
+        if state["best"]["state"] is not None:
+            self._fits(path, "best model", state["best"]["state"], self.model.state_dict())
+        if self.lip is not None and state["lip"] is not None:
+            self._fits(path, "power-iteration", state["lip"], self.lip.state_dict())
+        try:
+            self.opt.load_state_dict(state["optimizer"])
+            self.sched.load_state_dict(state["scheduler"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            msg = f"{path} holds an optimizer or scheduler state that does not fit this run: {err}"
+            raise CheckpointError(msg) from err
         self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
         self.sched.milestones = Counter(milestones(current))  # an extended run's new steps
         if self.lip is not None and state["lip"] is not None:
             self.lip.load_state_dict(state["lip"])
@@ -211,7 +279,11 @@ class Trainer:
         FitResult
             The selected model (in eval mode), its epoch, the history and the wall time.
         """
-        start_epoch, rows, best = self._load()
+        if len(train) < 1 or len(val) < 1:
+            msg = f"train and val must not be empty, got {len(train)} and {len(val)} examples"
+            raise ValueError(msg)
+        self.resume()
+        (start_epoch, rows, best), self._resumed = self._resumed, None
         self._sync_lip()
         # the run's own random stream (seeded per resumed epoch); the caller's is left alone
         with seeded(self.cfg.seed + start_epoch, self.device):
@@ -255,12 +327,14 @@ class Trainer:
                 total += loss.item() * len(yb)
                 correct += int((info["logits"].argmax(1) == yb).sum())
                 count += len(yb)
-                extra = {k: v for k, v in info.items() if k != "logits"}
+                extra = {k: _plain(v) for k, v in info.items() if k != "logits"}
             self.sched.step()
+            self._check_finite(epoch)  # before the evaluation, which needs finite weights
             total, correct, count = distributed.all_sum([total, correct, count])
             row = {"epoch": epoch, "loss": total / count, "train_acc": correct / count}
             row |= self._evaluate(val) | extra | {"lr": self.opt.param_groups[0]["lr"]}
             row["time_s"] = earlier + time.perf_counter() - start
+            self._check_finite(epoch, row)
             rows.append(row)
             score = (row[cfg.select_on], row["val_acc"])  # ties broken by clean accuracy
             if best["score"] is None or score > tuple(best["score"]):
@@ -282,3 +356,33 @@ class Trainer:
         history = pd.DataFrame(rows)
         total = rows[-1]["time_s"] if rows else 0.0
         return FitResult(self.model, best["epoch"], history, total)
+
+    def _check_finite(self, epoch: int, row=None) -> None:
+        """Stop a diverged run before its epoch is evaluated and saved (the checkpoint keeps
+        the last good one): parameters that are no longer finite, or a NaN accuracy."""
+        if row is None:
+            params = [p.detach() for p in self.model.parameters()]
+            if not params or bool(torch.stack([p.isfinite().all() for p in params]).all()):
+                return
+            what = "parameters that are not finite"
+        else:
+            nan = [k for k in ("train_acc", "val_acc", "val_cert_acc") if math.isnan(row[k])]
+            if not nan:
+                return
+            what = f"a NaN {', '.join(nan)}"
+        msg = (
+            f"epoch {epoch} ended with {what}: training diverged (try a lower learning rate); "
+            "the checkpoint keeps the epoch before"
+        )
+        raise FloatingPointError(msg)
+
+
+def _plain(value):
+    """A metric as a plain Python value (a one-element tensor or NumPy scalar as a number), so
+    that the checkpoint holds plain data and ``metrics.csv`` plain numbers."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    item = getattr(value, "item", None)  # NumPy scalars
+    if callable(item) and type(value).__module__ == "numpy":
+        return item()
+    return value
