@@ -26,13 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # (file, call) pairs that load pickles on purpose, with the reason they are tolerated. An entry
 # that no longer matches anything fails the test: remove it when the call goes.
-KNOWN = {
-    ("lipviz/data/datasets.py", "pickle.load"): (
-        "CIFAR-10/100 'python' batches are pickles; the archive's SHA-256 is checked by "
-        "lipviz.data.registry.fetch before it is opened (to be replaced by a restricted "
-        "Unpickler)"
-    ),
-}
+KNOWN: dict = {}  # (path, call) -> why it is safe; empty: no exception is needed
 
 
 def _dotted(node: ast.expr) -> str | None:

@@ -11,11 +11,13 @@ from .objectives import (
     SpectralRegularized,
     linear_warmup,
 )
+from .settings import CheckpointError
 from .trainer import FitResult, TrainConfig, Trainer
 
 __all__ = [
     "LMT",
     "CertificateRegularized",
+    "CheckpointError",
     "CrossEntropy",
     "FitResult",
     "LocalLip",
