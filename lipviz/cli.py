@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     if argv[:1] == ["run"]:
         from .experiments.__main__ import main as experiments_main
 
-        return experiments_main(argv)
+        return experiments_main(argv, prog="lipviz")
     try:
         args = _parser().parse_args(argv)
     except _UsageError as err:

@@ -106,8 +106,8 @@ def _preflight(name: str, cfg) -> None:
         raise ValueError(msg) from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG)
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run an experiment into a run folder")
     run.add_argument("name", help=f"the experiment: {', '.join(sorted(RUNNERS))}")
@@ -118,19 +118,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(err: BaseException, status: int) -> int:
+def _fail(err: BaseException, status: int, prog: str = PROG) -> int:
     text = " ".join(str(err).split()) or type(err).__name__
-    sys.stderr.write(f"{PROG} run: error: {text}\n")
+    sys.stderr.write(f"{prog} run: error: {text}\n")
     return status
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = PROG) -> int:
     """Run the command line.
 
     Parameters
     ----------
     argv : list of str, optional
         Arguments (default ``sys.argv[1:]``), e.g. ``["run", "lmt", "--set", "epochs=1"]``.
+    prog : str
+        The command's name in messages (``lipviz`` when called as ``lipviz run``).
 
     Returns
     -------
@@ -148,7 +150,7 @@ def main(argv=None) -> int:
     (2, 'python -m lipviz.experiments run: error: LMTConfig.n_test must be >= 1, got 0\\n')
     """
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(prog).parse_args(argv)
         cfg = resolve(args.name, args.preset, **_overrides(args.set, args.name))
         device = _device(args.device)
         out = Path(args.out or f"runs/{args.name}-{args.preset}")
@@ -157,13 +159,13 @@ def main(argv=None) -> int:
             raise _UsageError(msg)
         _preflight(args.name, cfg)
     except (_UsageError, ValueError) as err:
-        return _fail(err, 2)
+        return _fail(err, 2, prog)
     try:
         result = RUNNERS[args.name](cfg, out, device=device)
     except CheckpointError as err:  # a folder holding another run, or an unsafe file
-        return _fail(err, 2)
+        return _fail(err, 2, prog)
     except FloatingPointError as err:  # diverged, or a NaN result: nothing published
-        return _fail(err, 1)
+        return _fail(err, 1, prog)
     if result.summary is not None:  # under torchrun: rank 0
         sys.stdout.write(json.dumps(result.summary, indent=2) + "\n")
     from torch import distributed as dist
