@@ -196,3 +196,15 @@ def test_a_dead_neuron_with_huge_weights_keeps_the_local_bound_sound(dense_jacob
 def test_bad_arguments_get_a_clear_error(call, match):
     with pytest.raises(ValueError, match=match):
         call(_dead_on_the_box(), torch.tensor([[0.5], [0.25]]))
+
+
+def test_an_autocast_region_does_not_change_a_local_certificate():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+    x = torch.rand(8, 4)
+    plain = lipviz.local_lipschitz_bound(net, x, 0.05, "estimate").values
+    ok = local_certified(net, x, 0.05, "estimate")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = lipviz.local_lipschitz_bound(net, x, 0.05, "estimate").values
+        assert torch.equal(local_certified(net, x, 0.05, "estimate"), ok)
+    assert torch.equal(plain, inside)

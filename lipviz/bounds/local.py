@@ -26,6 +26,7 @@ the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -494,7 +495,9 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
                     trace=[] if trace else None,
                     ball_box=(lo, hi) if box is None else (None, None))  # fmt: skip
     ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
-    with eval_mode(model), torch.set_grad_enabled(grad):
+    # certification walks run outside any autocast region (training walks keep the caller's)
+    no_autocast = torch.autocast(x.device.type, enabled=False) if not grad else nullcontext()
+    with eval_mode(model), torch.set_grad_enabled(grad), no_autocast:
         # the rules read and write the state; the walker's own pass only follows the calls and
         # their shapes, so a training walk lets it run on one input instead of the batch
         # (on a copy: an in-place first layer must not change the caller's inputs)
