@@ -41,6 +41,7 @@ import secrets
 import warnings
 from pathlib import Path
 
+from ..locks import file_lock
 from .spec import BatchError, Job, load_batch
 
 __all__ = [
@@ -289,28 +290,6 @@ def read_json(path) -> dict | None:
 
 
 # --- locks -----------------------------------------------------------------------------------
-
-
-def file_lock(path):
-    """An OS-level (``flock``) lock on ``path``, not acquired; its file stays after release.
-
-    Parameters
-    ----------
-    path : str or Path
-        The lock file (created on acquisition).
-
-    Returns
-    -------
-    filelock.FileLock
-        With filelock 4, the soft (marker-file) fallback is off: a marker would outlive a dead
-        holder, and unlinking the file on release would let two processes lock two files.
-    """
-    from filelock import FileLock
-
-    try:
-        return FileLock(path, fallback_to_soft=False, preserve_lock_file=True)
-    except TypeError:  # filelock 3: flock only, and the file is never unlinked
-        return FileLock(path)
 
 
 def job_lock(out_dir, job_id: str):

@@ -20,6 +20,7 @@ import typing
 from pathlib import Path
 
 from ..config import PRESETS, resolve
+from ..locks import FolderBusyError
 from ..train.settings import CheckpointError
 from . import RUNNERS
 
@@ -162,7 +163,7 @@ def main(argv=None, prog: str = PROG) -> int:
         return _fail(err, 2, prog)
     try:
         result = RUNNERS[args.name](cfg, out, device=device)
-    except CheckpointError as err:  # a folder holding another run, or an unsafe file
+    except (CheckpointError, FolderBusyError) as err:  # another run's folder, or in use
         return _fail(err, 2, prog)
     except FloatingPointError as err:  # diverged, or a NaN result: nothing published
         return _fail(err, 1, prog)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from ..certify import certified_radius
 from ..config import Margins2DConfig
 from ..data import make_toy
 from ..exact.planar import boundary_distance
+from ..locks import folder_lock
 from ..models import create
 from ..train import fit
 from .runs import refuse_nan, write_json
@@ -107,7 +109,17 @@ def run_margins2d(
     FloatingPointError
         If training diverged, or (with ``out_dir``) the summary holds a NaN; nothing is
         written then.
+    lipviz.locks.FolderBusyError
+        If another process is running in ``out_dir`` (it holds the folder's lock).
     """
+    # one process per run folder: a second run on it is refused, never interleaved
+    with folder_lock(out_dir) if out_dir is not None else contextlib.nullcontext():
+        return _run_margins2d(cfg, out_dir, device=device, progress=progress)
+
+
+def _run_margins2d(
+    cfg: Margins2DConfig, out_dir=None, *, device=None, progress: bool = True
+) -> Margins2DResult:
     train = make_toy(cfg.toy, n=cfg.n_train, seed=cfg.seed)
     val = make_toy(cfg.toy, n=cfg.n_val, seed=cfg.seed + 1)
     shown = make_toy(cfg.toy, n=cfg.n_show, seed=cfg.seed + 2)

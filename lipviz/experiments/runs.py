@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -18,6 +19,7 @@ from torch import nn
 
 from ..certify import Certifier, certified_accuracy
 from ..data import load_dataset
+from ..locks import folder_lock
 from ..train import TrainConfig, Trainer
 
 __all__ = [
@@ -305,15 +307,39 @@ def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, 
     lipviz.train.settings.CheckpointError
         If ``out_dir`` holds a checkpoint this run cannot resume (unsafe, malformed, or
         another run's); nothing in the folder is changed.
+    lipviz.locks.FolderBusyError
+        If another process is running in ``out_dir`` (it holds the folder's lock).
     FloatingPointError
         If training diverged or the summary holds a NaN.
     """
     from ..train import distributed
 
+    main = not distributed.setup() or distributed.rank() == 0
+    out = Path(out_dir) if out_dir else None
+    # one process per run folder: a second run on it is refused, never interleaved
+    with folder_lock(out) if out and main else contextlib.nullcontext():
+        return _train_and_certify(
+            cfg,
+            model,
+            objective,
+            tcfg,
+            data,
+            method=method,
+            out=out,
+            device=device,
+            progress=progress,
+            certificate=certificate,
+            main=main,
+        )
+
+
+def _train_and_certify(
+    cfg, model, objective, tcfg, data, *, method, out, device, progress, certificate, main
+) -> RunResult:
+    from ..train import distributed
+
     train, val, test = data
     code = commit()  # the code that runs now (HEAD may move before the run ends)
-    out = Path(out_dir) if out_dir else None
-    main = not distributed.setup() or distributed.rank() == 0
     device = distributed.device_for(device)
     config = dataclasses.asdict(cfg)
     run_config = {k: v for k, v in config.items() if k not in RESUMABLE_FIELDS}
