@@ -84,10 +84,24 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     -------
     Tensor
         The predicted classes, int64, shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        If the model does not take inputs of this shape or does not return ``(N, C)`` logits.
     """
     dtype = model_dtype(model)
     with eval_mode(model), torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-        return model(x.detach().to(dtype, copy=True)).argmax(1)
+        try:
+            logits = model(x.detach().to(dtype, copy=True))
+        except RuntimeError as err:  # e.g. a shape the first layer cannot take
+            first = (str(err).strip().splitlines() or [""])[0]
+            msg = f"the model does not accept inputs of shape {tuple(x.shape)}: {first}"
+            raise ValueError(msg) from err
+    if logits.dim() != 2 or logits.shape[0] != len(x):
+        msg = f"the model must return logits of shape (N, C), got {tuple(logits.shape)}"
+        raise ValueError(msg)
+    return logits.argmax(1)
 
 
 def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor, target=None):

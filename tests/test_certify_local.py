@@ -208,3 +208,9 @@ def test_an_autocast_region_does_not_change_a_local_certificate():
         inside = lipviz.local_lipschitz_bound(net, x, 0.05, "estimate").values
         assert torch.equal(local_certified(net, x, 0.05, "estimate"), ok)
     assert torch.equal(plain, inside)
+
+
+def test_a_wrong_input_shape_is_a_clear_error():
+    net = _dead_on_the_box()
+    with pytest.raises(ValueError, match=r"does not accept inputs of shape \(2, 3\)"):
+        local_certified(net, torch.rand(2, 3), 0.1)
