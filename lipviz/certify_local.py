@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from .bounds.guards import current_weight
-from .bounds.local import check_local_inputs, local_bound_of, local_walk, model_dtype
+from .bounds.local import local_bound_of, local_walk
+from .bounds.local_inputs import check_local_inputs, model_dtype
 from .bounds.rounding import gamma, round_up
 from .certify import CertifiedRadii, round_down
 from .functional import margins

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..bounds import LipschitzBound
-from ..bounds.local import check_local_inputs
+from ..bounds.local_inputs import check_local_inputs
 from .radii import CertifiedRadii, Certifier, check_labels
 
 __all__ = ["certified_accuracy", "certified_radius"]
