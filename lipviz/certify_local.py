@@ -77,7 +77,7 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     model : nn.Module
-        A model in fp32 or wider (:func:`lipviz.bounds.local.model_dtype`).
+        A model in fp32 or wider (:func:`lipviz.bounds.local_inputs.model_dtype`).
     x : Tensor
         Inputs, shape ``(N, ...)``, no wider than the model's dtype.
 
