@@ -5,6 +5,8 @@ executes a batch of chapter notebooks (resumable: rerun the same command after a
 ``lipviz batch status DIR`` shows each job's state, ``lipviz batch report DIR`` sets the results
 against the papers (``report.csv``, ``report.md``, ``report.png``), ``lipviz batch list`` names
 the shipped batches. ``lipviz run NAME ...`` is ``python -m lipviz.experiments run NAME ...``.
+``lipviz data status`` shows the data folder and which registered files are present;
+``lipviz data fetch NAME`` downloads a dataset's files (hash-checked) into it.
 
 Bad input to ``lipviz batch`` (an unknown option or value, a malformed or missing batch file, an
 unknown job id, an output folder that cannot be one) is one line on stderr and exit status 2.
@@ -63,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("out", help="the batch's output folder")
     sub.add_parser("list", help="the shipped batch files")
+    data = top.add_parser("data", help="the data folder: status, fetch")
+    dsub = data.add_subparsers(dest="action", required=True)
+    dsub.add_parser("status", help="the data folder and which registered files are present")
+    fetch = dsub.add_parser("fetch", help="download a dataset's files (hash-checked)")
+    fetch.add_argument("dataset", help="a dataset name (lipviz data status lists the files)")
     top.add_parser("run", help="one experiment: python -m lipviz.experiments run ...",
                    add_help=False, prefix_chars="\0")  # fmt: skip
     return parser
@@ -93,6 +100,8 @@ def main(argv=None) -> int:
     except _UsageError as err:
         sys.stderr.write(f"{err}\n")
         return 2
+    if args.command == "data":
+        return _data(args)
     from filelock import Timeout
 
     from . import batch as b
@@ -112,6 +121,30 @@ def main(argv=None) -> int:
                            "display.max_colwidth", 60):  # fmt: skip
         sys.stdout.write(table.to_string(index=False) + "\n")
     return 1 if args.action == "run" and (table.state == "failed").any() else 0
+
+
+def _data(args) -> int:
+    """Run the ``lipviz data`` action; the exit status."""
+    from . import data
+
+    if args.action == "status":
+        sys.stdout.write(f"data folder: {data.data_dir()}\n")
+        sys.stdout.write(data.file_status().to_string(index=False) + "\n")
+        return 0
+    if args.dataset not in data.available_datasets():
+        names = ", ".join(data.available_datasets())
+        sys.stderr.write(f"lipviz: unknown dataset {args.dataset!r}; known: {names}\n")
+        return 2
+    try:
+        paths = data.fetch_dataset(args.dataset)
+    except (data.DataFileMissingError, data.DataHashError) as err:
+        sys.stderr.write(f"lipviz: {' '.join(str(err).split())}\n")
+        return 1
+    for path in paths:
+        sys.stdout.write(f"{path}\n")
+    if not paths:
+        sys.stdout.write(f"{args.dataset} is embedded in an installed package: nothing to fetch\n")
+    return 0
 
 
 def _batch(b, args):

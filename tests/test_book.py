@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -112,16 +113,23 @@ def test_chapter_runs_with_injected_parameters(chapter, tmp_path):
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
-    """Build a copy of the book with warnings as errors; return its HTML folder."""
+    """Build a copy of the book with warnings as errors, as a fresh clone does: with an empty
+    data folder and downloads forbidden. Return its HTML folder.
+
+    The copy keeps ``cache/`` (the committed run folders of ``cached_run``) and drops local
+    build output and ``runs/``."""
     work = tmp_path_factory.mktemp("book")
     shutil.copytree(
         BOOK, work / "book", ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints", "runs")
     )
     shutil.copy(ROOT / "jupyter_book.yml", work / "jupyter_book.yml")
+    (work / "no-data").mkdir()
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe), "build", "book", "--all", "--config", "jupyter_book.yml", "-W", "--keep-going"]
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # kernels draw inline
     env["LIPVIZ_STATIC"] = "1"  # explorers show their static fallbacks in the book
+    env["LIPVIZ_DATA_DIR"] = str(work / "no-data")  # no data folder, as on a fresh machine ...
+    env["LIPVIZ_OFFLINE"] = "1"  # ... and no download
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return work / "book" / "_build" / "html"
@@ -137,6 +145,90 @@ def test_book_builds_offline_with_warnings_as_errors(built_book):
         assert "Traceback" not in html
     assert (built_book / "_static" / "mathjax").is_dir()  # offline MathJax
     assert list((built_book / "_images").glob("*.png"))
+
+
+def test_book_builds_without_data_and_says_what_it_skipped(built_book):
+    """Built with an empty data folder: no page shows a missing-data error, and every skipped
+    cell says why in one sentence and how to get the data."""
+    skipped = {}
+    for page in [c.stem for c in chapters()] + ["execution_times"]:
+        html = (built_book / f"{page}.html").read_text()
+        for needle in ("DataFileMissingError", "DataHashError", "is missing and could not be"):
+            assert needle not in html, f"{page} shows {needle}"
+        skips = re.findall(r"Skipped: [^<]*", html)
+        for text in skips:
+            assert "lipviz data fetch" in text or "by hand" in text, (page, text)
+        if skips:
+            skipped[page] = skips
+    # the re-certification of a published model needs the MNIST test set: skipped, visibly
+    assert set(skipped) == {"10_reproducing_the_papers"}
+    assert len(skipped["10_reproducing_the_papers"]) == 2  # the cell and its exercise
+
+
+def test_the_build_writes_its_execution_report(built_book):
+    """The chapter times the book states come from the build's own report."""
+    from lipviz.batch import book_build_times
+
+    times, build = book_build_times(built_book.parent.parent / "results")
+    assert set(times.page) == {c.stem for c in chapters()} | {"execution_times"}
+    assert times.succeeded.all() and (times.seconds > 0).all()
+    assert build["executed_seconds"] == pytest.approx(times.seconds.sum(), abs=0.5)
+    assert build["build_seconds"] >= build["executed_seconds"]
+
+
+# Committed smoke batch against the chapters, as the book prints them. The batch runs each chapter
+# with one torch thread per dask worker and the book with every core, so float reductions
+# differ and a few epochs of training drift apart; on MNIST-5k's 1,000 test images (or fewer)
+# the accuracies of one run agreed to within this many points in the runs we measured.
+AGREEMENT = 0.03
+
+
+def _run_numbers(summary: dict) -> dict:
+    numbers = {"clean": summary.get("clean_accuracy")}
+    for eps, acc in (summary.get("certified_accuracy") or {}).items():
+        numbers[f"certified@{eps}"] = acc
+    return {k: v for k, v in numbers.items() if v is not None}
+
+
+def _of_this_code(folder: Path) -> bool:
+    """A run folder of ``runs/`` (named by its config), or a cache entry of the current code."""
+    from lipviz.experiments import code_fingerprint
+
+    record = folder / "cache.json"
+    return not record.exists() or json.loads(record.read_text())["code"] == code_fingerprint()
+
+
+def test_committed_smoke_batch_agrees_with_the_executed_chapters(built_book):
+    """Every committed smoke result is of the current chapter (its identity), and each run it
+    reports matches, within AGREEMENT, the run the book's build made for the same chapter."""
+    from lipviz.batch import job_identity, load_batch, read_record
+
+    book = built_book.parent.parent
+    folder = BOOK / "results" / "batch-smoke"
+    compared = 0
+    for job in load_batch("smoke").jobs:
+        record, problem = read_record(folder / job.id / "summary.json")
+        assert problem is None, (job.id, problem)
+        assert record["identity"] == job_identity(job), (
+            f"{job.id}: the committed smoke result is stale; rerun it "
+            f"(lipviz batch run smoke --out DIR --jobs {job.id}) and commit its summary.json"
+        )
+        for run in record.get("runs", []):
+            base = run["folder"].rsplit("-", 1)[0]  # the run's name without its config/code key
+            ours = [
+                p
+                for p in sorted(book.glob(base + "-*/summary.json"))
+                if p.parent.name.rsplit("-", 1)[0] == Path(base).name
+            ]
+            current = [p for p in ours if _of_this_code(p.parent)]
+            assert current, f"{job.id}: the book's build made no run {base}"
+            mine = _run_numbers(json.loads(current[-1].read_text()))
+            theirs = _run_numbers(run["summary"])
+            assert mine.keys() == theirs.keys(), (job.id, base)
+            for key, value in theirs.items():
+                assert abs(mine[key] - value) <= AGREEMENT, (job.id, base, key, mine[key], value)
+            compared += 1
+    assert compared >= 8  # chapters 3, 5, 7, 8 and 9 train models
 
 
 JUNK = {

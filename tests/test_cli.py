@@ -143,3 +143,19 @@ def test_status_names_a_corrupt_result_and_does_not_count_it_done(tmp_path, caps
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lipviz: warning: ")
     assert str(tmp_path / "a" / "summary.json") in lines[0] and "not valid JSON" in lines[0]
+
+
+def test_data_status_and_fetch(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LIPVIZ_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LIPVIZ_OFFLINE", "1")
+    assert main(["data", "status"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"data folder: {tmp_path}") and "t10k-images-idx3-ubyte.gz" in out
+    assert main(["data", "fetch", "mnist5k"]) == 0
+    assert "embedded" in capsys.readouterr().out
+    assert main(["data", "fetch", "mnist"]) == 1  # offline and absent: one line, no traceback
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "LIPVIZ_OFFLINE is set" in err
+    assert main(["data", "fetch", "mnits"]) == 2
+    assert "unknown dataset 'mnits'" in capsys.readouterr().err
+    assert main(["data"]) == 2

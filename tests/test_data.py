@@ -333,3 +333,47 @@ def test_file_status_lists_every_file(tmp_path):
     assert set(table.file) == set(REGISTRY)
     assert not table.present.any()
     shutil.rmtree(tmp_path)
+
+
+def test_offline_forbids_every_download(tmp_path, monkeypatch):
+    _no_network(monkeypatch)
+    monkeypatch.setenv("LIPVIZ_OFFLINE", "1")
+    assert registry_mod.offline()
+    with pytest.raises(DataFileMissingError, match="LIPVIZ_OFFLINE is set"):
+        fetch(MNIST_LABELS, root=tmp_path)
+    monkeypatch.setenv("LIPVIZ_OFFLINE", "no")
+    assert not registry_mod.offline()
+
+
+def test_missing_data_names_the_absent_files_and_how_to_get_them(tmp_path, monkeypatch):
+    _no_network(monkeypatch)
+    monkeypatch.setenv("LIPVIZ_DATA_DIR", str(tmp_path))
+    text = lipviz.data.missing_data("mnist")
+    assert "MNIST is not in the data folder" in text
+    assert "mnist/t10k-images-idx3-ubyte.gz" in text and "lipviz data fetch mnist" in text
+    assert str(tmp_path) not in text  # a sentence for a page: no machine path
+    assert "by hand" in lipviz.data.missing_data("cifar10-jpeg")  # no public URL
+    assert lipviz.data.missing_data("mnist5k") is None  # embedded
+    assert lipviz.data.fetch_dataset("mnist5k") == []
+    (tmp_path / "mnist").mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / "mnist" / name).write_bytes(b"")
+    text = lipviz.data.missing_data("mnist")
+    assert "train-images" not in text and "t10k-labels-idx1-ubyte.gz" in text
+    for bad in (lipviz.data.missing_data, lipviz.data.fetch_dataset):
+        with pytest.raises(ValueError, match="Unknown dataset"):
+            bad("mnist-10")
+
+
+@pytest.mark.data
+def test_missing_data_is_none_when_every_file_is_there(shared_data, monkeypatch):
+    _no_network(monkeypatch)
+    for name in ("mnist", "cifar10-jpeg", "cifar10-exact-subset"):
+        assert lipviz.data.missing_data(name) is None
+    assert lipviz.data.fetch_dataset("mnist")[0].parent == shared_data / "mnist"
+
+
+def test_every_dataset_names_registered_files():
+    for name, spec in datasets_mod._DATASETS.items():
+        assert set(spec.files) <= set(REGISTRY), name
+        assert bool(spec.files) != spec.offline, name  # embedded sets alone read no file

@@ -18,9 +18,11 @@ from .jobs import (
 )
 from .landscape import landscape_table, mnist_ladder
 from .report import (
+    BOOK_BUILD,
     batch_report,
     batch_status,
     batch_table,
+    book_build_times,
     runs_against_papers,
     targets_table,
     verdict,
@@ -29,6 +31,7 @@ from .runner import run_batch, run_job
 from .spec import BatchError, BatchSpec, Expected, Job, load_batch, published, shipped_batches
 
 __all__ = [
+    "BOOK_BUILD",
     "STATES",
     "BatchError",
     "BatchSpec",
@@ -38,6 +41,7 @@ __all__ = [
     "batch_report",
     "batch_status",
     "batch_table",
+    "book_build_times",
     "job_identity",
     "job_state",
     "landscape_table",

@@ -17,13 +17,65 @@ from .jobs import atomic_write, inspect_job, primary_run, read_json
 from .spec import Expected, Job, load_batch
 
 __all__ = [
+    "BOOK_BUILD",
     "batch_report",
     "batch_status",
     "batch_table",
+    "book_build_times",
     "runs_against_papers",
     "targets_table",
     "verdict",
 ]
+
+
+BOOK_BUILD = "book-build.json"
+"""The execution report a full build of the book writes into its ``results/`` folder."""
+
+
+def book_build_times(results):
+    """Each chapter's execution time in the last full build of the book, as a table.
+
+    The build writes ``results/book-build.json`` when it has executed notebooks (the book's
+    Sphinx extension ``_ext/execution_report.py`` reads myst-nb's measurements), so these times
+    are measured, never typed.
+
+    Parameters
+    ----------
+    results : str or Path
+        The book's ``results/`` folder (:func:`lipviz.batch.published`).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per executed page: ``page``, ``seconds``, ``succeeded``; the slowest first.
+    build : dict
+        The rest of the report: ``finished``, ``commit``, ``machine``, ``build_seconds`` (the
+        whole Sphinx build) and ``executed_seconds`` (the sum of the pages' times).
+
+    Raises
+    ------
+    FileNotFoundError
+        If no build has written the report yet.
+    ValueError
+        If the file is not such a report.
+    """
+    import pandas as pd
+
+    path = Path(results) / BOOK_BUILD
+    if not path.is_file():
+        msg = f"{path} is absent: build the book once (make book) to write it"
+        raise FileNotFoundError(msg)
+    report = read_json(path)
+    if report is None or not isinstance(report.get("chapters"), dict):
+        msg = f"{path} is not an execution report of the book (rebuild the book to rewrite it)"
+        raise ValueError(msg)
+    chapters = report.pop("chapters")
+    table = pd.DataFrame(
+        [{"page": page, **row} for page, row in chapters.items()],
+        columns=["page", "seconds", "succeeded"],
+    )
+    table = table.sort_values("seconds", ascending=False, ignore_index=True)
+    return table, report
 
 
 def _batch_of(out: Path):

@@ -101,9 +101,11 @@ def _notebook_input(job: Job, folder: Path, notebook: bytes) -> Path:
 
 
 def _runs_of(folder: Path) -> list[dict]:
-    """The finished experiment run folders a chapter wrote below ``folder/runs``."""
+    """The finished experiment run folders a chapter wrote below ``folder/runs`` and
+    ``folder/cache`` (:func:`lipviz.experiments.cached_run`)."""
     out = []
-    for path in sorted((folder / "runs").glob("**/summary.json")):
+    found = [p for sub in ("runs", "cache") for p in sorted((folder / sub).glob("**/summary.json"))]
+    for path in found:
         summary = read_json(path)
         if summary is not None:
             out.append({"folder": str(path.parent.relative_to(folder)), "summary": summary})

@@ -4,7 +4,9 @@ from .datasets import (
     ImageDataset,
     available_datasets,
     decode_cifar10_jpeg,
+    fetch_dataset,
     load_dataset,
+    missing_data,
     split_indices,
 )
 from .registry import (
@@ -36,9 +38,11 @@ __all__ = [
     "data_dir",
     "decode_cifar10_jpeg",
     "fetch",
+    "fetch_dataset",
     "file_status",
     "load_dataset",
     "make_toy",
+    "missing_data",
     "slab_reference",
     "split_indices",
 ]

