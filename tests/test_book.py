@@ -172,15 +172,16 @@ def test_the_build_writes_its_execution_report(built_book):
     times, build = book_build_times(built_book.parent.parent / "results")
     assert set(times.page) == {c.stem for c in chapters()} | {"execution_times"}
     assert times.succeeded.all() and (times.seconds > 0).all()
-    assert build["executed_seconds"] == pytest.approx(times.seconds.sum(), abs=0.5)
+    assert build["executed_seconds"] == pytest.approx(times.seconds.sum(), abs=1.0)
     assert build["build_seconds"] >= build["executed_seconds"]
 
 
 # Committed smoke batch against the chapters, as the book prints them. The batch runs each chapter
-# with one torch thread per dask worker and the book with every core, so float reductions
-# differ and a few epochs of training drift apart; on MNIST-5k's 1,000 test images (or fewer)
-# the accuracies of one run agreed to within this many points in the runs we measured.
-AGREEMENT = 0.03
+# in a dask worker whose kernel has one torch thread, the book with every core. On the 2-core
+# machine that made the committed records, every accuracy of every run agreed exactly (difference
+# 0.0, measured for chapters 3, 5, 7, 8 and 9). The tolerance leaves room for another CPU's
+# kernels, whose rounding can move a few test images of a short CPU training run.
+AGREEMENT = 0.02
 
 
 def _run_numbers(summary: dict) -> dict:
