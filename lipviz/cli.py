@@ -7,6 +7,9 @@ against the papers (``report.csv``, ``report.md``, ``report.png``), ``lipviz bat
 the shipped batches. ``lipviz run NAME ...`` is ``python -m lipviz.experiments run NAME ...``.
 ``lipviz data status`` shows the data folder and which registered files are present;
 ``lipviz data fetch NAME`` downloads a dataset's files (hash-checked) into it.
+``lipviz certify RUN`` re-certifies a finished run folder's model on its test images and sets
+the result against its ``summary.json``; ``lipviz audit RUN`` attacks the certified ones inside
+their radii. ``lipviz --version`` prints the version.
 
 Bad input to ``lipviz batch`` (an unknown option or value, a malformed or missing batch file, an
 unknown job id, an output folder that cannot be one) is one line on stderr and exit status 2.
@@ -47,7 +50,10 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog="lipviz", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"lipviz {__version__}")
     top = parser.add_subparsers(dest="command", required=True)
     batch = top.add_parser("batch", help="batches of chapter notebooks (papermill on dask)")
     sub = batch.add_subparsers(dest="action", required=True)
@@ -70,6 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     dsub.add_parser("status", help="the data folder and which registered files are present")
     fetch = dsub.add_parser("fetch", help="download a dataset's files (hash-checked)")
     fetch.add_argument("dataset", help="a dataset name (lipviz data status lists the files)")
+    for name, text in (
+        ("certify", "re-certify a run folder's model and compare with its summary"),
+        ("audit", "attack a run folder's certified test images inside their radii"),
+    ):
+        cmd = top.add_parser(name, help=text)
+        cmd.add_argument("run", help="a finished run folder (summary.json, config.json, model.pt)")
+        cmd.add_argument(
+            "--n", type=_positive, default=None, help="first N test images (default: the run's)"
+        )
+        if name == "audit":
+            cmd.add_argument("--steps", type=_positive, default=50, help="PGD steps (default 50)")
+            cmd.add_argument("--restarts", type=_positive, default=2, help="PGD restarts")
     top.add_parser("run", help="one experiment: python -m lipviz.experiments run ...",
                    add_help=False, prefix_chars="\0")  # fmt: skip
     return parser
@@ -102,6 +120,8 @@ def main(argv=None) -> int:
         return 2
     if args.command == "data":
         return _data(args)
+    if args.command in ("certify", "audit"):
+        return _run_folder(args)
     from filelock import Timeout
 
     from . import batch as b
@@ -145,6 +165,93 @@ def _data(args) -> int:
     if not paths:
         sys.stdout.write(f"{args.dataset} is embedded in an installed package: nothing to fetch\n")
     return 0
+
+
+def _load_for_check(args):
+    """The run folder's model and its first test images, or a one-line error (exit 2)."""
+    from . import data
+    from .experiments import load_run
+
+    try:
+        run = load_run(args.run)
+    except (FileNotFoundError, ValueError) as err:
+        raise _UsageError(" ".join(str(err).split())) from err
+    if run.model is None or run.config is None:
+        msg = f"{args.run} has no model.pt to check (a summary alone cannot be re-certified)"
+        raise _UsageError(msg)
+    missing = data.missing_data(run.config.dataset)
+    if missing:
+        raise _UsageError(missing)
+    n = args.n or run.config.n_test
+    test = data.load_dataset(run.config.dataset, "test").subset(n)
+    return run, test
+
+
+def _run_folder(args) -> int:
+    """``lipviz certify RUN`` and ``lipviz audit RUN``; the exit status.
+
+    certify: 0 when every committed number is reproduced (or, on fewer images than the run
+    certified, printed for comparison), 1 when one differs. audit: 0 when no attack succeeds
+    inside a certified radius, 1 otherwise.
+    """
+    import pandas as pd
+
+    from . import certified_accuracy
+    from .certify import Certifier
+
+    try:
+        run, test = _load_for_check(args)
+    except _UsageError as err:
+        sys.stderr.write(f"lipviz: {err}\n")
+        return 2
+    local = str(run.summary.get("certificate", "")).startswith("local")
+    eps = [float(e) for e in run.config.eps]
+    shape = tuple(test.x.shape[1:])
+    if args.command == "certify":
+        if local:
+            table = certified_accuracy(run.model, test.x, test.y, eps, method="local")
+        else:
+            certifier = Certifier(run.model, shape, mode="sound")
+            table = certified_accuracy(run.model, test.x, test.y, eps, certifier=certifier)
+        committed = run.summary["certified_accuracy"]
+        table["committed"] = [committed.get(str(e)) for e in table.eps]
+        whole = len(test.y) == run.config.n_test
+        table["same"] = [
+            (c is not None and abs(ours - c) <= 1e-6) if whole else "n/a"
+            for ours, c in zip(table.certified_accuracy, table.committed, strict=True)
+        ]
+        head = f"{args.run}: {run.summary.get('method')} on {len(test.y)} images of {test.label}"
+        sys.stdout.write(f"{head}, {table.kind.iloc[-1]}\n")
+        with pd.option_context("display.width", 120):
+            sys.stdout.write(table.to_string(index=False) + "\n")
+        return 0 if not whole or all(table.same) else 1
+    return _audit(run, test, eps, local, args)
+
+
+def _audit(run, test, eps, local: bool, args) -> int:
+    """Attack every certified test image inside its certified radius; the exit status."""
+    import torch
+
+    from . import audit, local_certified, pgd_l2
+
+    if not local:
+        report = audit(run.model, test.x, test.y, restarts=args.restarts, steps=args.steps)
+        sys.stdout.write(f"{args.run}:\n{report.to_frame().to_string()}\n")
+        return 0 if report.passed else 1
+    with torch.no_grad():
+        correct = run.model(test.x).argmax(1) == test.y
+    broken = 0
+    for e in (e for e in eps if e > 0):
+        idx = (local_certified(run.model, test.x, e) & correct).nonzero().flatten()
+        if len(idx):
+            x, y = test.x[idx], test.y[idx]
+            attack = pgd_l2(run.model, x, y, e, steps=args.steps, restarts=args.restarts)
+            n = int(attack.success.sum())
+        else:
+            n = 0
+        broken += n
+        sys.stdout.write(f"eps {e:g}: {len(idx)} locally certified, {n} broken by PGD\n")
+    return 0 if broken == 0 else 1
 
 
 def _batch(b, args):

@@ -159,3 +159,69 @@ def test_data_status_and_fetch(tmp_path, monkeypatch, capsys):
     assert main(["data", "fetch", "mnits"]) == 2
     assert "unknown dataset 'mnits'" in capsys.readouterr().err
     assert main(["data"]) == 2
+
+
+def test_version():
+    out = subprocess.run(
+        [sys.executable, "-m", "lipviz", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    import lipviz
+
+    assert out.strip() == f"lipviz {lipviz.__version__}"
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A finished LMT run folder on MNIST-5k (1 epoch, 100 test images)."""
+    from lipviz.experiments.__main__ import main as experiments
+
+    out = tmp_path_factory.mktemp("run") / "lmt"
+    args = ["run", "lmt", "--out", str(out), "--set", "epochs=1", "n_test=100", "n_val_eval=50"]
+    assert experiments(args) == 0
+    return out
+
+
+def test_certify_and_audit_a_run_folder(small_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    assert main(["certify", str(small_run)]) == 0  # the committed numbers, reproduced
+    out = capsys.readouterr().out
+    assert "on 100 images of MNIST-5k" in out and "False" not in out
+    assert main(["certify", str(small_run), "--n", "20"]) == 0  # fewer images: shown, not judged
+    assert "n/a" in capsys.readouterr().out
+    assert main(["audit", str(small_run), "--n", "30", "--steps", "5", "--restarts", "1"]) == 0
+    assert "violations inside certified radii" in capsys.readouterr().out
+
+    edited = tmp_path / "edited"
+    shutil.copytree(small_run, edited)
+    summary = json.loads((edited / "summary.json").read_text())
+    summary["certified_accuracy"]["0.5"] += 0.01  # a number the model does not give
+    (edited / "summary.json").write_text(json.dumps(summary))
+    assert main(["certify", str(edited)]) == 1
+    (edited / "model.pt").unlink()
+    assert main(["certify", str(edited)]) == 2
+    assert "no model.pt" in capsys.readouterr().err
+    assert main(["audit", str(tmp_path)]) == 2
+    assert "not a finished run folder" in capsys.readouterr().err
+
+
+def test_certify_without_the_data_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    from lipviz.batch import published
+
+    monkeypatch.setenv("LIPVIZ_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LIPVIZ_OFFLINE", "1")
+    assert main(["certify", str(published() / "lmt-full-c2.5")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "lipviz data fetch mnist" in err
+
+
+@pytest.mark.data
+def test_certify_and_audit_the_published_local_run(shared_data, capsys):
+    from lipviz.batch import published
+
+    run = str(published() / "locallip-mnist-24ep")
+    assert main(["certify", run, "--n", "16"]) == 0
+    assert "certified (local)" in capsys.readouterr().out
+    assert main(["audit", run, "--n", "16", "--steps", "10", "--restarts", "1"]) == 0
+    assert "0 broken by PGD" in capsys.readouterr().out
