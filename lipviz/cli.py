@@ -137,10 +137,25 @@ def main(argv=None) -> int:
             return 2
     if table is None:
         return 0
-    with pd.option_context("display.width", 200, "display.max_columns", 20,
-                           "display.max_colwidth", 60):  # fmt: skip
-        sys.stdout.write(table.to_string(index=False) + "\n")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        sys.stdout.write(_readable(table).to_string(index=False) + "\n")
     return 1 if args.action == "run" and (table.state == "failed").any() else 0
+
+
+def _readable(table):
+    """A table for a terminal: numbers to 4 significant digits (times to whole seconds), empty
+    cells as "-" (never NaN or None), long labels cut at 40 characters."""
+    import math
+
+    def cell(value, column: str) -> str:
+        if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.0f}" if column.endswith("_s") else f"{value:.4g}"
+        text = " ".join(str(value).split())
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    return table.astype(object).apply(lambda col: [cell(v, col.name) for v in col])
 
 
 def _data(args) -> int:

@@ -225,3 +225,19 @@ def test_certify_and_audit_the_published_local_run(shared_data, capsys):
     assert "certified (local)" in capsys.readouterr().out
     assert main(["audit", run, "--n", "16", "--steps", "10", "--restarts", "1"]) == 0
     assert "0 broken by PGD" in capsys.readouterr().out
+
+
+def test_batch_report_is_readable(tmp_path, capsys):
+    import shutil
+
+    from lipviz.batch import published
+
+    shutil.copytree(published() / "batch-smoke", tmp_path / "smoke")
+    assert main(["batch", "report", str(tmp_path / "smoke")]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "None" not in out and "nan" not in out
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["job", "state", "dataset"] and "verdict" in lines[0]
+    assert len(lines) == 13 and all(line.split()[-1] == "value" for line in lines[1:])
+    assert main(["batch", "status", str(tmp_path / "smoke")]) == 0
+    assert "NaN" not in capsys.readouterr().out
