@@ -21,8 +21,12 @@ def plain_twin(model: nn.Sequential) -> nn.Sequential:
     layers = []
     for layer in model:
         if isinstance(layer, SOC):
-            conv = nn.Conv2d(layer.in_channels * layer.stride**2, layer.out_channels,
-                             layer.kernel_size, padding=layer.kernel_size // 2)  # fmt: skip
+            conv = nn.Conv2d(
+                layer.in_channels * layer.stride**2,
+                layer.out_channels,
+                layer.kernel_size,
+                padding=layer.kernel_size // 2,
+            )
             layers += [nn.PixelUnshuffle(layer.stride), conv] if layer.stride > 1 else [conv]
         elif isinstance(layer, Householder):
             layers.append(nn.ReLU())
@@ -47,8 +51,14 @@ def main():
     cfg = lipviz.resolve("soc", "smoke")
     train = lipviz.load_dataset(cfg.dataset, "train", seed=cfg.seed)
     val = lipviz.load_dataset(cfg.dataset, "val", seed=cfg.seed)
-    make = dict(depth=cfg.depth, in_channels=1, input_size=28, init_channels=cfg.init_channels,
-                activation=cfg.activation, last_layer=cfg.last_layer)  # fmt: skip
+    make = dict(
+        depth=cfg.depth,
+        in_channels=1,
+        input_size=28,
+        init_channels=cfg.init_channels,
+        activation=cfg.activation,
+        last_layer=cfg.last_layer,
+    )
     soc_net = lipviz.models.create("lipconvnet", **make)
     twin = plain_twin(lipviz.models.create("lipconvnet", **make))
     cr = CertificateRegularized(gamma=cfg.gamma, lipschitz=soc_net[0].lipschitz_bound())
@@ -61,9 +71,15 @@ def main():
     print(f"RESULT lipconvnet5_images_per_s {n / soc_s:.0f} img/s training, CR objective")
     print(f"RESULT plain_twin_epoch_s {twin_s:.2f} s same layout, 1 conv per SOC, ReLU")
     print(f"RESULT lipconvnet5_over_plain_twin {soc_s / twin_s:.2f} x price of orthogonality")
-    tcfg = TrainConfig(epochs=1, lr=cfg.lr, batch_size=cfg.batch_size, optimizer="sgd",
-                       select_on="val_cert_acc", select_eps=cfg.select_eps,
-                       n_val_eval=cfg.n_val_eval)  # fmt: skip
+    tcfg = TrainConfig(
+        epochs=1,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        optimizer="sgd",
+        select_on="val_cert_acc",
+        select_eps=cfg.select_eps,
+        n_val_eval=cfg.n_val_eval,
+    )
     model = lipviz.models.create("lipconvnet", **make)
     fit = Trainer(model, cr, tcfg, (1, 28, 28), progress=False).fit(train, val)
     print(f"RESULT smoke_preset_epoch_s {fit.wall_time_s:.2f} s incl. validation certificate")

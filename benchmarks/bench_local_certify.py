@@ -33,8 +33,10 @@ def main():
     per = 1e3 * t_sound / len(x)
     print(f"RESULT local_sound_ms_per_input {per:.0f} ms 4c3f clipped-relu, eps 1.58, 64 inputs")
     print(f"RESULT local_sound_over_forward {t_sound / t_fwd:.0f} x forward = {1e3 * t_fwd:.1f} ms")
-    print(f"RESULT local_sound_repeat_over_first {t_sound_again / t_sound:.2f} x same weights "
-          "and inputs: conv factors cached")  # fmt: skip
+    print(
+        f"RESULT local_sound_repeat_over_first {t_sound_again / t_sound:.2f} x same weights "
+        "and inputs: conv factors cached"
+    )
     print(f"RESULT local_estimate_over_sound {t_est / t_sound:.2f} x power iteration, 50 steps")
     ratio = float(sound.values.mean()) / glob
     print(f"RESULT local_over_global_bound {ratio:.3f} x untrained model, mean over inputs")

@@ -32,8 +32,12 @@ print(json.dumps({"peak_mb": peak / 1024, "before_mb": base / 1024}))
 
 
 def _peak(n: int, batch: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(batch)], check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(n), str(batch)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -42,12 +46,16 @@ def main():
     by_data = {n: _peak(n, 64) for n in (256, 1024, 4096)}
     for b, r in by_batch.items():
         grow = r["peak_mb"] - r["before_mb"]
-        print(f"RESULT locallip_epoch_peak_mb_batch{b} {r['peak_mb']:.0f} MB "
-              f"(+{grow:.0f} MB over the data and model; 4 steps of batch {b})")  # fmt: skip
+        print(
+            f"RESULT locallip_epoch_peak_mb_batch{b} {r['peak_mb']:.0f} MB "
+            f"(+{grow:.0f} MB over the data and model; 4 steps of batch {b})"
+        )
     for n, r in by_data.items():
         grow = r["peak_mb"] - r["before_mb"]
-        print(f"RESULT locallip_epoch_peak_mb_data{n} {r['peak_mb']:.0f} MB "
-              f"(+{grow:.0f} MB; batch 64, {n} examples)")  # fmt: skip
+        print(
+            f"RESULT locallip_epoch_peak_mb_data{n} {r['peak_mb']:.0f} MB "
+            f"(+{grow:.0f} MB; batch 64, {n} examples)"
+        )
     small, large = by_data[256], by_data[4096]
     ratio = (large["peak_mb"] - large["before_mb"]) / (small["peak_mb"] - small["before_mb"])
     print(f"RESULT locallip_training_memory_16x_data {ratio:.2f} x growth over the data")

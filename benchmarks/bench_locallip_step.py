@@ -39,8 +39,9 @@ def _stepper(model, objective, x, y):
 def _adjoint(module, shape):
     if isinstance(module, nn.Linear):
         return lambda v: F.linear(v, module.weight.detach().t())
-    return lambda v: torch.nn.grad.conv2d_input(shape, module.weight.detach(), v, module.stride,
-                                                module.padding)  # fmt: skip
+    return lambda v: torch.nn.grad.conv2d_input(
+        shape, module.weight.detach(), v, module.stride, module.padding
+    )
 
 
 def _linear_op(module, weight):
@@ -92,8 +93,7 @@ def main():
     x, y = torch.rand(256, 1, 28, 28, generator=gen), torch.randint(0, 10, (256,), generator=gen)
     ce = _stepper(model, CrossEntropy(), x, y)
     local = _stepper(model, LocalLip(eps=1.75, rampup_epochs=1.0, n_iter=2), x, y)
-    passes = _passes_only(lipviz.create_model("4c3f", activation="clipped-relu", normalize=None),
-                          x)  # fmt: skip
+    passes = _passes_only(lipviz.create_model("4c3f", activation="clipped-relu", normalize=None), x)
     times = {"ce": [], "local": [], "passes": []}
     for _ in range(7):  # interleaved, medians: a slow moment of the machine hits all three
         times["ce"].append(_timed(ce))
@@ -110,10 +110,14 @@ def main():
     short = lipviz.local_lipschitz_bound(model, xs, 1.75, "estimate", n_iter=2).values
     long = lipviz.local_lipschitz_bound(model, xs, 1.75, "estimate", n_iter=200).values
     sound = lipviz.local_lipschitz_bound(model, xs, 1.75).values
-    print(f"RESULT estimate_2_steps_over_200_steps {float((short / long).mean()):.3f} x "
-          "mean over 32 inputs, stateless warm start (what training uses)")  # fmt: skip
-    print(f"RESULT estimate_200_steps_over_sound {float((long / sound).mean()):.3f} x "
-          "mean over 32 inputs")  # fmt: skip
+    print(
+        f"RESULT estimate_2_steps_over_200_steps {float((short / long).mean()):.3f} x "
+        "mean over 32 inputs, stateless warm start (what training uses)"
+    )
+    print(
+        f"RESULT estimate_200_steps_over_sound {float((long / sound).mean()):.3f} x "
+        "mean over 32 inputs"
+    )
 
 
 if __name__ == "__main__":

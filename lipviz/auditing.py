@@ -36,8 +36,9 @@ def _flat_norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1)
 
 
-def empirical_lipschitz(model: nn.Module, x: torch.Tensor, *, steps: int = 50, lr: float = 0.05,
-                        seed: int = 0) -> dict:  # fmt: skip
+def empirical_lipschitz(
+    model: nn.Module, x: torch.Tensor, *, steps: int = 50, lr: float = 0.05, seed: int = 0
+) -> dict:
     r"""Two lower bounds on :math:`\mathrm{Lip}(f)` found by search from the inputs ``x``.
 
     - ``"jacobian"``: the largest :math:`\|J_f(x)\|_2` after gradient ascent of
@@ -119,8 +120,15 @@ def empirical_lipschitz(model: nn.Module, x: torch.Tensor, *, steps: int = 50, l
     return {"jacobian": best_jac, "pairs": best_pair}
 
 
-def tightness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 200,
-              box=(0.0, 1.0), certifier: Certifier | None = None):  # fmt: skip
+def tightness(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    steps: int = 200,
+    box=(0.0, 1.0),
+    certifier: Certifier | None = None,
+):
     r"""Per-sample certified radius against the smallest adversarial perturbation found.
 
     Columns: ``label``, ``predicted``, ``correct``, ``certified_radius``, ``attack_distance``
@@ -178,14 +186,16 @@ def tightness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int 
     )
     (grad,) = torch.autograd.grad(gap.sum(), xg)
     local = (gap.detach() / _flat_norm(grad).clamp_min(1e-12)).cpu()
-    frame = pd.DataFrame({
-        "label": y.cpu().numpy(),
-        "predicted": pred.cpu().numpy(),
-        "correct": (pred == y).cpu().numpy(),
-        "certified_radius": cert.radius.cpu().numpy(),
-        "attack_distance": attack.distance.cpu().numpy(),
-        "local_estimate": local.numpy(),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "label": y.cpu().numpy(),
+            "predicted": pred.cpu().numpy(),
+            "correct": (pred == y).cpu().numpy(),
+            "certified_radius": cert.radius.cpu().numpy(),
+            "attack_distance": attack.distance.cpu().numpy(),
+            "local_estimate": local.numpy(),
+        }
+    )
     frame["ratio"] = frame["certified_radius"] / frame["attack_distance"]
     found = frame["attack_distance"] < float("inf")
     frame.attrs["summary"] = {
@@ -288,9 +298,19 @@ class AuditReport:
         return self.to_frame()._repr_html_() + "<p>closest calls</p>" + self.worst._repr_html_()
 
 
-def audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, restarts: int = 5,
-          steps: int = 100, fraction: float = 0.999, box=(0.0, 1.0), n_worst: int = 5,
-          lipschitz_steps: int = 30, seed: int = 0) -> AuditReport:  # fmt: skip
+def audit(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    restarts: int = 5,
+    steps: int = 100,
+    fraction: float = 0.999,
+    box=(0.0, 1.0),
+    n_worst: int = 5,
+    lipschitz_steps: int = 30,
+    seed: int = 0,
+) -> AuditReport:
     """Attack certified points inside their radii and compare Lipschitz lower and upper bounds.
 
     Every certified point (correctly classified, with a finite radius > 0) is attacked with
@@ -350,24 +370,31 @@ def audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, restarts: int =
         radius = cert.radius[idx] * fraction
         if box is not None:  # no input of the box is farther away than its diameter
             radius = radius.clamp(max=(box[1] - box[0]) * math.sqrt(x[0].numel()))
-        res = pgd_l2(model, x[idx], y[idx], radius, steps=steps, restarts=restarts, box=box,
-                     seed=seed)  # fmt: skip
+        res = pgd_l2(
+            model, x[idx], y[idx], radius, steps=steps, restarts=restarts, box=box, seed=seed
+        )
         with torch.no_grad(), eval_mode(model):
             after = margin_loss(model(res.x_adv), y[idx])
         violations = int(res.success.sum())
         order = after.argsort(descending=True)[:n_worst]
-        worst = pd.DataFrame({
-            "index": idx[order].cpu().numpy(),
-            "certified_radius": cert.radius[idx][order].cpu().numpy(),
-            "attack_norm": res.distance[order].cpu().numpy(),
-            "attack_margin": after[order].cpu().numpy(),
-        })  # fmt: skip
+        worst = pd.DataFrame(
+            {
+                "index": idx[order].cpu().numpy(),
+                "certified_radius": cert.radius[idx][order].cpu().numpy(),
+                "attack_norm": res.distance[order].cpu().numpy(),
+                "attack_margin": after[order].cpu().numpy(),
+            }
+        )
     claimed = lipschitz_bound(model, shape).value
     found = empirical_lipschitz(model, x[: min(len(x), 64)], steps=lipschitz_steps, seed=seed)
     return AuditReport(
-        points=len(x), certified=len(idx), violations=violations, worst=worst,
-        lipschitz_claimed=claimed, lipschitz_found=found,
+        points=len(x),
+        certified=len(idx),
+        violations=violations,
+        worst=worst,
+        lipschitz_claimed=claimed,
+        lipschitz_found=found,
         certificate=f"{cert.form}, {'sound' if cert.sound else 'estimate'}",
         seconds=time.perf_counter() - start,
         settings={"restarts": restarts, "steps": steps, "fraction": fraction, "box": box},
-    )  # fmt: skip
+    )

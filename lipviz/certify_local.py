@@ -139,9 +139,17 @@ def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor, target=None):
     return torch.cat(gaps), pred
 
 
-def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *,
-                    n_iter: int = 100, box=None, return_bound: bool = False,
-                    batch_size: int = 256):  # fmt: skip
+def local_certified(
+    model: nn.Module,
+    x: torch.Tensor,
+    eps,
+    mode: str = "sound",
+    *,
+    n_iter: int = 100,
+    box=None,
+    return_bound: bool = False,
+    batch_size: int = 256,
+):
     """Whether no point of each ball :math:`B(x_n, \\varepsilon_n)` changes the predicted class.
 
     Parameters
@@ -175,10 +183,17 @@ def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound",
     check_count("batch_size", batch_size)
     if not return_bound and len(x) > batch_size:
         parts = [
-            local_certified(model, x[i : i + batch_size], eps_t[i : i + batch_size], mode,
-                            n_iter=n_iter, box=box, batch_size=batch_size)
+            local_certified(
+                model,
+                x[i : i + batch_size],
+                eps_t[i : i + batch_size],
+                mode,
+                n_iter=n_iter,
+                box=box,
+                batch_size=batch_size,
+            )
             for i in range(0, len(x), batch_size)
-        ]  # fmt: skip
+        ]
         return torch.cat(parts)
     target = predict(model, x)  # the certified class is the model's own prediction
     walker, total, st = local_walk(model, x, eps_t, mode=mode, n_iter=n_iter, box=box)
@@ -190,9 +205,16 @@ def local_certified(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound",
     return certified, local_bound_of(walker, total, st, mode, eps_t, x, box)
 
 
-def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
-                           mode: str = "sound", steps: int = 12, n_iter: int = 100,
-                           box=None) -> CertifiedRadii:  # fmt: skip
+def local_certified_radius(
+    model: nn.Module,
+    x: torch.Tensor,
+    eps_max: float,
+    *,
+    mode: str = "sound",
+    steps: int = 12,
+    n_iter: int = 100,
+    box=None,
+) -> CertifiedRadii:
     """Per-input local certified radius by bisection on :math:`\\varepsilon \\in [0,
     \\varepsilon_{\\max}]` (every propagated set grows with :math:`\\varepsilon`, so the certified
     set of radii is an interval); the returned radius is certified (a lower bound of the best).
@@ -236,14 +258,26 @@ def local_certified_radius(model: nn.Module, x: torch.Tensor, eps_max: float, *,
     dtype = model_dtype(model)
     with eval_mode(model), torch.no_grad(), torch.autocast(x.device.type, enabled=False):
         logits = model(x.detach().to(dtype, copy=True))
-    return CertifiedRadii(radius=round_down(radius, dtype), predicted=logits.argmax(1),
-                          margin=margins(logits), lipschitz=float("nan"),
-                          sound=mode == "sound", form="local")  # fmt: skip
+    return CertifiedRadii(
+        radius=round_down(radius, dtype),
+        predicted=logits.argmax(1),
+        margin=margins(logits),
+        lipschitz=float("nan"),
+        sound=mode == "sound",
+        form="local",
+    )
 
 
-def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *,
-                       n_iter: int = 2, sp_thres: float = 0.1,
-                       sparsity: bool = True):  # fmt: skip
+def local_worst_logits(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps,
+    *,
+    n_iter: int = 2,
+    sp_thres: float = 0.1,
+    sparsity: bool = True,
+):
     r"""Worst-case logits over each ball for the true labels, differentiable (training).
 
     :math:`\tilde z_j = \mu_j + \min(\rho\,\|c_j\|, \sum_k \max(c_{jk}(u_k - \mu_k),
@@ -276,8 +310,16 @@ def local_worst_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
         activations) and the centre logits ``(N, C)`` (the model's logits, propagated with
         gradients by the walk: no second forward pass is needed).
     """
-    walker, _, st = local_walk(model, x, eps, mode="estimate", n_iter=n_iter, grad=True,
-                               sp_thres=sp_thres, sparsity=sparsity)  # fmt: skip
+    walker, _, st = local_walk(
+        model,
+        x,
+        eps,
+        mode="estimate",
+        n_iter=n_iter,
+        grad=True,
+        sp_thres=sp_thres,
+        sparsity=sparsity,
+    )
     gaps, target = _worst_gaps(walker, st, model, x, target=y)
     own = st.mu.gather(1, target[:, None])
     worst = (gaps + own).scatter(1, target[:, None], own)

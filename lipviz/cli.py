@@ -88,8 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         if name == "audit":
             cmd.add_argument("--steps", type=_positive, default=50, help="PGD steps (default 50)")
             cmd.add_argument("--restarts", type=_positive, default=2, help="PGD restarts")
-    top.add_parser("run", help="one experiment: python -m lipviz.experiments run ...",
-                   add_help=False, prefix_chars="\0")  # fmt: skip
+    top.add_parser(
+        "run",
+        help="one experiment: python -m lipviz.experiments run ...",
+        add_help=False,
+        prefix_chars="\0",
+    )
     return parser
 
 

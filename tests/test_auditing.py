@@ -67,8 +67,14 @@ def test_audit_catches_an_unsound_certificate(smoke_lmt, monkeypatch):
     class Overconfident(real):
         def __call__(self, x, batch_size=4096):
             cert = super().__call__(x, batch_size)
-            return type(cert)(cert.radius * 20, cert.predicted, cert.margin, cert.lipschitz / 20,
-                              cert.sound, cert.form)  # fmt: skip
+            return type(cert)(
+                cert.radius * 20,
+                cert.predicted,
+                cert.margin,
+                cert.lipschitz / 20,
+                cert.sound,
+                cert.form,
+            )
 
     monkeypatch.setattr(audit_mod, "Certifier", Overconfident)
     report = audit(model, test.x, test.y, restarts=1, steps=30, lipschitz_steps=5)

@@ -9,11 +9,19 @@ from lipviz.experiments import write_json
 
 
 def _run(folder, certified):
-    write_json(folder / "summary.json", {
-        "dataset": "MNIST", "method": "lmt", "model": "lmt-c", "clean_accuracy": 0.9,
-        "certified_accuracy": {"0.0": 0.9, "1.58": certified}, "wall_time_s": 10.0,
-        "device": "CPU", "commit": "abc",
-    })  # fmt: skip
+    write_json(
+        folder / "summary.json",
+        {
+            "dataset": "MNIST",
+            "method": "lmt",
+            "model": "lmt-c",
+            "clean_accuracy": 0.9,
+            "certified_accuracy": {"0.0": 0.9, "1.58": certified},
+            "wall_time_s": 10.0,
+            "device": "CPU",
+            "commit": "abc",
+        },
+    )
     return folder
 
 
@@ -44,10 +52,16 @@ def test_the_batch_files_method_picks_the_judged_run(tmp_path):
         f"jobs:\n  - {{id: a, chapter: {fixture}, method: 'CR(0.5)'}}\n"
     )
     runs = [
-        {"folder": f"runs/{g}", "summary": {"method": f"lln+CR({g})", "clean_accuracy": c,
-                                            "certified_accuracy": {"1.0": c / 2}}}
+        {
+            "folder": f"runs/{g}",
+            "summary": {
+                "method": f"lln+CR({g})",
+                "clean_accuracy": c,
+                "certified_accuracy": {"1.0": c / 2},
+            },
+        }
         for g, c in (("0.0", 0.8), ("0.5", 0.6))
-    ]  # fmt: skip
+    ]
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "summary.json").write_text(json.dumps({"runs": runs, "result": None}))
     row = batch_table(tmp_path).iloc[0]
@@ -73,5 +87,12 @@ def test_targets_table_lists_every_published_number_of_the_batch():
     for job_id, e in expected.items():
         row = table.loc[job_id]
         assert (row.paper, row.metric, row.verified) == (e.value, e.metric, e.verified)
-    assert set(table.columns) == {"chapter", "metric", "eps", "paper", "tolerance", "verified",
-                                  "source"}  # fmt: skip
+    assert set(table.columns) == {
+        "chapter",
+        "metric",
+        "eps",
+        "paper",
+        "tolerance",
+        "verified",
+        "source",
+    }

@@ -82,12 +82,15 @@ def _runs(log) -> int:
 
 
 def test_two_jobs_one_fails_the_other_finishes_and_reruns_skip_it(tmp_path):
-    path = _batch(tmp_path, (
-        f"  - {{id: good, chapter: {FIXTURES / 'quick.md'}, parameters: {{accuracy: 0.42}},\n"
-        "     expected: {metric: certified_accuracy, eps: 1.0, value: 0.4, tolerance: 0.05,"
-        " source: a test}}\n"
-        f"  - {{id: bad, chapter: {FIXTURES / 'fails.md'}}}\n"
-    ))  # fmt: skip
+    path = _batch(
+        tmp_path,
+        (
+            f"  - {{id: good, chapter: {FIXTURES / 'quick.md'}, parameters: {{accuracy: 0.42}},\n"
+            "     expected: {metric: certified_accuracy, eps: 1.0, value: 0.4, tolerance: 0.05,"
+            " source: a test}}\n"
+            f"  - {{id: bad, chapter: {FIXTURES / 'fails.md'}}}\n"
+        ),
+    )
     out = tmp_path / "out"
     environ = dict(os.environ)
     status = run_batch(path, out, workers=2, progress=False)
@@ -121,27 +124,50 @@ def test_two_jobs_one_fails_the_other_finishes_and_reruns_skip_it(tmp_path):
 
 def test_one_worker_runs_the_highest_priority_first(tmp_path):
     quick = FIXTURES / "quick.md"
-    path = _batch(tmp_path, "".join(
-        f"  - {{id: {name}, chapter: {quick}, priority: {priority}}}\n"
-        for name, priority in (("low", 0), ("high", 5), ("middle", 1))
-    ))  # fmt: skip
+    path = _batch(
+        tmp_path,
+        "".join(
+            f"  - {{id: {name}, chapter: {quick}, priority: {priority}}}\n"
+            for name, priority in (("low", 0), ("high", 5), ("middle", 1))
+        ),
+    )
     out = tmp_path / "out"
     run_batch(path, out, workers=1, progress=False)
-    finished = sorted(("low", "high", "middle"),
-                      key=lambda j: (out / j / "summary.json").stat().st_mtime_ns)  # fmt: skip
+    finished = sorted(
+        ("low", "high", "middle"), key=lambda j: (out / j / "summary.json").stat().st_mtime_ns
+    )
     assert finished == ["high", "middle", "low"]
 
 
 def test_sigkill_mid_batch_then_rerun_finishes_without_touching_finished_jobs(tmp_path):
-    path = _batch(tmp_path, (
-        f"  - {{id: first, chapter: {FIXTURES / 'quick.md'}}}\n"
-        f"  - {{id: slow, chapter: {FIXTURES / 'quick.md'}, parameters: {{sleep: 60.0}}}}\n"
-    ))  # fmt: skip
+    path = _batch(
+        tmp_path,
+        (
+            f"  - {{id: first, chapter: {FIXTURES / 'quick.md'}}}\n"
+            f"  - {{id: slow, chapter: {FIXTURES / 'quick.md'}, parameters: {{sleep: 60.0}}}}\n"
+        ),
+    )
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "lipviz", "batch", "run", str(path), "--out", str(out),
-           "--workers", "2", "--no-progress"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "lipviz",
+        "batch",
+        "run",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if job_state(out, "first") == "done" and (out / "slow" / "notebook.ipynb").exists():
@@ -180,10 +206,13 @@ def test_a_gpu_job_without_a_gpu_is_reported_not_run(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    path = _batch(tmp_path, (
-        f"  - {{id: needs-gpu, chapter: {FIXTURES / 'quick.md'}, device: cuda,\n"
-        "     expected: {metric: clean_accuracy, value: 0.9, source: a test}}\n"
-    ))  # fmt: skip
+    path = _batch(
+        tmp_path,
+        (
+            f"  - {{id: needs-gpu, chapter: {FIXTURES / 'quick.md'}, device: cuda,\n"
+            "     expected: {metric: clean_accuracy, value: 0.9, source: a test}}\n"
+        ),
+    )
     status = run_batch(path, tmp_path / "out", workers=1, progress=False)
     assert list(status.state) == ["failed"] and "needs a GPU" in status.error[0]
     assert batch_report(tmp_path / "out", figure=False).verdict[0] == "not run"

@@ -33,8 +33,10 @@ def test_shipped_batches_cover_every_chapter_and_the_papers():
 
 
 def test_a_path_and_relative_notebooks(tmp_path):
-    path = _write(tmp_path, f"jobs:\n  - {{id: a, chapter: {FIXTURES / 'quick.md'}, "
-                            "parameters: {accuracy: 0.3}}\n")  # fmt: skip
+    path = _write(
+        tmp_path,
+        f"jobs:\n  - {{id: a, chapter: {FIXTURES / 'quick.md'}, parameters: {{accuracy: 0.3}}}}\n",
+    )
     spec = load_batch(path)
     assert spec.name == "b" and spec.jobs[0].parameters == {"accuracy": 0.3}
     assert spec.jobs[0].preset == "smoke"
@@ -52,26 +54,45 @@ def test_a_path_and_relative_notebooks(tmp_path):
         ("jobs:\n  - {id: 'a b', chapter: 00_setup_and_tour}\n", "job #1.id"),
         ("jobs:\n  - {id: a, chapter: 99_nope}\n", "job 'a'.chapter: no notebook"),
         ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, device: tpu}\n", "job 'a'.device"),
-        ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, parameters: {x: [1]}}\n",
-         "job 'a'.parameters.x"),
-        ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, parameters: {preset: full}}\n",
-         "job 'a'.parameters.preset"),
-        ("jobs:\n  - {id: a, chapter: 00_setup_and_tour}\n  - {id: a, chapter: 01_margins_2d}\n",
-         "job 'a': id used twice"),
-        ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, expected: {metric: certified_accuracy,"
-         " value: 40.55, eps: 1.58, source: x}}\n", "job 'a'.expected.value: accuracies are"),
-        ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, expected: {metric: certified_accuracy,"
-         " value: 0.4, source: x}}\n", "job 'a'.expected.eps"),
-        ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, expected: {metric: acc, value: 0.4,"
-         " source: x}}\n", "job 'a'.expected.metric"),
+        (
+            "jobs:\n  - {id: a, chapter: 00_setup_and_tour, parameters: {x: [1]}}\n",
+            "job 'a'.parameters.x",
+        ),
+        (
+            "jobs:\n  - {id: a, chapter: 00_setup_and_tour, parameters: {preset: full}}\n",
+            "job 'a'.parameters.preset",
+        ),
+        (
+            "jobs:\n  - {id: a, chapter: 00_setup_and_tour}\n  - {id: a, chapter: 01_margins_2d}\n",
+            "job 'a': id used twice",
+        ),
+        (
+            "jobs:\n  - {id: a, chapter: 00_setup_and_tour, expected: {metric: certified_accuracy,"
+            " value: 40.55, eps: 1.58, source: x}}\n",
+            "job 'a'.expected.value: accuracies are",
+        ),
+        (
+            "jobs:\n  - {id: a, chapter: 00_setup_and_tour, expected: {metric: certified_accuracy,"
+            " value: 0.4, source: x}}\n",
+            "job 'a'.expected.eps",
+        ),
+        (
+            "jobs:\n  - {id: a, chapter: 00_setup_and_tour, expected: {metric: acc, value: 0.4,"
+            " source: x}}\n",
+            "job 'a'.expected.metric",
+        ),
         ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, timeout_s: -1}\n", "job 'a'.timeout_s"),
         ("jobs:\n  - {id: a, chapter: 00_setup_and_tour, priority: high}\n", "job 'a'.priority"),
-        ("jobs:\n  - {id: A, chapter: 00_setup_and_tour}\n  - {id: a, chapter: 01_margins_2d}\n",
-         "job 'a': id used twice (as 'A': ids are compared ignoring case)"),
-        ("jobs:\n  - {id: a, chapter: 01_margins_2d, parameters: {epoch: 3}}\n",
-         "job 'a'.parameters.epoch: not a parameter of 01_margins_2d.md (did you mean 'epochs'?"),
+        (
+            "jobs:\n  - {id: A, chapter: 00_setup_and_tour}\n  - {id: a, chapter: 01_margins_2d}\n",
+            "job 'a': id used twice (as 'A': ids are compared ignoring case)",
+        ),
+        (
+            "jobs:\n  - {id: a, chapter: 01_margins_2d, parameters: {epoch: 3}}\n",
+            "job 'a'.parameters.epoch: not a parameter of 01_margins_2d.md (did you mean 'epochs'?",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_batch_files_name_file_job_and_field(tmp_path, text, needle):
     path = _write(tmp_path, text)
     with pytest.raises(BatchError) as info:

@@ -96,9 +96,13 @@ def test_chapter_runs_with_injected_parameters(chapter, tmp_path):
     nbformat.write(_read(chapter), src)
     out = tmp_path / f"{chapter.stem}.out.ipynb"
     pm.execute_notebook(
-        str(src), str(out), parameters=INJECT[chapter.stem], kernel_name="python3",
-        cwd=str(tmp_path), progress_bar=False,
-    )  # fmt: skip
+        str(src),
+        str(out),
+        parameters=INJECT[chapter.stem],
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
     nb = nbformat.read(out, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1
@@ -222,15 +226,17 @@ def test_committed_smoke_batch_agrees_with_the_executed_chapters(built_book):
         for run in record.get("runs", []):
             same = book / run["folder"] / "summary.json"  # same config (and code, when cached)
             base = run["folder"].rsplit("-", 1)[0]  # the run's name without its key
-            current = [
+            current = [  # runs of the same name and method made by the current code
                 p
                 for p in sorted(book.glob(base + "-*/summary.json"))
-                if p.parent.name.rsplit("-", 1)[0] == Path(base).name and _of_this_code(p.parent)
+                if p.parent.name.rsplit("-", 1)[0] == Path(base).name
+                and _of_this_code(p.parent)
+                and json.loads(p.read_text()).get("method") == run["summary"].get("method")
             ]
             if not (same.is_file() and _of_this_code(same.parent)):  # the code changed since
                 assert len(current) == 1, (
                     f"{job.id}: no run {run['folder']} in the book's build, and {len(current)} "
-                    f"of the same name: rerun the job and commit its summary.json"
+                    f"of the same name and method: rerun the job and commit its summary.json"
                 )
                 same = current[0]
             mine = _run_numbers(json.loads(same.read_text()))

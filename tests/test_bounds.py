@@ -61,9 +61,13 @@ def test_normalize_rule():
 def random_mlp(seed=0):
     torch.manual_seed(seed)
     return nn.Sequential(
-        lipviz.Normalize([0.5], [0.3]), nn.Flatten(), nn.Linear(16, 12), nn.ReLU(),
-        nn.Sequential(nn.Linear(12, 12), nn.Tanh()), nn.Linear(12, 3),
-    )  # fmt: skip
+        lipviz.Normalize([0.5], [0.3]),
+        nn.Flatten(),
+        nn.Linear(16, 12),
+        nn.ReLU(),
+        nn.Sequential(nn.Linear(12, 12), nn.Tanh()),
+        nn.Linear(12, 3),
+    )
 
 
 def test_network_bound_is_sound_on_jacobians_and_random_pairs():

@@ -60,9 +60,15 @@ def test_fft_is_exact_for_circular_convolution():
 @pytest.mark.parametrize("padding_mode", ["circular", "reflect", "replicate"])
 @pytest.mark.parametrize(
     "options",
-    [{"padding": 1}, {"padding": 2, "stride": 2}, {"padding": (1, 2), "dilation": 2},
-     {"padding": "same"}, {"padding": 1, "groups": 2}, {"padding": 3, "stride": (1, 2)}],
-)  # fmt: skip
+    [
+        {"padding": 1},
+        {"padding": 2, "stride": 2},
+        {"padding": (1, 2), "dilation": 2},
+        {"padding": "same"},
+        {"padding": 1, "groups": 2},
+        {"padding": 3, "stride": (1, 2)},
+    ],
+)
 def test_non_zero_padding_modes_are_bounded_soundly(padding_mode, options):
     torch.manual_seed(0)
     conv = nn.Conv2d(2, 4, 3, padding_mode=padding_mode, bias=False, **options).double()
@@ -193,9 +199,13 @@ def test_residual_and_concat_blocks():
 
 def test_lmt_style_network_estimate_below_sound():
     model = nn.Sequential(
-        nn.Conv2d(1, 4, 4, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 4, stride=2, padding=1),
-        nn.ReLU(), nn.Flatten(), nn.Linear(8 * 3 * 3, 10),
-    )  # fmt: skip
+        nn.Conv2d(1, 4, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 8, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * 3 * 3, 10),
+    )
     sound = lipschitz_bound(model, (1, 12, 12))
     est = lipschitz_bound(model, (1, 12, 12), mode="estimate", n_iter=200)
     assert est.value <= sound.value

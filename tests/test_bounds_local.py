@@ -22,21 +22,31 @@ def _dense_net():
     torch.manual_seed(0)
     return nn.Sequential(
         lipviz.Normalize([0.5] * 4, [0.25, 0.5, 0.5, 1.0]),
-        nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), ClippedReLU(16, 0.8),
-        nn.Linear(16, 8), MaxMin(), nn.Linear(8, 3),
-    )  # fmt: skip
+        nn.Linear(4, 16),
+        nn.ReLU(),
+        nn.Linear(16, 16),
+        ClippedReLU(16, 0.8),
+        nn.Linear(16, 8),
+        MaxMin(),
+        nn.Linear(8, 3),
+    )
 
 
 def _conv_net():
     torch.manual_seed(1)
     return nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), ClippedMaxMin((4, 6, 6), 0.3, -0.3),
-        nn.Conv2d(4, 4, 4, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(36, 3),
-    )  # fmt: skip
+        nn.Conv2d(1, 4, 3, padding=1),
+        ClippedMaxMin((4, 6, 6), 0.3, -0.3),
+        nn.Conv2d(4, 4, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(36, 3),
+    )
 
 
-@pytest.mark.parametrize(("make", "shape", "eps"), [(_dense_net, (4,), 0.1),
-                                                   (_conv_net, (1, 6, 6), 0.2)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("make", "shape", "eps"), [(_dense_net, (4,), 0.1), (_conv_net, (1, 6, 6), 0.2)]
+)
 def test_sound_local_bound_dominates_jacobians_and_pairs_in_the_ball(make, shape, eps):
     net = make().eval()
     gen = torch.Generator().manual_seed(0)
@@ -100,8 +110,9 @@ def test_locally_certified_points_resist_pgd_and_beat_the_global_radius():
     assert ok.any()
     with torch.no_grad():
         pred = net(x).argmax(1)
-    attack = lipviz.pgd_l2(net, x[ok], pred[ok], radii.radius[ok].float(), steps=100,
-                           restarts=3, box=None)  # fmt: skip
+    attack = lipviz.pgd_l2(
+        net, x[ok], pred[ok], radii.radius[ok].float(), steps=100, restarts=3, box=None
+    )
     assert not attack.success.any()
     # walks in chunks certify exactly what one walk over the batch certifies
     eps = torch.linspace(0.01, 0.5, len(x))
@@ -158,8 +169,9 @@ def test_sound_local_bound_dominates_the_exact_constant_on_the_disc():
     from lipviz.exact import ball_lipschitz
 
     torch.manual_seed(3)
-    net = nn.Sequential(nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(),
-                        nn.Linear(12, 3)).double()  # fmt: skip
+    net = nn.Sequential(
+        nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 3)
+    ).double()
     glob = lipviz.lipschitz_bound(net, (2,)).value
     x = torch.tensor([[0.3, -0.2], [1.5, 1.0], [-2.0, 0.5]], dtype=torch.float64)
     smallest = None
@@ -186,8 +198,9 @@ def test_training_walk_skips_the_first_ibp_pass_without_changing_the_loss():
     for trace in (False, True):
         _, _, st = local_walk(model, x, 0.5, mode="estimate", n_iter=2, grad=True, trace=trace)
         total = st.lo.sum() + st.hi.sum() + st.mu.sum()
-        results.append((st.lo.detach(), st.hi.detach(),
-                        torch.autograd.grad(total, list(model.parameters()))))  # fmt: skip
+        results.append(
+            (st.lo.detach(), st.hi.detach(), torch.autograd.grad(total, list(model.parameters())))
+        )
     (lo_a, hi_a, g_a), (lo_b, hi_b, g_b) = results
     assert torch.allclose(lo_a, lo_b, atol=1e-10) and torch.allclose(hi_a, hi_b, atol=1e-10)
     for a, b in zip(g_a, g_b, strict=True):
@@ -205,8 +218,9 @@ def test_float32_estimates_start_where_float64_ones_do():
     rows = torch.rand(5, 8, 5, 5, generator=gen) > 0.3
     args = (conv, (3, 9, 9), cols, rows)
     exact, _ = masked_norms(*args, sound=False, dtype=torch.float64, n_iter=3)
-    fast, _ = masked_norms(*args, sound=False, dtype=torch.float32, n_iter=3,
-                           start_dtype=torch.float64)  # fmt: skip
+    fast, _ = masked_norms(
+        *args, sound=False, dtype=torch.float32, n_iter=3, start_dtype=torch.float64
+    )
     drawn, _ = masked_norms(*args, sound=False, dtype=torch.float32, n_iter=3)
     assert fast.dtype == torch.float32
     assert torch.allclose(fast.double(), exact, rtol=1e-5)

@@ -40,8 +40,11 @@ def test_meet_box_relu_form_under_autograd_matches_maximum_and_minimum():
     rad, radius, rownorm = rad.abs(), radius.abs(), rownorm.abs()
     got = meet_box(mu, mid, rad, bias, radius, rownorm)  # autograd records: the ReLU form
     reach = radius * rownorm
-    want = (mu + bias, torch.maximum(mid + bias - rad, mu + bias - reach),
-            torch.minimum(mid + bias + rad, mu + bias + reach))  # fmt: skip
+    want = (
+        mu + bias,
+        torch.maximum(mid + bias - rad, mu + bias - reach),
+        torch.minimum(mid + bias + rad, mu + bias + reach),
+    )
     weights = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     inputs = (mu, mid, rad, bias, radius, rownorm)
     grads = [
@@ -64,8 +67,10 @@ def test_clip_box_relu_form_under_autograd_matches_clamp():
     for g, w in zip(got[:3], want, strict=True):
         assert torch.allclose(g, w, atol=1e-12)
     inputs = (mu, lo, hi, theta)
-    grads = [torch.autograd.grad(sum(t.sum() * (i + 1) for i, t in enumerate(out[:3])), inputs)
-             for out in (got, want)]  # fmt: skip
+    grads = [
+        torch.autograd.grad(sum(t.sum() * (i + 1) for i, t in enumerate(out[:3])), inputs)
+        for out in (got, want)
+    ]
     for a, b in zip(*grads, strict=True):
         assert torch.allclose(a, b, atol=1e-12)
     # a negative threshold (before the projection): the ReLU identity fails, clamp is used
@@ -91,7 +96,7 @@ def test_pair_and_threshold_forms_under_autograd_match_maximum_and_minimum():
         grads = [
             torch.autograd.grad(
                 sum(t.sum() * (i + 2) for i, t in enumerate(out)), (a, b, theta), allow_unused=True
-            )  # fmt: skip
+            )
             for out in (got, want)
         ]
         for ga, gb in zip(*grads, strict=True):

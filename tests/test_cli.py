@@ -50,8 +50,12 @@ def test_status_and_report_of_a_batch_folder(tmp_path, capsys):
 
 
 def test_console_entry_point_and_python_m():
-    proc = subprocess.run([sys.executable, "-m", "lipviz", "batch", "--help"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "lipviz", "batch", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and "run" in proc.stdout and "report" in proc.stdout
 
 

@@ -170,8 +170,12 @@ def test_download_is_hash_checked(local_server, tmp_path, monkeypatch):
     root, url = local_server
     payload = b"pretend this is an official archive"
     (root / "file.bin").write_bytes(payload)
-    good = RemoteFile("demo", "file.bin", (UNREACHABLE + "file.bin", url + "file.bin"),
-                      "md5:" + hashlib.md5(payload).hexdigest())  # fmt: skip
+    good = RemoteFile(
+        "demo",
+        "file.bin",
+        (UNREACHABLE + "file.bin", url + "file.bin"),
+        "md5:" + hashlib.md5(payload).hexdigest(),
+    )
     monkeypatch.setitem(REGISTRY, "demo/file.bin", good)
     dest = tmp_path / "data"
     # the first (unreachable) URL fails, the second is downloaded and verified

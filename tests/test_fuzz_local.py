@@ -214,8 +214,14 @@ def check_model(model: nn.Module, x: torch.Tensor, eps: float, box, gen) -> None
     assert (radii.predicted == pred).all()
     inside = radii.radius.double() > 0
     if inside.any():
-        pgd = lipviz.attacks.pgd_l2(reference, x.double()[inside], pred[inside],
-                                    radii.radius.double()[inside], steps=20, box=box)  # fmt: skip
+        pgd = lipviz.attacks.pgd_l2(
+            reference,
+            x.double()[inside],
+            pred[inside],
+            radii.radius.double()[inside],
+            steps=20,
+            box=box,
+        )
         assert not pgd.success.any(), "PGD broke a local certified radius"
     assert torch.equal(x, before)
     after = model.state_dict()

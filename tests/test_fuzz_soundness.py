@@ -36,8 +36,21 @@ from lipviz.layers import LLN, SOC, Concat, GroupSort, Householder, Householder2
 
 REFUSALS = ["hook", "prehook", "unknown", "override", "broadcast", "inplace", "batchdim"]
 DENSE_OPS = ["linear", "act", "bn", "normalize", "residual", "concat", "shared", "gnp"]
-CONV_OPS = ["conv", "conv", "act", "bn", "avgpool", "maxpool", "adaptive", "zeropad", "soc",
-            "normalize", "residual", "concat", "gnp"]  # fmt: skip
+CONV_OPS = [
+    "conv",
+    "conv",
+    "act",
+    "bn",
+    "avgpool",
+    "maxpool",
+    "adaptive",
+    "zeropad",
+    "soc",
+    "normalize",
+    "residual",
+    "concat",
+    "gnp",
+]
 
 
 class QuietLinear(nn.Linear):
@@ -94,17 +107,33 @@ def _randomize(d: Draw, module: nn.Module) -> nn.Module:
 
 
 def _activation(d: Draw, c: int) -> nn.Module:
-    kind = d.pick("activation", st.sampled_from(
-        ["relu", "leaky", "tanh", "sigmoid", "hardtanh", "elu", "softplus", "identity", "dropout"]
-    ))  # fmt: skip
+    kind = d.pick(
+        "activation",
+        st.sampled_from(
+            [
+                "relu",
+                "leaky",
+                "tanh",
+                "sigmoid",
+                "hardtanh",
+                "elu",
+                "softplus",
+                "identity",
+                "dropout",
+            ]
+        ),
+    )
     return {
         "relu": lambda: nn.ReLU(),
         "leaky": lambda: nn.LeakyReLU(d.pick("slope", st.sampled_from([0.1, -0.5, 3.0]))),
-        "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "hardtanh": lambda: nn.Hardtanh(-0.5, 2.0),
+        "tanh": nn.Tanh,
+        "sigmoid": nn.Sigmoid,
+        "hardtanh": lambda: nn.Hardtanh(-0.5, 2.0),
         "elu": lambda: nn.ELU(d.pick("alpha", st.sampled_from([0.5, 1.0, 2.0]))),
-        "softplus": lambda: nn.Softplus(beta=2.0), "identity": nn.Identity,
+        "softplus": lambda: nn.Softplus(beta=2.0),
+        "identity": nn.Identity,
         "dropout": lambda: nn.Dropout(0.3),
-    }[kind]()  # fmt: skip
+    }[kind]()
 
 
 def _gnp(d: Draw, c: int) -> nn.Module:
@@ -135,9 +164,12 @@ def _channelwise(d: Draw, op: str, c: int, batch_norm: type) -> nn.Module:
 
 
 def _linear(d: Draw, n_in: int, n_out: int) -> nn.Module:
-    kind = d.pick("linear kind", st.sampled_from(
-        ["plain", "plain", "quiet", "spectral", "orthogonal", "legacy-spectral", "weight-norm"]
-    ))  # fmt: skip
+    kind = d.pick(
+        "linear kind",
+        st.sampled_from(
+            ["plain", "plain", "quiet", "spectral", "orthogonal", "legacy-spectral", "weight-norm"]
+        ),
+    )
     lin = _randomize(d, (QuietLinear if kind == "quiet" else nn.Linear)(n_in, n_out))
     if kind == "spectral":
         lin = parametrizations.spectral_norm(lin)
@@ -184,8 +216,9 @@ def _conv_block(d: Draw, shape: tuple[int, int, int]) -> tuple[nn.Module, tuple[
         dilation = d.pick("dilation", st.sampled_from([1, 1, 2]))
         if dilation * (k - 1) + 1 > side:
             dilation = 1
-        mode = d.pick("padding mode", st.sampled_from(["zeros", "zeros", "circular", "reflect",
-                                                       "replicate"]))  # fmt: skip
+        mode = d.pick(
+            "padding mode", st.sampled_from(["zeros", "zeros", "circular", "reflect", "replicate"])
+        )
         pad = d.pick("padding", st.sampled_from([0, 1, 2, "same"]))
         if pad == "same" and stride != 1:
             pad = 1
@@ -194,8 +227,9 @@ def _conv_block(d: Draw, shape: tuple[int, int, int]) -> tuple[nn.Module, tuple[
             pad = 0
         groups = 2 if c % 2 == 0 and d.pick("grouped", st.booleans()) else 1
         c_out = groups * d.pick("out channels per group", st.sampled_from([1, 2, 3]))
-        conv = _randomize(d, nn.Conv2d(c, c_out, k, stride, pad, dilation, groups,
-                                       padding_mode=mode))  # fmt: skip
+        conv = _randomize(
+            d, nn.Conv2d(c, c_out, k, stride, pad, dilation, groups, padding_mode=mode)
+        )
         param = d.pick("conv param", st.sampled_from(["none", "none", "spectral", "legacy"]))
         if param == "spectral":
             conv = parametrizations.spectral_norm(conv)
@@ -274,10 +308,13 @@ def build(d: Draw):
     """(model, input shape, expected refusal or None)."""
     conv = d.pick("domain", st.sampled_from(["dense", "conv"])) == "conv"
     shape = (
-        (d.pick("channels", st.sampled_from([1, 2, 4])),
-         *d.pick("size", st.tuples(st.integers(3, 6), st.integers(3, 6))))
-        if conv else (d.pick("features", st.integers(2, 5)),)
-    )  # fmt: skip
+        (
+            d.pick("channels", st.sampled_from([1, 2, 4])),
+            *d.pick("size", st.tuples(st.integers(3, 6), st.integers(3, 6))),
+        )
+        if conv
+        else (d.pick("features", st.integers(2, 5)),)
+    )
     in_shape, layers = shape, []
     refuse = d.pick("refusal", st.sampled_from([None] * 14 + REFUSALS))
     at = d.pick("refusal position", st.integers(0, 3))
@@ -297,8 +334,9 @@ def build(d: Draw):
         shape = (int(torch.tensor(shape).prod()),)
     classes = d.pick("classes", st.integers(2, 4))
     last = d.pick("last layer", st.sampled_from(["linear", "lln"]))
-    layers.append(_randomize(d, LLN(shape[0], classes)) if last == "lln" else
-                  _linear(d, shape[0], classes))  # fmt: skip
+    layers.append(
+        _randomize(d, LLN(shape[0], classes)) if last == "lln" else _linear(d, shape[0], classes)
+    )
     model = nn.Sequential(*layers)
     if d.pick("dtype", st.sampled_from(["float32", "float64"])) == "float64":
         model = model.double()

@@ -52,21 +52,39 @@ def lab(request, tmp_path):
     if name in INJECT:
         src = tmp_path / "source.ipynb"
         nbformat.write(_read(BOOK / f"{name}.md"), src)
-        pm.execute_notebook(str(src), str(tmp_path / f"{name}.ipynb"), parameters=INJECT[name],
-                            kernel_name="python3", prepare_only=True)  # fmt: skip
+        pm.execute_notebook(
+            str(src),
+            str(tmp_path / f"{name}.ipynb"),
+            parameters=INJECT[name],
+            kernel_name="python3",
+            prepare_only=True,
+        )
         src.unlink()
     else:
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in LOCAL_EXPLORER])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}  # fmt: skip
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         nbformat.write(nb, tmp_path / f"{name}.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in ("LIPVIZ_STATIC", "MPLBACKEND")}
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "config")  # no user settings, no news fetching
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-           f"--port={port}", f"--IdentityProvider.token={token}", "--expose-app-in-browser",
-           f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        "--expose-app-in-browser",
+        f"--ServerApp.root_dir={tmp_path}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log = (tmp_path / "lab.log").open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -104,12 +122,14 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
 
         page.on("request", record)
         page.goto(url)
-        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget",
-                               timeout=60000)  # fmt: skip
+        page.wait_for_function(
+            "window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=60000
+        )
         page.wait_for_function(
             "window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status"
-            " === 'idle'", timeout=60000,
-        )  # fmt: skip
+            " === 'idle'",
+            timeout=60000,
+        )
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         slider = page.locator(".widget-slider .noUi-handle").first
         slider.wait_for(timeout=240000)
@@ -120,11 +140,14 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
         page.wait_for_function(
             "!Array.from(document.querySelectorAll('.jp-InputPrompt'))"
             ".some(p => p.textContent.includes('*')) && window.jupyterapp.shell.currentWidget"
-            ".sessionContext.session.kernel.status === 'idle'", timeout=120000,
-        )  # fmt: skip
+            ".sessionContext.session.kernel.status === 'idle'",
+            timeout=120000,
+        )
         # every matching path of the figure, joined (plotly may replace elements on redraw)
-        paths_js = (f"Array.from(document.querySelectorAll('.jp-OutputArea .js-plotly-plot "
-                    f"{selector}')).map(e => e.getAttribute('d')).join('|')")  # fmt: skip
+        paths_js = (
+            f"Array.from(document.querySelectorAll('.jp-OutputArea .js-plotly-plot "
+            f"{selector}')).map(e => e.getAttribute('d')).join('|')"
+        )
         before = page.evaluate(paths_js)
         readout = page.locator(".widget-slider .widget-readout").first
         value = readout.inner_text()
@@ -144,9 +167,10 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
                     page.keyboard.press("ArrowRight")
             try:
                 page.wait_for_function(
-                    "([el, v]) => el.textContent !== v", arg=[readout.element_handle(), value],
+                    "([el, v]) => el.textContent !== v",
+                    arg=[readout.element_handle(), value],
                     timeout=15000,
-                )  # fmt: skip
+                )
                 break
             except Exception:  # noqa: BLE001 - retried, then reported below
                 continue
@@ -155,9 +179,10 @@ def test_a_slider_moves_the_live_figure(lab, chromium, tmp_path):
         assert moved != value, f"the slider did not move ({value!r}); see {tmp_path / 'lab.png'}"
         try:
             page.wait_for_function(
-                f"d => ({paths_js}) !== d", arg=before,
+                f"d => ({paths_js}) !== d",
+                arg=before,
                 timeout=120000,  # a condition, not a sleep: a loaded machine answers slowly
-            )  # fmt: skip
+            )
         finally:
             page.screenshot(path=str(tmp_path / "lab.png"))
         after = page.evaluate(paths_js)

@@ -78,8 +78,7 @@ def test_torch_weight_hooks_are_baked_in():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecated, still used by old code
         normed = nn.utils.weight_norm(nn.Linear(3, 3))
-    net = nn.Sequential(normed, nn.ReLU(),
-                        nn.utils.spectral_norm(nn.Linear(3, 2))).eval()  # fmt: skip
+    net = nn.Sequential(normed, nn.ReLU(), nn.utils.spectral_norm(nn.Linear(3, 2))).eval()
     plain = lipviz.to_plain(net)
     assert not plain[0]._forward_pre_hooks and not plain[2]._forward_pre_hooks
     assert set(dict(plain[0].named_parameters())) == {"weight", "bias"}
@@ -87,6 +86,21 @@ def test_torch_weight_hooks_are_baked_in():
     with torch.no_grad():
         assert torch.allclose(plain(x), net(x), atol=1e-6)
     assert type(lipviz.to_plain(nn.Sequential(spectral_norm(nn.Linear(3, 2))))[0]) is nn.Linear
+
+
+def test_a_module_with_several_hooked_weights_exports_each_with_its_own_value():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        both = nn.utils.weight_norm(nn.utils.weight_norm(nn.Linear(3, 4), "weight"), "bias")
+        last = nn.utils.weight_norm(nn.Linear(4, 2))
+    net = nn.Sequential(both, nn.ReLU(), last).eval()
+    plain = lipviz.to_plain(net)
+    assert plain[0].weight.shape == (4, 3) and plain[0].bias.shape == (4,)
+    assert not plain[0]._forward_pre_hooks
+    x = torch.randn(6, 3)
+    with torch.no_grad():
+        assert torch.equal(plain(x), net(x))
 
 
 def test_what_cannot_be_exported_is_refused():

@@ -23,6 +23,9 @@ def test_lln_certificate_equals_brute_force():
         logits = model(x)
     for i in range(30):
         t = int(logits[i].argmax())
-        brute = min(float(logits[i, t] - logits[i, j]) / (prefix * float((w[t] - w[j]).norm()))
-                    for j in range(6) if j != t)  # fmt: skip
+        brute = min(
+            float(logits[i, t] - logits[i, j]) / (prefix * float((w[t] - w[j]).norm()))
+            for j in range(6)
+            if j != t
+        )
         assert float(cert.radius[i]) == pytest.approx(brute, rel=1e-5)

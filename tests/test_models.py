@@ -53,8 +53,12 @@ def test_local_lip_families_build_for_mnist_by_default(name, activation):
     with torch.no_grad():
         assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
     kinds = {type(m).__name__ for m in model.modules()}
-    expected = {"relu": "ReLU", "clipped-relu": "ClippedReLU", "maxmin": "MaxMin",
-                "clipped-maxmin": "ClippedMaxMin"}[activation]  # fmt: skip
+    expected = {
+        "relu": "ReLU",
+        "clipped-relu": "ClippedReLU",
+        "maxmin": "MaxMin",
+        "clipped-maxmin": "ClippedMaxMin",
+    }[activation]
     assert expected in kinds
 
 

@@ -55,3 +55,16 @@ def test_pyproject_declares_markers_and_light_core():
         assert f"{marker}:" in markers
     core = {_norm(re.split(r"[<>=!\[ ]", d)[0]) for d in meta["project"]["dependencies"]}
     assert core == {"torch", "numpy", "pandas", "tqdm"}
+
+
+def test_ruff_format_owns_the_layout():
+    """No ``# fmt: skip`` (or ``fmt: off``) walls: ruff format decides every line's layout."""
+    pragma = "# fmt" + ":"  # split so that this file does not count itself
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for folder in ("lipviz", "tests", "benchmarks")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pragma in line
+    ]
+    assert not found, f"layout pragmas: {found[:10]}"

@@ -24,7 +24,7 @@ def _snapshot(model: nn.Module, x: torch.Tensor) -> dict:
         "grads": [(n, p.grad if p.grad is None else p.grad.clone()) for n, p in params],
         "requires_grad": [(n, p.requires_grad) for n, p in params],
         "x": x.clone(),
-    }  # fmt: skip
+    }
 
 
 def _assert_same(before: dict, after: dict) -> None:
@@ -149,6 +149,7 @@ def test_trainer_fit_leaves_the_global_rng_alone():
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    Trainer(net, CrossEntropy(), TrainConfig(epochs=1, augment="none"), (2,),
-            progress=False).fit(toy, toy)  # fmt: skip
+    Trainer(net, CrossEntropy(), TrainConfig(epochs=1, augment="none"), (2,), progress=False).fit(
+        toy, toy
+    )
     assert torch.equal(torch.rand(3), expected)

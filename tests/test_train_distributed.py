@@ -25,8 +25,19 @@ def test_torchrun_two_processes_train_the_same_lmt_model_as_one(tmp_path):
     assert cli(["run", "lmt", "--out", str(one), "--set", *SETTINGS]) == 0
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
-    cmd = [*launcher, "--standalone", "--nproc_per_node=2", "-m", "lipviz.experiments", "run",
-           "lmt", "--out", str(two), "--set", *SETTINGS]  # fmt: skip
+    cmd = [
+        *launcher,
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "lipviz.experiments",
+        "run",
+        "lmt",
+        "--out",
+        str(two),
+        "--set",
+        *SETTINGS,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LIPVIZ_DATA_DIR": str(SHARED_DATA)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

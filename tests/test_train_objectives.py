@@ -121,6 +121,7 @@ def test_local_lip_schedule_and_trainer_projection():
     toy = lipviz.make_toy("moons", n=64, seed=0)
     net = nn.Sequential(nn.Linear(2, 16), ClippedReLU(16, 0.05), nn.Linear(16, 2))
     cfg = TrainConfig(epochs=2, lr=0.5, batch_size=32, n_val_eval=64)
-    Trainer(net, LocalLip(eps=0.1, rampup_epochs=1.0, sparsity=1.0), cfg, (2,),
-            progress=False).fit(toy, toy)  # fmt: skip
+    Trainer(net, LocalLip(eps=0.1, rampup_epochs=1.0, sparsity=1.0), cfg, (2,), progress=False).fit(
+        toy, toy
+    )
     assert (net[1].theta >= 0).all()  # projected after every step

@@ -61,14 +61,16 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run(small_data, tmp_path)
         return base(model, x, y, lip, epoch)
 
     flaky.needs_lipschitz = True
-    first = Trainer(lipviz.models.create("lmt-mnist"), flaky, cfg, (1, 28, 28), out_dir=tmp_path,
-                    progress=False)  # fmt: skip
+    first = Trainer(
+        lipviz.models.create("lmt-mnist"), flaky, cfg, (1, 28, 28), out_dir=tmp_path, progress=False
+    )
     with pytest.raises(_Interrupt):
         first.fit(ds, val)
     assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "metrics.csv").exists()
     calls["n"] = 1000
-    again = Trainer(lipviz.models.create("lmt-mnist"), flaky, cfg, (1, 28, 28), out_dir=tmp_path,
-                    progress=False)  # fmt: skip
+    again = Trainer(
+        lipviz.models.create("lmt-mnist"), flaky, cfg, (1, 28, 28), out_dir=tmp_path, progress=False
+    )
     resumed = again.fit(ds, val)
     assert resumed.history.epoch.tolist() == [1, 2, 3]
     for a, b in zip(
@@ -77,8 +79,14 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run(small_data, tmp_path)
         assert torch.allclose(a, b, atol=1e-6)
     other = TrainConfig(epochs=3, batch_size=25, n_val_eval=100)
     with pytest.raises(ValueError, match="another training config"):
-        Trainer(lipviz.models.create("lmt-mnist"), base, other, (1, 28, 28), out_dir=tmp_path,
-                progress=False).fit(ds, val)  # fmt: skip
+        Trainer(
+            lipviz.models.create("lmt-mnist"),
+            base,
+            other,
+            (1, 28, 28),
+            out_dir=tmp_path,
+            progress=False,
+        ).fit(ds, val)
 
 
 def test_trainer_argument_errors():
@@ -137,8 +145,14 @@ def test_extending_a_run_reproduces_the_longer_run(small_data, tmp_path):
     longer = TrainConfig(epochs=4, batch_size=50, n_val_eval=100, lr_milestones=(0.75,))
 
     def fit(cfg, out_dir=None):
-        return Trainer(lipviz.models.create("lmt-mnist"), LMT(c=0.3), cfg, (1, 28, 28),
-                       out_dir=out_dir, progress=False).fit(ds, val)  # fmt: skip
+        return Trainer(
+            lipviz.models.create("lmt-mnist"),
+            LMT(c=0.3),
+            cfg,
+            (1, 28, 28),
+            out_dir=out_dir,
+            progress=False,
+        ).fit(ds, val)
 
     ref = fit(longer)
     fit(short, tmp_path)
@@ -146,8 +160,9 @@ def test_extending_a_run_reproduces_the_longer_run(small_data, tmp_path):
     assert extended.history.epoch.tolist() == [1, 2, 3, 4]
     assert extended.history.lr.tolist() == ref.history.lr.tolist()  # the step after epoch 3
     assert ref.history.lr.iloc[-1] == pytest.approx(longer.lr / 10)
-    for a, b in zip(ref.model.state_dict().values(), extended.model.state_dict().values(),
-                    strict=True):  # fmt: skip
+    for a, b in zip(
+        ref.model.state_dict().values(), extended.model.state_dict().values(), strict=True
+    ):
         assert torch.allclose(a, b, atol=1e-6)
     # a step inside the epochs already trained would rewrite them: refused
     early = TrainConfig(epochs=8, batch_size=50, n_val_eval=100, lr_milestones=(0.25,))
@@ -160,8 +175,14 @@ def test_extending_a_run_reproduces_the_longer_run(small_data, tmp_path):
 
 def test_local_lip_resume_reproduces_an_uninterrupted_run(small_data, tmp_path):
     ds, val = small_data
-    cfg = TrainConfig(epochs=3, batch_size=50, n_val_eval=50, select_on="val_cert_acc",
-                      select_eps=0.3, select_certificate="local")  # fmt: skip
+    cfg = TrainConfig(
+        epochs=3,
+        batch_size=50,
+        n_val_eval=50,
+        select_on="val_cert_acc",
+        select_eps=0.3,
+        select_certificate="local",
+    )
     base = LocalLip(eps=0.5, warmup_epochs=0.5, rampup_epochs=1.5, sparsity=0.01)
     ref = Trainer(_clipped_mlp(), base, cfg, (1, 28, 28), progress=False).fit(ds, val)
     calls = {"n": 0}
@@ -178,12 +199,14 @@ def test_local_lip_resume_reproduces_an_uninterrupted_run(small_data, tmp_path):
             ds, val
         )
     calls["n"] = 1000
-    resumed = Trainer(_clipped_mlp(), flaky, cfg, (1, 28, 28), out_dir=tmp_path,
-                      progress=False).fit(ds, val)  # fmt: skip
+    resumed = Trainer(
+        _clipped_mlp(), flaky, cfg, (1, 28, 28), out_dir=tmp_path, progress=False
+    ).fit(ds, val)
     assert resumed.history.epoch.tolist() == [1, 2, 3]
     assert resumed.history.val_cert_acc.tolist() == ref.history.val_cert_acc.tolist()
-    for a, b in zip(ref.model.state_dict().values(), resumed.model.state_dict().values(),
-                    strict=True):  # fmt: skip
+    for a, b in zip(
+        ref.model.state_dict().values(), resumed.model.state_dict().values(), strict=True
+    ):
         assert torch.allclose(a, b, atol=1e-6)
     assert (resumed.model[2].theta >= 0).all()  # thresholds projected after every step
 

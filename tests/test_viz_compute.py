@@ -151,8 +151,9 @@ def test_gradient_norm_decay_known_answers():
 
     from lipviz.layers import MaxMin
 
-    t = compute.gradient_norm_decay({"relu": lambda w: nn.ReLU(), "maxmin": lambda w: MaxMin()},
-                                    depth=6, width=16, n=128)  # fmt: skip
+    t = compute.gradient_norm_decay(
+        {"relu": lambda w: nn.ReLU(), "maxmin": lambda w: MaxMin()}, depth=6, width=16, n=128
+    )
     maxmin = t[t.activation == "maxmin"].grad_norm
     relu = t[t.activation == "relu"].grad_norm.to_numpy()
     assert np.allclose(maxmin, 1.0, atol=1e-5)  # orthogonal layers + GNP activation

@@ -15,8 +15,9 @@ matplotlib.use("Agg")
 @pytest.fixture
 def relu_net():
     torch.manual_seed(3)
-    return nn.Sequential(nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(),
-                         nn.Linear(12, 3)).double()  # fmt: skip
+    return nn.Sequential(
+        nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 3)
+    ).double()
 
 
 def test_box_and_ball_contain_every_sampled_image(relu_net):
@@ -53,8 +54,13 @@ def test_first_layer_status_marks_exactly_the_neurons_dead_on_the_disc(relu_net)
 def test_local_and_global_radii_stay_below_the_true_distance(relu_net):
     pts = torch.tensor([[0.3, -0.2], [1.5, 1.0], [-0.5, 0.4]], dtype=torch.float64)
     table = compute_local.local_vs_global_radii(relu_net, pts, eps_max=1.0, true_distance=True)
-    assert list(table.columns) == ["predicted", "global", "local", "local_estimate",
-                                   "true_distance"]  # fmt: skip
+    assert list(table.columns) == [
+        "predicted",
+        "global",
+        "local",
+        "local_estimate",
+        "true_distance",
+    ]
     assert (table["local"] <= table.true_distance + 1e-6).all()
     assert (table["global"] <= table.true_distance + 1e-6).all()
     assert (table["local"] <= table.local_estimate + 1e-9).all()

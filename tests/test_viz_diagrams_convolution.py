@@ -27,8 +27,9 @@ def test_padded_grid_reads_match_a_real_convolution():
     conv = nn.Conv2d(2, 3, k, padding=p, bias=False).double()
     x = torch.randn(1, 2, n, n, dtype=torch.float64)
     big = nn.functional.pad(x, (p, p, p, p))  # embedding in the (n+2p) grid
-    circular = nn.functional.conv2d(nn.functional.pad(big, (0, k - 1, 0, k - 1), "circular"),
-                                    conv.weight)  # fmt: skip
+    circular = nn.functional.conv2d(
+        nn.functional.pad(big, (0, k - 1, 0, k - 1), "circular"), conv.weight
+    )
     assert torch.allclose(circular[..., : n + 2 * p - k + 1, : n + 2 * p - k + 1], conv(x))
 
 

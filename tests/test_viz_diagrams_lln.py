@@ -49,8 +49,7 @@ def test_plot_helpers_draw_the_balls_and_the_map():
     model, x = lln_topk_trap()
     certs = last_layer_certificates(model, x)
     radii = {"all classes": float(certs.pairwise[0]), "top-9": float(certs.top_k[0])}
-    ax = diagrams_lln.plot_certified_balls(model, x, radii, (-0.3, 2.3, -1.3, 1.3),
-                                           resolution=60)  # fmt: skip
+    ax = diagrams_lln.plot_certified_balls(model, x, radii, (-0.3, 2.3, -1.3, 1.3), resolution=60)
     circles = [p for p in ax.patches if isinstance(p, Circle)]
     assert [c.get_label() for c in circles] == list(radii)
     assert np.allclose([c.get_radius() for c in circles], list(radii.values()))

@@ -11,8 +11,9 @@ from lipviz.viz import compute_local, diagrams_local
 
 def _net(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
-                         nn.Linear(16, 2)).double()  # fmt: skip
+    return nn.Sequential(
+        nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2)
+    ).double()
 
 
 def test_contrasting_example_picks_one_neuron_per_winning_box():
@@ -48,8 +49,9 @@ def test_plot_enclosures_draws_the_three_boxes_and_the_samples():
     import matplotlib.pyplot as plt
 
     net = _net()
-    geom = compute_local.box_and_ball(net, torch.zeros(2, dtype=torch.float64), 0.3, layer=2,
-                                      n_samples=50)  # fmt: skip
+    geom = compute_local.box_and_ball(
+        net, torch.zeros(2, dtype=torch.float64), 0.3, layer=2, n_samples=50
+    )
     ax = diagrams_local.plot_enclosures(geom)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[:3] == ["box ∩ ball (used)", "IBP box", "ball's box"]

@@ -114,8 +114,9 @@ def test_lmt_explorer_and_point_explorer(trained_toy):
     lmt.controls["c"].value = 0.25
     assert _shape_x(lmt.figure) == 0.25 and "c = 0.25" in lmt.readout.value
     _assert_drawn(lmt.static())
-    point = widgets.PointCertificateExplorer(model, trained_toy.train.extent(), resolution=40,
-                                             n_directions=90)  # fmt: skip
+    point = widgets.PointCertificateExplorer(
+        model, trained_toy.train.extent(), resolution=40, n_directions=90
+    )
     radius_before = point.figure.layout.shapes[0].x1 - point.figure.layout.shapes[0].x0
     point.controls["x"].value = point.controls["x"].min + 0.1
     assert point.figure.data[1].x[0] == pytest.approx(point.controls["x"].value)
@@ -131,8 +132,14 @@ def test_training_dashboard_follows_the_trainer():
     train, val = lipviz.make_toy("moons", n=100, seed=0), lipviz.make_toy("moons", n=50, seed=1)
     dash = widgets.TrainingDashboard()
     model = lipviz.models.create("toy-mlp", hidden=8, depth=1, spectral=False)
-    Trainer(model, CrossEntropy(), TrainConfig(epochs=3, lr=0.05), (2,), progress=False,
-            callbacks=[dash]).fit(train, val)  # fmt: skip
+    Trainer(
+        model,
+        CrossEntropy(),
+        TrainConfig(epochs=3, lr=0.05),
+        (2,),
+        progress=False,
+        callbacks=[dash],
+    ).fit(train, val)
     assert list(dash.figure.data[0].x) == [1, 2, 3]
     assert "epoch 3" in dash.readout.value
     _assert_drawn(dash.static())
@@ -153,8 +160,13 @@ def test_show_uses_the_static_fallback_when_building_the_book(monkeypatch):
 
 def test_local_bound_explorer_moves_eps_and_thresholds():
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(2, 16), lipviz.ClippedReLU(16, 0.5), nn.Linear(16, 16),
-                        nn.ReLU(), nn.Linear(16, 2)).eval()  # fmt: skip
+    net = nn.Sequential(
+        nn.Linear(2, 16),
+        lipviz.ClippedReLU(16, 0.5),
+        nn.Linear(16, 16),
+        nn.ReLU(),
+        nn.Linear(16, 2),
+    ).eval()
     x = torch.rand(24, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         y = net(x).argmax(1)

@@ -181,27 +181,39 @@ def _row(job: Job, state: str, record: dict | None) -> dict:
     _, pgd = _at(run.get("pgd_accuracy"), eps)
     ours = None
     if exp is not None and run and state == "done":
-        ours = {"clean_accuracy": run.get("clean_accuracy"), "certified_accuracy": certified,
-                "pgd_accuracy": pgd}[exp.metric]  # fmt: skip
+        ours = {
+            "clean_accuracy": run.get("clean_accuracy"),
+            "certified_accuracy": certified,
+            "pgd_accuracy": pgd,
+        }[exp.metric]
     if record is None:  # nothing ran: the labels of what will run
         preset, parameters = job.preset, job.parameters
     else:  # what ran, from its own record (None when the record does not say)
         preset, parameters = record.get("preset"), record.get("parameters")
     source = "" if exp is None else exp.source + ("" if exp.verified else " (unverified)")
     return {
-        "job": job.id, "state": state, "dataset": run.get("dataset"),
-        "method": run.get("method"), "model": run.get("model"), "preset": preset,
+        "job": job.id,
+        "state": state,
+        "dataset": run.get("dataset"),
+        "method": run.get("method"),
+        "model": run.get("model"),
+        "preset": preset,
         "parameters": _parameters_text(parameters),
-        "eps": eps, "clean": run.get("clean_accuracy"), "certified": certified, "pgd": pgd,
+        "eps": eps,
+        "clean": run.get("clean_accuracy"),
+        "certified": certified,
+        "pgd": pgd,
         "certificate": run.get("certificate"),
         "wall_time_s": None if record is None else record.get("wall_time_s"),
         "device": None if record is None else record.get("device"),
         "commit": None if record is None else record.get("commit"),
         "paper_metric": None if exp is None else exp.metric,
-        "paper": None if exp is None else exp.value, "ours": ours,
+        "paper": None if exp is None else exp.value,
+        "ours": ours,
         "verdict": verdict(ours, exp) if state == "done" or exp is None else "not run",
-        "source": source, "note": job.note,
-    }  # fmt: skip
+        "source": source,
+        "note": job.note,
+    }
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -254,11 +266,20 @@ def targets_table(batch="papers"):
     """
     import pandas as pd
 
-    rows = [{"job": j.id, "chapter": j.chapter.stem, "metric": j.expected.metric,
-             "eps": j.expected.eps, "paper": j.expected.value,
-             "tolerance": j.expected.tolerance, "verified": j.expected.verified,
-             "source": j.expected.source}
-            for j in load_batch(batch).jobs if j.expected is not None]  # fmt: skip
+    rows = [
+        {
+            "job": j.id,
+            "chapter": j.chapter.stem,
+            "metric": j.expected.metric,
+            "eps": j.expected.eps,
+            "paper": j.expected.value,
+            "tolerance": j.expected.tolerance,
+            "verified": j.expected.verified,
+            "source": j.expected.source,
+        }
+        for j in load_batch(batch).jobs
+        if j.expected is not None
+    ]
     return pd.DataFrame(rows).set_index("job")
 
 
@@ -289,8 +310,11 @@ def runs_against_papers(runs: dict, batch="papers"):
         if summary is None:
             rows.append(_row(job, "pending", None))
             continue
-        wrapped = {"runs": [{"folder": ".", "summary": summary}], "result": ".",
-                   **{k: summary.get(k) for k in ("wall_time_s", "device", "commit")}}  # fmt: skip
+        wrapped = {
+            "runs": [{"folder": ".", "summary": summary}],
+            "result": ".",
+            **{k: summary.get(k) for k in ("wall_time_s", "device", "commit")},
+        }
         row = _row(job, "done", wrapped)
         row["preset"], row["parameters"] = f"run folder {Path(folder).name}", None
         rows.append(row)

@@ -290,13 +290,23 @@ def _run_locked(job: Job, out: Path, threads: int | None) -> str:
         primary = primary_run(job, runs)
         device = "cuda" if job.device == "cuda" else "cpu"
         summary = {
-            "job": job.id, "identity": identity, "spec": spec, "chapter": job.chapter.name,
-            "preset": job.preset, "parameters": job.parameters, "state": "done",
-            "started": started, "finished": _now(), "wall_time_s": time.perf_counter() - start,
-            "device": device_name(device), "host": socket.gethostname(), "commit": code,
-            "world_size": 1, "runs": runs,
+            "job": job.id,
+            "identity": identity,
+            "spec": spec,
+            "chapter": job.chapter.name,
+            "preset": job.preset,
+            "parameters": job.parameters,
+            "state": "done",
+            "started": started,
+            "finished": _now(),
+            "wall_time_s": time.perf_counter() - start,
+            "device": device_name(device),
+            "host": socket.gethostname(),
+            "commit": code,
+            "world_size": 1,
+            "runs": runs,
             "result": None if primary is None else primary["folder"],
-        }  # fmt: skip
+        }
         write_record(folder / RESULT, summary)  # last: the job is done
         return "done"
     except BaseException as err:  # noqa: BLE001  (recorded, then the other jobs go on)
@@ -348,9 +358,11 @@ def _attempt_mark(out: Path, job_id: str):
 
 def _manifest(spec: BatchSpec, out: Path) -> dict:
     return {
-        "batch": spec.name, "source": str(spec.source), "updated": _now(),
+        "batch": spec.name,
+        "source": str(spec.source),
+        "updated": _now(),
         "jobs": {job.id: job_state(out, job) for job in spec.jobs},
-    }  # fmt: skip
+    }
 
 
 def _client(workers: int, scheduler: str | None, gpus: int):
@@ -464,8 +476,15 @@ def _check_out(out: Path) -> None:
             raise BatchError(msg)
 
 
-def run_batch(batch, out_dir, *, workers: int = 2, scheduler: str | None = None,
-              only=None, progress: bool = True):  # fmt: skip
+def run_batch(
+    batch,
+    out_dir,
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    only=None,
+    progress: bool = True,
+):
     """Run a batch's unfinished jobs in parallel on dask and return their states.
 
     The embedded default is a dask ``LocalCluster`` of ``workers`` processes on this machine;
@@ -554,8 +573,12 @@ def _run_todo(spec, out: Path, todo: list, workers: int, client, progress: bool)
     if client is None:
         client, cluster = _client(workers, None, gpus)
     try:
-        offered = {k for w in client.scheduler_info()["workers"].values()
-                   for k, v in (w.get("resources") or {}).items() if v}  # fmt: skip
+        offered = {
+            k
+            for w in client.scheduler_info()["workers"].values()
+            for k, v in (w.get("resources") or {}).items()
+            if v
+        }
         threads = None if external else max(1, (os.cpu_count() or 1) // max(workers, 1))
         futures, marks = {}, {}
 

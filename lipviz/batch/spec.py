@@ -49,8 +49,18 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _RESERVED = ("batch.yaml", "manifest.json", "report.csv", "report.md", "report.png")
 """Files the runner and the report write at the top of a batch folder: no job may be called so."""
 _METRICS = ("clean_accuracy", "certified_accuracy", "pgd_accuracy")
-_JOB_FIELDS = {"id", "chapter", "preset", "parameters", "device", "method", "expected",
-               "timeout_s", "priority", "note"}  # fmt: skip
+_JOB_FIELDS = {
+    "id",
+    "chapter",
+    "preset",
+    "parameters",
+    "device",
+    "method",
+    "expected",
+    "timeout_s",
+    "priority",
+    "note",
+}
 _EXPECTED_FIELDS = {"metric", "eps", "value", "tolerance", "source", "verified"}
 
 
@@ -254,10 +264,14 @@ def _expected(raw, where: str) -> Expected:
         _fail(f"{where}.value", f"accuracies are fractions in [0, 1], got {raw['value']}")
     if raw["metric"] != "clean_accuracy" and raw.get("eps") is None:
         _fail(f"{where}.eps", f"{raw['metric']} needs the radius eps")
-    return Expected(metric=raw["metric"], value=float(raw["value"]),
-                    tolerance=float(raw.get("tolerance", 0.01)), source=str(raw["source"]),
-                    eps=None if raw.get("eps") is None else float(raw["eps"]),
-                    verified=bool(raw.get("verified", True)))  # fmt: skip
+    return Expected(
+        metric=raw["metric"],
+        value=float(raw["value"]),
+        tolerance=float(raw.get("tolerance", 0.01)),
+        source=str(raw["source"]),
+        eps=None if raw.get("eps") is None else float(raw["eps"]),
+        verified=bool(raw.get("verified", True)),
+    )
 
 
 def _chapter(name, where: str, base: Path) -> Path:
@@ -413,13 +427,17 @@ def _job(raw, where: str, defaults: dict, base: Path) -> Job:
     chapter = _chapter(raw["chapter"], f"{where}.chapter", base)
     _check_parameters(params, chapter, where)
     return Job(
-        id=raw["id"], chapter=chapter,
-        preset=raw.get("preset", "smoke"), parameters=dict(params),
-        device=raw.get("device", "cpu"), method=raw.get("method"),
+        id=raw["id"],
+        chapter=chapter,
+        preset=raw.get("preset", "smoke"),
+        parameters=dict(params),
+        device=raw.get("device", "cpu"),
+        method=raw.get("method"),
         expected=None if expected is None else _expected(expected, f"{where}.expected"),
-        timeout_s=None if timeout is None else float(timeout), priority=priority,
+        timeout_s=None if timeout is None else float(timeout),
+        priority=priority,
         note=str(raw.get("note", "")),
-    )  # fmt: skip
+    )
 
 
 def load_batch(name_or_path) -> BatchSpec:
@@ -492,5 +510,9 @@ def load_batch(name_or_path) -> BatchSpec:
             same = "" if other == job.id else f" (as {other!r}: ids are compared ignoring case)"
             msg_0 = f"{path}: job {job.id!r}: id used twice{same}"
             raise BatchError(msg_0)
-    return BatchSpec(name=str(raw.get("name", path.stem)), jobs=tuple(jobs), source=path,
-                     description=str(raw.get("description", "")))  # fmt: skip
+    return BatchSpec(
+        name=str(raw.get("name", path.stem)),
+        jobs=tuple(jobs),
+        source=path,
+        description=str(raw.get("description", "")),
+    )

@@ -322,8 +322,9 @@ def _maxpool(module, ctx: BoundContext) -> LayerBound:
     out_hw = nn.functional.max_pool2d(probe, k, s, p, d, module.ceil_mode).shape[-2:]
     overlap = 1
     for axis in range(2):
-        overlap *= _window_counts(in_shape[1 + axis], out_hw[axis], k[axis], s[axis], p[axis],
-                                  d[axis])  # fmt: skip
+        overlap *= _window_counts(
+            in_shape[1 + axis], out_hw[axis], k[axis], s[axis], p[axis], d[axis]
+        )
     return LayerBound(math.sqrt(overlap), f"sqrt(overlap={overlap}), counted", True)
 
 
@@ -356,9 +357,9 @@ def _avgpool(module, ctx: BoundContext) -> LayerBound:
         kk, ss, pp = (k[axis], 1), (s[axis], 1), (p[axis], 0)
 
         def pool(t, kk=kk, ss=ss, pp=pp):
-            return nn.functional.avg_pool2d(t, kk, ss, pp, module.ceil_mode,
-                                            module.count_include_pad,
-                                            1 if override else None)  # fmt: skip
+            return nn.functional.avg_pool2d(
+                t, kk, ss, pp, module.ceil_mode, module.count_include_pad, 1 if override else None
+            )
 
         mats.append(_axis_matrix(pool, in_shape[1 + axis]))
     value = _separable_bound(mats, 1.0 / override if override else 1.0)

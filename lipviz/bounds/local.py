@@ -151,8 +151,14 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
     if exact:  # the largest magnitude per input, before the state moves on (rounding terms)
         big = torch.maximum(st.mu.abs(), torch.maximum(st.lo.abs(), st.hi.abs()))
         big = big.flatten(1).amax(1)
-    st.last = {"mu": st.mu, "lo": st.lo, "hi": st.hi, "radius": st.radius, "mask": cols,
-               "module": module}  # fmt: skip
+    st.last = {
+        "mu": st.mu,
+        "lo": st.lo,
+        "hi": st.hi,
+        "radius": st.radius,
+        "mask": cols,
+        "module": module,
+    }
     shape = (-1, *([1] * (st.mu.dim() - 1)))
     if st.grad:  # training: the unmasked row norms (as the reference code; never smaller, one
         # input's worth of work instead of the batch's)
@@ -181,11 +187,23 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
         err_norm = st.centre_err.flatten(1).norm(dim=1)
     if st.trace is not None:
         mid, reach = (mid if b is None else mid + b), st.radius.view(shape) * rownorm
-        st.trace.append({"layer": ctx.name, "mu": mu.detach(), "ibp": (mid - rad, mid + rad),
-                         "ball": (mu - reach, mu + reach)})  # fmt: skip
-    st.pending = {"module": module, "in_shape": ctx.in_shape, "cols": cols, "layer": ctx.name,
-                  "radius": st.radius, "out_shape": mu.shape,
-                  "err": err_norm}  # fmt: skip
+        st.trace.append(
+            {
+                "layer": ctx.name,
+                "mu": mu.detach(),
+                "ibp": (mid - rad, mid + rad),
+                "ball": (mu - reach, mu + reach),
+            }
+        )
+    st.pending = {
+        "module": module,
+        "in_shape": ctx.in_shape,
+        "cols": cols,
+        "layer": ctx.name,
+        "radius": st.radius,
+        "out_shape": mu.shape,
+        "err": err_norm,
+    }
     st.mu, st.lo, st.hi, st.mask, st.radius = mu, lo, hi, None, None
     one = torch.ones(len(mu), dtype=st.dtype, device=mu.device)
     return LayerBound(one, "pending: the factor with the next layer's mask", st.sound)
@@ -222,15 +240,29 @@ def close_pending(st: LocalState, rows: torch.Tensor | None) -> torch.Tensor:
     # estimates of a certification walk iterate in float32 (fast convolutions; power iteration
     # is a lower estimate anyway) from the float64 walk's start vectors
     fast = torch.float32 if not (st.sound or st.grad) and st.dtype == torch.float64 else st.dtype
-    values, method = masked_norms(pending["module"], pending["in_shape"], pending["cols"], rows,
-                                  sound=st.sound, dtype=fast, n_iter=st.n_iter, grad=st.grad,
-                                  start_dtype=st.dtype)  # fmt: skip
+    values, method = masked_norms(
+        pending["module"],
+        pending["in_shape"],
+        pending["cols"],
+        rows,
+        sound=st.sound,
+        dtype=fast,
+        n_iter=st.n_iter,
+        grad=st.grad,
+        start_dtype=st.dtype,
+    )
     values = values.to(st.dtype)
     st.radius = pending["radius"] * values
     if pending.get("err") is not None:  # sound walks: the centre's own rounding joins the radius
         st.radius = round_up(st.radius * (1 + gamma(4)) + pending["err"])
-    st.factors.append({"layer": pending["layer"], "_id": id(pending["module"]),
-                       "values": values, "method": method})  # fmt: skip
+    st.factors.append(
+        {
+            "layer": pending["layer"],
+            "_id": id(pending["module"]),
+            "values": values,
+            "method": method,
+        }
+    )
     return one
 
 
@@ -301,9 +333,19 @@ class LocalBound:
         return self.mode == "sound"
 
 
-def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
-               n_iter: int = 100, box=None, grad: bool = False, sp_thres: float = 0.1,
-               sparsity: bool = True, trace: bool = False):  # fmt: skip
+def local_walk(
+    model: nn.Module,
+    x: torch.Tensor,
+    eps,
+    *,
+    mode: str = "sound",
+    n_iter: int = 100,
+    box=None,
+    grad: bool = False,
+    sp_thres: float = 0.1,
+    sparsity: bool = True,
+    trace: bool = False,
+):
     """Walk ``model`` in local mode around ``x``.
 
     Parameters
@@ -347,11 +389,20 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
         lo, hi = outward(lo, hi)
     if box is not None:
         lo, hi = lo.clamp(min=box[0], max=box[1]), hi.clamp(min=box[0], max=box[1])
-    st = LocalState(mu=mu, lo=lo, hi=hi, radius=eps_t.clone(), sound=mode == "sound",
-                    n_iter=n_iter, grad=grad, dtype=dtype, sp_thres=sp_thres,
-                    sparsity=[] if grad and sparsity else None,
-                    trace=[] if trace else None,
-                    ball_box=(lo, hi) if box is None else (None, None))  # fmt: skip
+    st = LocalState(
+        mu=mu,
+        lo=lo,
+        hi=hi,
+        radius=eps_t.clone(),
+        sound=mode == "sound",
+        n_iter=n_iter,
+        grad=grad,
+        dtype=dtype,
+        sp_thres=sp_thres,
+        sparsity=[] if grad and sparsity else None,
+        trace=[] if trace else None,
+        ball_box=(lo, hi) if box is None else (None, None),
+    )
     ctx = BoundContext(tuple(x.shape[1:]), "local", n_iter, extras={"local": st})
     # certification walks run outside any autocast region (training walks keep the caller's)
     no_autocast = torch.autocast(x.device.type, enabled=False) if not grad else nullcontext()
@@ -373,8 +424,9 @@ def local_walk(model: nn.Module, x: torch.Tensor, eps, *, mode: str = "sound",
     return walker, total.double(), st
 
 
-def local_lipschitz_bound(model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *,
-                          n_iter: int = 100, box=None) -> LocalBound:  # fmt: skip
+def local_lipschitz_bound(
+    model: nn.Module, x: torch.Tensor, eps, mode: str = "sound", *, n_iter: int = 100, box=None
+) -> LocalBound:
     r"""Upper-bound the Lipschitz constant of ``model``'s logits on each ball
     :math:`B(x_n, \varepsilon_n)` (Huang et al., NeurIPS 2021):
 
@@ -428,10 +480,12 @@ def local_bound_of(walker, total, st: LocalState, mode: str, eps, x, box) -> Loc
     import pandas as pd
 
     table = pd.DataFrame(walker.rows).drop(columns="_id")
-    fixed = pd.DataFrame([
-        {"layer": f["layer"], "fixed_fraction": 1.0 - float(f["varies"].double().mean())}
-        for f in st.fixed
-    ])  # fmt: skip
+    fixed = pd.DataFrame(
+        [
+            {"layer": f["layer"], "fixed_fraction": 1.0 - float(f["varies"].double().mean())}
+            for f in st.fixed
+        ]
+    )
     if mode == "sound" and not bool(torch.isfinite(total).all()):
         msg = "the local bound is not finite; check the weights for inf/NaN"
         raise ValueError(msg)

@@ -56,8 +56,11 @@ def _dense_norms(weight: torch.Tensor, cols: torch.Tensor, rows: torch.Tensor | 
     w = weight.detach().double()
     n = len(cols)
     cols = cols.reshape(n, -1).bool()
-    rows = torch.ones(n, w.shape[0], dtype=torch.bool, device=cols.device) if rows is None \
-        else rows.reshape(n, -1).bool()  # fmt: skip
+    rows = (
+        torch.ones(n, w.shape[0], dtype=torch.bool, device=cols.device)
+        if rows is None
+        else rows.reshape(n, -1).bool()
+    )
     unique, inverse = torch.unique(torch.cat([cols, rows], dim=1), dim=0, return_inverse=True)
     values = torch.zeros(len(unique), dtype=torch.float64, device=cols.device)
     n_in, full, row_sq = cols.shape[1], None, (w * w).sum(1)
@@ -113,8 +116,15 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
     kernel's bytes: a changed weight is a new key)."""
     w = current_weight(conv).detach().double()
     digest = hashlib.blake2b(w.cpu().numpy().tobytes(), digest_size=16).digest()
-    geometry = (digest, tuple(w.shape), tuple(in_shape), conv.padding, conv.dilation,
-                conv.groups, conv.stride)  # fmt: skip
+    geometry = (
+        digest,
+        tuple(w.shape),
+        tuple(in_shape),
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        conv.stride,
+    )
     n = len(cols)
     c_in = cols.reshape(n, conv.in_channels, -1).any(2)
     c_out = (
@@ -131,8 +141,9 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
                 k = k * c_in[i].double()[None, :, None, None]
             if len(_FFT_NORMS) >= 256:
                 _FFT_NORMS.clear()
-            value = conv_norm_fft(k, in_shape[1:], conv.padding, conv.dilation, conv.groups,
-                                  conv.stride)  # fmt: skip
+            value = conv_norm_fft(
+                k, in_shape[1:], conv.padding, conv.dilation, conv.groups, conv.stride
+            )
             _FFT_NORMS[key] = float(round_up(torch.tensor(value + _fft_slack(conv, in_shape, k))))
         values.append(_FFT_NORMS[key])
     return torch.tensor(values, dtype=torch.float64, device=cols.device)
@@ -154,8 +165,9 @@ def _start_vectors(shape, dtype, device, start_dtype=None) -> torch.Tensor:
     return _STARTS[key]
 
 
-def _top_vector(op, adjoint, in_shape, dtype, device, n_iter: int = 30,
-                start_dtype=None) -> torch.Tensor:  # fmt: skip
+def _top_vector(
+    op, adjoint, in_shape, dtype, device, n_iter: int = 30, start_dtype=None
+) -> torch.Tensor:
     """The top right singular vector of the unmasked operator, by power iteration on a batch
     of one (cheap next to the batch's iterations); no state is kept between calls."""
     u = _start_vectors((1, *in_shape), dtype, device, start_dtype)
@@ -169,8 +181,17 @@ def _unit(u: torch.Tensor) -> torch.Tensor:
     return u / u.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (u.dim() - 1)))
 
 
-def _power_norms(op, adjoint, in_shape, cols, rows, n_iter: int, dtype=torch.float64,
-                 grad_op=None, start_dtype=None):  # fmt: skip
+def _power_norms(
+    op,
+    adjoint,
+    in_shape,
+    cols,
+    rows,
+    n_iter: int,
+    dtype=torch.float64,
+    grad_op=None,
+    start_dtype=None,
+):
     """Power-iteration estimates of :math:`\\|D_r A D_c\\|` per input (a lower estimate).
 
     The iterations start from the unmasked operator's top singular vector (a stateless warm
@@ -206,22 +227,37 @@ def _adjoint(module, weight, in_shape):
         return lambda v: nn.functional.linear(v, weight.t())
     if module.padding_mode == "zeros" and not isinstance(module.padding, str):
         return lambda v: torch.nn.grad.conv2d_input(
-            (len(v), *in_shape), weight, v, module.stride, module.padding, module.dilation,
-            module.groups)  # fmt: skip
+            (len(v), *in_shape),
+            weight,
+            v,
+            module.stride,
+            module.padding,
+            module.dilation,
+            module.groups,
+        )
     op = conv_linear_op(module, weight)
 
     def adjoint(v):
         with torch.enable_grad():
-            u = torch.zeros((len(v), *in_shape), dtype=v.dtype, device=v.device,
-                            requires_grad=True)  # fmt: skip
+            u = torch.zeros((len(v), *in_shape), dtype=v.dtype, device=v.device, requires_grad=True)
             (g,) = torch.autograd.grad(op(u), u, grad_outputs=v)
         return g
 
     return adjoint
 
 
-def masked_norms(module, in_shape, cols, rows, *, sound: bool, dtype=torch.float64,
-                 n_iter: int = 2, grad: bool = False, start_dtype=None):  # fmt: skip
+def masked_norms(
+    module,
+    in_shape,
+    cols,
+    rows,
+    *,
+    sound: bool,
+    dtype=torch.float64,
+    n_iter: int = 2,
+    grad: bool = False,
+    start_dtype=None,
+):
     """The masked operator norm of an affine module, per input, and how it was computed.
 
     Parameters
@@ -263,6 +299,7 @@ def masked_norms(module, in_shape, cols, rows, *, sound: bool, dtype=torch.float
         else:
             ops.append(conv_linear_op(module, weight))
     adjoint = _adjoint(module, w.detach().to(dtype), tuple(in_shape))
-    norms = _power_norms(ops[0], adjoint, in_shape, cols, rows, n_iter, dtype,
-                         ops[1] if grad else None, start_dtype)  # fmt: skip
+    norms = _power_norms(
+        ops[0], adjoint, in_shape, cols, rows, n_iter, dtype, ops[1] if grad else None, start_dtype
+    )
     return norms, f"power iteration on the masked operator ({n_iter} steps)"

@@ -124,11 +124,24 @@ def registered_types() -> list[type]:
 
 
 # Methods a subclass may redefine without changing what the module computes.
-_HARMLESS = frozenset({
-    "__init__", "__repr__", "__getstate__", "__setstate__", "__deepcopy__", "__reduce_ex__",
-    "extra_repr", "reset_parameters", "lipschitz_bound", "to_plain",
-    "_load_from_state_dict", "_save_to_state_dict", "_apply", "train",
-})  # fmt: skip
+_HARMLESS = frozenset(
+    {
+        "__init__",
+        "__repr__",
+        "__getstate__",
+        "__setstate__",
+        "__deepcopy__",
+        "__reduce_ex__",
+        "extra_repr",
+        "reset_parameters",
+        "lipschitz_bound",
+        "to_plain",
+        "_load_from_state_dict",
+        "_save_to_state_dict",
+        "_apply",
+        "train",
+    }
+)
 
 
 def lookup(registry: Mapping, module: nn.Module, what: str = "rule"):

@@ -77,11 +77,19 @@ class Walker:
         value = lb.value
         if isinstance(value, torch.Tensor):  # per-input values (local bounds): the worst one
             value = float(value.detach().max()) if value.numel() else float("nan")
-        self.rows.append({
-            "layer": ctx.name, "type": type(module).__name__, "in_shape": tuple(x_in.shape[1:]),
-            "out_shape": tuple(x_out.shape[1:]), "bound": value, "method": lb.method,
-            "sound": lb.sound, "depth": ctx.depth, "_id": id(module),
-        })  # fmt: skip
+        self.rows.append(
+            {
+                "layer": ctx.name,
+                "type": type(module).__name__,
+                "in_shape": tuple(x_in.shape[1:]),
+                "out_shape": tuple(x_out.shape[1:]),
+                "bound": value,
+                "method": lb.method,
+                "sound": lb.sound,
+                "depth": ctx.depth,
+                "_id": id(module),
+            }
+        )
 
     def walk(self, module: nn.Module, x: torch.Tensor, ctx: BoundContext) -> Step:
         """(bound, sound, output) of ``module`` applied to ``x`` (a composite or a leaf).

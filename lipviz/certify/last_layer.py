@@ -77,13 +77,15 @@ def last_layer_certificates(model, x, input_shape=None, top_k: int = 9):
     dist = pairwise.row_dist[cert.predicted[:, None], top] * pairwise.lipschitz
     ratio = (gap / dist.clamp_min(1e-30)).masked_fill(top == cert.predicted[:, None], float("inf"))
     top_k_radius = ratio.amin(1)
-    return pd.DataFrame({
-        "predicted": cert.predicted.numpy(),
-        "pairwise": cert.radius.numpy(),
-        "global": glob(x).radius.numpy(),
-        "top_k": top_k_radius.numpy(),
-        "top_k_overestimates": (top_k_radius > cert.radius * (1 + 1e-6)).numpy(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "predicted": cert.predicted.numpy(),
+            "pairwise": cert.radius.numpy(),
+            "global": glob(x).radius.numpy(),
+            "top_k": top_k_radius.numpy(),
+            "top_k_overestimates": (top_k_radius > cert.radius * (1 + 1e-6)).numpy(),
+        }
+    )
 
 
 def lln_topk_trap(n_classes: int = 20, top_k: int = 9, angle_deg: float = 4.0):

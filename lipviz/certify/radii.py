@@ -148,8 +148,14 @@ class Certifier:
     0.5
     """
 
-    def __init__(self, model: nn.Module, input_shape, form: str = "auto", mode: str = "sound",
-                 bound: LipschitzBound | None = None):  # fmt: skip
+    def __init__(
+        self,
+        model: nn.Module,
+        input_shape,
+        form: str = "auto",
+        mode: str = "sound",
+        bound: LipschitzBound | None = None,
+    ):
         if form not in FORMS:
             msg = f"Unknown certificate form {form!r}; use one of {FORMS}"
             raise ValueError(msg)

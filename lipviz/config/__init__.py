@@ -56,8 +56,9 @@ def preset_names(experiment: str) -> list[str]:
     ['smoke', 'full', 'full-cifar10']
     """
     cls = PRESETS[experiment]
-    extra = sorted(k for k, v in vars(cls).items()
-                   if isinstance(v, cls) and k not in ("SMOKE", "FULL"))  # fmt: skip
+    extra = sorted(
+        k for k, v in vars(cls).items() if isinstance(v, cls) and k not in ("SMOKE", "FULL")
+    )
     return ["smoke", "full"] + [k.lower().replace("_", "-") for k in extra]
 
 

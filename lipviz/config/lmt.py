@@ -119,10 +119,20 @@ class LMTConfig:
 
 LMTConfig.SMOKE = LMTConfig()
 LMTConfig.FULL = LMTConfig(
-    dataset="mnist", epochs=20, n_val_eval=6000, n_test=10000, warmup_epochs=5.0, c=1.0,
-    select_eps=1.58, eps=(0.0, 0.5, 1.0, 1.58, 2.0),
-)  # fmt: skip
+    dataset="mnist",
+    epochs=20,
+    n_val_eval=6000,
+    n_test=10000,
+    warmup_epochs=5.0,
+    c=1.0,
+    select_eps=1.58,
+    eps=(0.0, 0.5, 1.0, 1.58, 2.0),
+)
 LMTConfig.FULL_LONG = dataclasses.replace(
-    LMTConfig.FULL, c=2.5, warmup_epochs=10.0, kappa_clip=True, epochs=40,
+    LMTConfig.FULL,
+    c=2.5,
+    warmup_epochs=10.0,
+    kappa_clip=True,
+    epochs=40,
     lr_milestones=(0.5, 0.75),
-)  # fmt: skip
+)

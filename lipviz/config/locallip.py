@@ -125,15 +125,34 @@ class LocalLipConfig:
 
 LocalLipConfig.SMOKE = LocalLipConfig()
 LocalLipConfig.FULL = LocalLipConfig(
-    dataset="mnist", train_eps=1.75, n_iter=5, warmup_epochs=0.0, rampup_epochs=150.0, epochs=300,
-    lr_milestones=(0.6, 0.8), select_eps=1.58, n_val_eval=5000, n_test=10000,
-    eps=(0.0, 1.0, 1.58), estimate_n_iter=100,
-)  # fmt: skip
+    dataset="mnist",
+    train_eps=1.75,
+    n_iter=5,
+    warmup_epochs=0.0,
+    rampup_epochs=150.0,
+    epochs=300,
+    lr_milestones=(0.6, 0.8),
+    select_eps=1.58,
+    n_val_eval=5000,
+    n_test=10000,
+    eps=(0.0, 1.0, 1.58),
+    estimate_n_iter=100,
+)
 LocalLipConfig.FULL_CIFAR10 = LocalLipConfig(
-    dataset="cifar10", model="6c2f", train_eps=0.1551, gloro=False, n_iter=2,
-    warmup_epochs=20.0, rampup_epochs=400.0, epochs=800, lr_milestones=(0.6, 0.8),
-    select_eps=36 / 255, n_val_eval=5000,
-    n_test=10000, eps=(0.0, 36 / 255, 72 / 255), estimate_n_iter=100,
-)  # fmt: skip
+    dataset="cifar10",
+    model="6c2f",
+    train_eps=0.1551,
+    gloro=False,
+    n_iter=2,
+    warmup_epochs=20.0,
+    rampup_epochs=400.0,
+    epochs=800,
+    lr_milestones=(0.6, 0.8),
+    select_eps=36 / 255,
+    n_val_eval=5000,
+    n_test=10000,
+    eps=(0.0, 36 / 255, 72 / 255),
+    estimate_n_iter=100,
+)
 
 #: experiment name -> config class (each has SMOKE and FULL presets; some have more)

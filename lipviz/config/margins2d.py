@@ -88,6 +88,11 @@ class Margins2DConfig:
 
 Margins2DConfig.SMOKE = Margins2DConfig()
 Margins2DConfig.FULL = Margins2DConfig(
-    n_train=2000, n_val=1000, n_show=80, hidden=128, epochs=200, n_directions=1440,
+    n_train=2000,
+    n_val=1000,
+    n_show=80,
+    hidden=128,
+    epochs=200,
+    n_directions=1440,
     grid_resolution=400,
-)  # fmt: skip
+)

@@ -121,7 +121,12 @@ class SOCConfig:
 
 SOCConfig.SMOKE = SOCConfig()
 SOCConfig.FULL = SOCConfig(
-    dataset="cifar10-jpeg", init_channels=32, epochs=200, augment="crop-flip",
-    select_eps=36 / 255, n_val_eval=5000, n_test=10000,
+    dataset="cifar10-jpeg",
+    init_channels=32,
+    epochs=200,
+    augment="crop-flip",
+    select_eps=36 / 255,
+    n_val_eval=5000,
+    n_test=10000,
     eps=(0.0, 36 / 255, 72 / 255, 108 / 255),
-)  # fmt: skip
+)

@@ -116,9 +116,14 @@ def truncation_table(soc, in_shape, terms=(1, 2, 3, 4, 5, 6, 8, 12)):
                 soc.eval_terms = k
                 jac = jacrev(lambda v: soc(v).flatten())(x).reshape(-1, x.numel()).detach()
                 sv = torch.linalg.svdvals(jac.double())
-                rows.append({"terms": k, "sigma_max": float(sv.max()),
-                             "sigma_min": float(sv.min()),
-                             "bound": soc.lipschitz_bound(in_shape)})  # fmt: skip
+                rows.append(
+                    {
+                        "terms": k,
+                        "sigma_max": float(sv.max()),
+                        "sigma_min": float(sv.min()),
+                        "bound": soc.lipschitz_bound(in_shape),
+                    }
+                )
         finally:
             soc.eval_terms = saved
     return pd.DataFrame(rows)

@@ -204,6 +204,9 @@ def ball_lipschitz(model: nn.Sequential, center, eps: float, min_area: float = 1
     extent = (float(c[0]) - eps, float(c[0]) + eps, float(c[1]) - eps, float(c[1]) + eps)
     regions = linear_regions(model, extent, min_area)
     norms = torch.linalg.matrix_norm(regions.jacobians, 2)
-    inside = [float(n) for poly, n in zip(regions.polygons, norms, strict=True)
-              if _distance_to_polygon(poly, c) < eps]  # fmt: skip
+    inside = [
+        float(n)
+        for poly, n in zip(regions.polygons, norms, strict=True)
+        if _distance_to_polygon(poly, c) < eps
+    ]
     return max(inside, default=0.0)

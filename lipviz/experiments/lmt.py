@@ -86,8 +86,9 @@ def make_objective(cfg: LMTConfig):
     if cfg.method == "standard":
         return CrossEntropy()
     if cfg.method == "lmt":
-        return LMT(c=cfg.c, form=cfg.lmt_form, kappa_clip=cfg.kappa_clip,
-                   warmup_epochs=cfg.warmup_epochs)  # fmt: skip
+        return LMT(
+            c=cfg.c, form=cfg.lmt_form, kappa_clip=cfg.kappa_clip, warmup_epochs=cfg.warmup_epochs
+        )
     if cfg.method == "snr":
         return SpectralRegularized(beta=cfg.snr_beta)
     msg = f"Unknown method {cfg.method!r}; use 'standard', 'lmt' or 'snr'"
@@ -131,10 +132,23 @@ def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True)
     # baseline on validation accuracy (what its users would do)
     select_on = "val_acc" if cfg.method == "standard" else "val_cert_acc"
     tcfg = TrainConfig(
-        epochs=cfg.epochs, lr=cfg.lr, lr_milestones=cfg.lr_milestones,
-        batch_size=cfg.batch_size, select_on=select_on,
-        select_eps=cfg.select_eps, n_val_eval=cfg.n_val_eval, seed=cfg.seed,
-    )  # fmt: skip
-    return train_and_certify(cfg, model, make_objective(cfg), tcfg, (train, val, test),
-                             method=cfg.method, out_dir=out_dir, device=device,
-                             progress=progress)  # fmt: skip
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        lr_milestones=cfg.lr_milestones,
+        batch_size=cfg.batch_size,
+        select_on=select_on,
+        select_eps=cfg.select_eps,
+        n_val_eval=cfg.n_val_eval,
+        seed=cfg.seed,
+    )
+    return train_and_certify(
+        cfg,
+        model,
+        make_objective(cfg),
+        tcfg,
+        (train, val, test),
+        method=cfg.method,
+        out_dir=out_dir,
+        device=device,
+        progress=progress,
+    )

@@ -27,12 +27,19 @@ def build_model(cfg: LocalLipConfig, input_shape):
     nn.Module
         The untrained model.
     """
-    return create(cfg.model, activation=cfg.activation, in_channels=input_shape[0],
-                  input_size=input_shape[-1], normalize=None, seed=cfg.seed)  # fmt: skip
+    return create(
+        cfg.model,
+        activation=cfg.activation,
+        in_channels=input_shape[0],
+        input_size=input_shape[-1],
+        normalize=None,
+        seed=cfg.seed,
+    )
 
 
-def run_locallip(cfg: LocalLipConfig, out_dir=None, *, device=None,
-                 progress: bool = True) -> RunResult:  # fmt: skip
+def run_locallip(
+    cfg: LocalLipConfig, out_dir=None, *, device=None, progress: bool = True
+) -> RunResult:
     r"""Train with Local-Lip's objective, select on validation, certify the test split once.
 
     The objective (:class:`~lipviz.train.objectives.LocalLip`; Huang, Zhang, Shi, Kolter and
@@ -67,18 +74,37 @@ def run_locallip(cfg: LocalLipConfig, out_dir=None, *, device=None,
     """
     train, val, test = load_splits(cfg)
     model = build_model(cfg, train.input_shape)
-    objective = LocalLip(eps=cfg.train_eps, warmup_epochs=cfg.warmup_epochs,
-                         rampup_epochs=cfg.rampup_epochs, gloro=cfg.gloro,
-                         sparsity=cfg.sparsity, sp_thres=cfg.sp_thres,
-                         n_iter=cfg.n_iter)  # fmt: skip
+    objective = LocalLip(
+        eps=cfg.train_eps,
+        warmup_epochs=cfg.warmup_epochs,
+        rampup_epochs=cfg.rampup_epochs,
+        gloro=cfg.gloro,
+        sparsity=cfg.sparsity,
+        sp_thres=cfg.sp_thres,
+        n_iter=cfg.n_iter,
+    )
     tcfg = TrainConfig(
-        epochs=cfg.epochs, lr=cfg.lr, lr_milestones=cfg.lr_milestones,
-        batch_size=cfg.batch_size, select_on="val_cert_acc",
-        select_eps=cfg.select_eps, n_val_eval=cfg.n_val_eval, seed=cfg.seed,
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        lr_milestones=cfg.lr_milestones,
+        batch_size=cfg.batch_size,
+        select_on="val_cert_acc",
+        select_eps=cfg.select_eps,
+        n_val_eval=cfg.n_val_eval,
+        seed=cfg.seed,
         select_certificate="local",
-    )  # fmt: skip
+    )
     loss = "GloRo" if cfg.gloro else "BCP"
     method = f"Local-Lip {cfg.model} {cfg.activation} ({loss} loss, train eps {cfg.train_eps})"
-    return train_and_certify(cfg, model, objective, tcfg, (train, val, test), method=method,
-                             out_dir=out_dir, device=device, progress=progress,
-                             certificate="local")  # fmt: skip
+    return train_and_certify(
+        cfg,
+        model,
+        objective,
+        tcfg,
+        (train, val, test),
+        method=method,
+        out_dir=out_dir,
+        device=device,
+        progress=progress,
+        certificate="local",
+    )

@@ -48,8 +48,11 @@ def _config(folder: Path, experiment: str | None):
         return None, experiment
     raw = json.loads(path.read_text())
     if experiment is None:  # older folders: the config class whose fields these are
-        match = [n for n, c in PRESETS.items()  # fields added later take their defaults
-                 if set(raw) <= {f.name for f in dataclasses.fields(c)}]  # fmt: skip
+        match = [
+            n
+            for n, c in PRESETS.items()  # fields added later take their defaults
+            if set(raw) <= {f.name for f in dataclasses.fields(c)}
+        ]
         experiment = match[0] if len(match) == 1 else None
     if experiment is None:
         return None, None

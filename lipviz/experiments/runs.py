@@ -196,8 +196,10 @@ def save_model(path, model: nn.Module, cfg, input_shape) -> None:
         ``(C, H, W)`` of the dataset.
     """
     path = Path(path)
-    state = {k: v.detach().float().cpu() if v.is_floating_point() else v.cpu()
-             for k, v in model.state_dict().items()}  # fmt: skip
+    state = {
+        k: v.detach().float().cpu() if v.is_floating_point() else v.cpu()
+        for k, v in model.state_dict().items()
+    }
     blob = {"experiment": experiment_of(cfg), "input_shape": list(input_shape), "state": state}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(blob, tmp)
@@ -217,8 +219,9 @@ def commit() -> str:
     try:
 
         def git(*args):
-            return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()  # fmt: skip
+            return subprocess.run(
+                ["git", *args], cwd=here, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
 
         sha = git("rev-parse", "--short", "HEAD") or "unknown"
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", ":/lipviz")
@@ -246,9 +249,19 @@ def device_name(device) -> str:
     return f"CPU ({cpu}, {torch.get_num_threads()} threads)"
 
 
-def train_and_certify(cfg, model, objective, tcfg: TrainConfig, data: tuple, *, method: str,
-                      out_dir=None, device=None, progress=True,
-                      certificate: str = "global") -> RunResult:  # fmt: skip
+def train_and_certify(
+    cfg,
+    model,
+    objective,
+    tcfg: TrainConfig,
+    data: tuple,
+    *,
+    method: str,
+    out_dir=None,
+    device=None,
+    progress=True,
+    certificate: str = "global",
+) -> RunResult:
     """Train (resuming from ``out_dir``), select on validation, certify the test split once.
 
     ``data`` is ``(train, val, test)``; ``cfg`` must have ``eps`` and ``model`` fields.
@@ -366,10 +379,15 @@ def _train_and_certify(
     extra = {}
     if certificate == "local":
         table = certified_accuracy(model, x, y, cfg.eps, method="local")
-        estimate = {"method": "local", "mode": "estimate",
-                    "n_iter": getattr(cfg, "estimate_n_iter", 100)}  # fmt: skip
-        for key, kw in (("certified_accuracy_estimate", estimate),
-                        ("certified_accuracy_global", {"certifier": certifier})):  # fmt: skip
+        estimate = {
+            "method": "local",
+            "mode": "estimate",
+            "n_iter": getattr(cfg, "estimate_n_iter", 100),
+        }
+        for key, kw in (
+            ("certified_accuracy_estimate", estimate),
+            ("certified_accuracy_global", {"certifier": certifier}),
+        ):
             other = certified_accuracy(model, x, y, cfg.eps, **kw)
             extra[key] = dict(zip(map(str, cfg.eps), other.certified_accuracy, strict=True))
         extra["pgd_accuracy"] = pgd_accuracy(model, x, y, cfg.eps)
@@ -430,8 +448,9 @@ def _write_config(out: Path, config: dict) -> None:
     write_json(path, config)
 
 
-def pgd_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *,
-                 steps: int = 50) -> dict:  # fmt: skip
+def pgd_accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *, steps: int = 50
+) -> dict:
     """Empirical robust accuracy under :func:`lipviz.attacks.pgd_l2` at each ε (an upper bound
     on the robust accuracy that every certified accuracy must stay below).
 

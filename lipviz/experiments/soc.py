@@ -27,10 +27,15 @@ def build_model(cfg: SOCConfig, input_shape):
         The untrained model.
     """
     return create(
-        "lipconvnet", depth=cfg.depth, in_channels=input_shape[0], input_size=input_shape[-1],
-        init_channels=cfg.init_channels, activation=cfg.activation, last_layer=cfg.last_layer,
+        "lipconvnet",
+        depth=cfg.depth,
+        in_channels=input_shape[0],
+        input_size=input_shape[-1],
+        init_channels=cfg.init_channels,
+        activation=cfg.activation,
+        last_layer=cfg.last_layer,
         seed=cfg.seed,
-    )  # fmt: skip
+    )
 
 
 def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True) -> RunResult:
@@ -73,11 +78,29 @@ def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True)
     lipschitz = model[0].lipschitz_bound()
     objective = CertificateRegularized(gamma=cfg.gamma, lipschitz=lipschitz)
     tcfg = TrainConfig(
-        epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, optimizer="sgd",
-        momentum=cfg.momentum, weight_decay=cfg.weight_decay, lr_milestones=cfg.lr_milestones,
-        augment=cfg.augment, select_on="val_cert_acc", select_eps=cfg.select_eps,
-        n_val_eval=cfg.n_val_eval, seed=cfg.seed, amp=cfg.amp,
-    )  # fmt: skip
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        optimizer="sgd",
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        lr_milestones=cfg.lr_milestones,
+        augment=cfg.augment,
+        select_on="val_cert_acc",
+        select_eps=cfg.select_eps,
+        n_val_eval=cfg.n_val_eval,
+        seed=cfg.seed,
+        amp=cfg.amp,
+    )
     method = f"LipConvnet-{cfg.depth} {cfg.activation}+{cfg.last_layer}+CR({cfg.gamma})"
-    return train_and_certify(cfg, model, objective, tcfg, (train, val, test), method=method,
-                             out_dir=out_dir, device=device, progress=progress)  # fmt: skip
+    return train_and_certify(
+        cfg,
+        model,
+        objective,
+        tcfg,
+        (train, val, test),
+        method=method,
+        out_dir=out_dir,
+        device=device,
+        progress=progress,
+    )

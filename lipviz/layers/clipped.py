@@ -175,8 +175,9 @@ def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:
     top_var, bot_var = top_hi > top_lo, bot_hi > bot_lo  # a degenerate box is a constant
     if pair_varies is not None:
         top_var, bot_var = top_var & pair_varies, bot_var & pair_varies
-    st.mu, st.lo, st.hi = (_interleave(*p) for p in ((mu_hi, mu_lo), (top_lo, bot_lo),
-                                                     (top_hi, bot_hi)))  # fmt: skip
+    st.mu, st.lo, st.hi = (
+        _interleave(*p) for p in ((mu_hi, mu_lo), (top_lo, bot_lo), (top_hi, bot_hi))
+    )
     st.mask = _interleave(top_var, bot_var)
     st.fixed.append({"layer": ctx.name, "varies": st.mask})
     one = torch.ones(len(st.mu), dtype=st.dtype, device=st.mu.device)

@@ -31,9 +31,8 @@ def _is_torch_layer(module: nn.Module) -> bool:
 def _bake_weight_hooks(module: nn.Module) -> None:
     """Replace weight_norm / legacy spectral_norm pre-hooks by the weights they compute."""
     hooks = _weight_hooks(module)
-    for name in hooks:
-        with torch.no_grad():
-            weight = current_weight(module, name).detach().clone()
+    with torch.no_grad():  # every hooked tensor's value, each computed before any is removed
+        baked = {name: current_weight(module, name).detach().clone() for name in hooks}
     for key, hook in list(module._forward_pre_hooks.items()):
         if hook in hooks.values():
             del module._forward_pre_hooks[key]
@@ -45,7 +44,7 @@ def _bake_weight_hooks(module: nn.Module) -> None:
                 del module._buffers[name + suffix]
         if hasattr(module, name):
             delattr(module, name)
-        module.register_parameter(name, nn.Parameter(weight))
+        module.register_parameter(name, nn.Parameter(baked[name]))
 
 
 def _own_parametrized_class(module: nn.Module) -> None:

@@ -94,9 +94,18 @@ class SOC(nn.Module):
     True
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 bias: bool = True, train_terms: int = 5, eval_terms: int = 12,
-                 multiplier: float | None = None, init_n_iter: int = 50):  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        bias: bool = True,
+        train_terms: int = 5,
+        eval_terms: int = 12,
+        multiplier: float | None = None,
+        init_n_iter: int = 50,
+    ):
         super().__init__()
         if kernel_size % 2 == 0:
             msg = f"SOC needs an odd kernel_size (skew symmetry), got {kernel_size}"
@@ -195,8 +204,9 @@ class SOC(nn.Module):
         with torch.no_grad():
             filt = self.normalized_filter().detach().clone()
         bias = None if self.bias is None else self.bias.detach().clone()
-        return TruncatedExpConv(filt, self.eval_terms, self.in_channels, self.out_channels,
-                                self.stride, bias)  # fmt: skip
+        return TruncatedExpConv(
+            filt, self.eval_terms, self.in_channels, self.out_channels, self.stride, bias
+        )
 
     def operator_norm_bound(self, in_shape) -> float:
         """A sound bound on :math:`\\|A\\|` for inputs of shape (C, H, W).
@@ -326,10 +336,17 @@ class OrthogonalLinear(SOC):
     True
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 train_terms: int = 5, eval_terms: int = 12):  # fmt: skip
-        super().__init__(in_features, out_features, 1, bias=bias, train_terms=train_terms,
-                         eval_terms=eval_terms)  # fmt: skip
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        train_terms: int = 5,
+        eval_terms: int = 12,
+    ):
+        super().__init__(
+            in_features, out_features, 1, bias=bias, train_terms=train_terms, eval_terms=eval_terms
+        )
         self.in_features, self.out_features = in_features, out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

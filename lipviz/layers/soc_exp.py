@@ -139,8 +139,15 @@ class TruncatedExpConv(nn.Module):
         Shape ``(out_channels,)``.
     """
 
-    def __init__(self, filt: torch.Tensor, terms: int, in_channels: int, out_channels: int,
-                 stride: int = 1, bias: torch.Tensor | None = None):  # fmt: skip
+    def __init__(
+        self,
+        filt: torch.Tensor,
+        terms: int,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        bias: torch.Tensor | None = None,
+    ):
         super().__init__()
         self.register_buffer("filter", filt)
         self.register_buffer("bias", bias)
@@ -151,8 +158,9 @@ class TruncatedExpConv(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             msg = f"TruncatedExpConv expects (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
             raise ValueError(msg)
-        return _apply_exponential(x, self.filter, self.terms, self.stride, self.out_channels,
-                                  self.bias)  # fmt: skip
+        return _apply_exponential(
+            x, self.filter, self.terms, self.stride, self.out_channels, self.bias
+        )
 
     def lipschitz_bound(self, in_shape) -> float:
         """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|`.
@@ -176,8 +184,10 @@ class TruncatedExpConv(nn.Module):
         return self
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.filter.shape[-1]}, "
-                f"stride={self.stride}, terms={self.terms}")  # fmt: skip
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.filter.shape[-1]}, "
+            f"stride={self.stride}, terms={self.terms}"
+        )
 
 
 @register_bound(TruncatedExpConv)
@@ -186,5 +196,6 @@ def _truncated_exp_bound(module: TruncatedExpConv, ctx: BoundContext) -> LayerBo
         msg = f"{module!r} expects inputs (C={module.in_channels}, H, W), got {ctx.in_shape}"
         raise ValueError(msg)
     k = module.terms
-    return LayerBound(module.lipschitz_bound(ctx.in_shape),
-                      f"1 + ||A||^{k + 1}/{k + 1}! (FFT ||A||)", True)  # fmt: skip
+    return LayerBound(
+        module.lipschitz_bound(ctx.in_shape), f"1 + ||A||^{k + 1}/{k + 1}! (FFT ||A||)", True
+    )

@@ -8,21 +8,47 @@ from ..data.transforms import normalization_layers
 from ..state import seeded
 from .registry import register
 
-__all__ = ["ACTIVATIONS", "conv_chain", "eight_c_two_f", "four_c_three_f", "lmt_mnist",
-           "six_c_two_f"]  # fmt: skip
+__all__ = [
+    "ACTIVATIONS",
+    "conv_chain",
+    "eight_c_two_f",
+    "four_c_three_f",
+    "lmt_mnist",
+    "six_c_two_f",
+]
 
 ACTIVATIONS = ("relu", "clipped-relu", "maxmin", "clipped-maxmin")
 """The activations of the Local-Lip model family (Huang et al., NeurIPS 2021)."""
 
 # (kind, out, kernel, stride, padding) for convolutions; (kind, out) for dense layers
-_FOUR_C_THREE_F = [("conv", 32, 3, 1, 1), ("conv", 32, 4, 2, 1), ("conv", 64, 3, 1, 1),
-                   ("conv", 64, 4, 2, 1), ("fc", 512), ("fc", 512)]  # fmt: skip
-_SIX_C_TWO_F = [("conv", 32, 3, 1, 1), ("conv", 32, 3, 1, 1), ("conv", 32, 4, 2, 1),
-                ("conv", 64, 3, 1, 1), ("conv", 64, 3, 1, 1), ("conv", 64, 4, 2, 1),
-                ("fc", 512)]  # fmt: skip
-_EIGHT_C_TWO_F = [("conv", 64, 3, 1, 1), ("conv", 64, 3, 1, 1), ("conv", 64, 4, 2, 0),
-                  ("conv", 128, 3, 1, 1), ("conv", 128, 3, 1, 1), ("conv", 128, 4, 2, 0),
-                  ("conv", 256, 3, 1, 1), ("conv", 256, 4, 2, 0), ("fc", 256)]  # fmt: skip
+_FOUR_C_THREE_F = [
+    ("conv", 32, 3, 1, 1),
+    ("conv", 32, 4, 2, 1),
+    ("conv", 64, 3, 1, 1),
+    ("conv", 64, 4, 2, 1),
+    ("fc", 512),
+    ("fc", 512),
+]
+_SIX_C_TWO_F = [
+    ("conv", 32, 3, 1, 1),
+    ("conv", 32, 3, 1, 1),
+    ("conv", 32, 4, 2, 1),
+    ("conv", 64, 3, 1, 1),
+    ("conv", 64, 3, 1, 1),
+    ("conv", 64, 4, 2, 1),
+    ("fc", 512),
+]
+_EIGHT_C_TWO_F = [
+    ("conv", 64, 3, 1, 1),
+    ("conv", 64, 3, 1, 1),
+    ("conv", 64, 4, 2, 0),
+    ("conv", 128, 3, 1, 1),
+    ("conv", 128, 3, 1, 1),
+    ("conv", 128, 4, 2, 0),
+    ("conv", 256, 3, 1, 1),
+    ("conv", 256, 4, 2, 0),
+    ("fc", 256),
+]
 
 
 def _activation(name: str, shape: tuple[int, ...]) -> nn.Module:
@@ -105,8 +131,9 @@ def conv_chain(
 
 
 @register("lmt-mnist")
-def lmt_mnist(in_channels: int = 1, input_size: int = 28, n_classes: int = 10,
-              normalize=True, seed: int = 0) -> nn.Sequential:  # fmt: skip
+def lmt_mnist(
+    in_channels: int = 1, input_size: int = 28, n_classes: int = 10, normalize=True, seed: int = 0
+) -> nn.Sequential:
     """LMT's MNIST network: conv16 4x4 s2 -> conv32 4x4 s2 -> fc100 -> fc10 (ReLU), padding 1.
 
     Tsuzuku, Sato and Sugiyama (NeurIPS 2018), after Wong and Kolter's small MNIST model.
@@ -141,12 +168,15 @@ def lmt_mnist(in_channels: int = 1, input_size: int = 28, n_classes: int = 10,
         side = ((input_size + 2 - 4) // 2 + 1 + 2 - 4) // 2 + 1
         return nn.Sequential(
             *normalization_layers(normalize, in_channels),
-            nn.Conv2d(in_channels, 16, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(in_channels, 16, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 4, stride=2, padding=1),
+            nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(32 * side * side, 100), nn.ReLU(),
+            nn.Linear(32 * side * side, 100),
+            nn.ReLU(),
             nn.Linear(100, n_classes),
-        )  # fmt: skip
+        )
 
 
 @register("4c3f")
@@ -189,8 +219,15 @@ def four_c_three_f(
     >>> net[-5].in_features, net[-1].out_features
     (3136, 10)
     """
-    return conv_chain(_FOUR_C_THREE_F, in_channels, input_size, n_classes, normalize=normalize,
-                      activation=activation, seed=seed)  # fmt: skip
+    return conv_chain(
+        _FOUR_C_THREE_F,
+        in_channels,
+        input_size,
+        n_classes,
+        normalize=normalize,
+        activation=activation,
+        seed=seed,
+    )
 
 
 @register("6c2f")
@@ -221,8 +258,16 @@ def six_c_two_f(
     nn.Sequential
         Inputs ``(N, in_channels, input_size, input_size)`` to logits ``(N, n_classes)``.
     """
-    return conv_chain(_SIX_C_TWO_F, in_channels, input_size, n_classes, normalize=normalize,
-                      activation=activation, seed=seed, init="local-lip")  # fmt: skip
+    return conv_chain(
+        _SIX_C_TWO_F,
+        in_channels,
+        input_size,
+        n_classes,
+        normalize=normalize,
+        activation=activation,
+        seed=seed,
+        init="local-lip",
+    )
 
 
 @register("8c2f")
@@ -253,5 +298,13 @@ def eight_c_two_f(
     nn.Sequential
         Inputs ``(N, in_channels, input_size, input_size)`` to logits ``(N, n_classes)``.
     """
-    return conv_chain(_EIGHT_C_TWO_F, in_channels, input_size, n_classes, normalize=normalize,
-                      activation=activation, seed=seed, init="local-lip")  # fmt: skip
+    return conv_chain(
+        _EIGHT_C_TWO_F,
+        in_channels,
+        input_size,
+        n_classes,
+        normalize=normalize,
+        activation=activation,
+        seed=seed,
+        init="local-lip",
+    )

@@ -24,9 +24,17 @@ def _activation(name: str, channels: int) -> nn.Module:
 
 
 @register("lipconvnet")
-def lipconvnet(depth: int = 5, in_channels: int = 3, n_classes: int = 10, activation: str = "hh1",
-               last_layer: str = "lln", init_channels: int = 32, normalize=True,
-               input_size: int = 32, seed: int = 0) -> nn.Sequential:  # fmt: skip
+def lipconvnet(
+    depth: int = 5,
+    in_channels: int = 3,
+    n_classes: int = 10,
+    activation: str = "hh1",
+    last_layer: str = "lln",
+    init_channels: int = 32,
+    normalize=True,
+    input_size: int = 32,
+    seed: int = 0,
+) -> nn.Sequential:
     """LipConvnet-``depth`` for 32x32 inputs (``depth`` = 5, 10, ..., 40).
 
     Five stages of ``depth/5 - 1`` stride-1 3x3 SOCs and one stride-2 SOC (3x3, 1x1 in the last

@@ -155,12 +155,15 @@ def distributed_loader(dataset, batch_size: int, seed: int):
 
     world = world_size()
     if batch_size % world or len(dataset) % world:
-        msg = (f"batch size {batch_size} and training set size {len(dataset)} must be multiples "
-               f"of the world size {world}, so that every rank gets an equal share")  # fmt: skip
+        msg = (
+            f"batch size {batch_size} and training set size {len(dataset)} must be multiples "
+            f"of the world size {world}, so that every rank gets an equal share"
+        )
         raise ValueError(msg)
     mine = epoch_permutation(len(dataset), seed)[rank() :: world].tolist()
-    return DataLoader(TensorDataset(dataset.x, dataset.y), batch_size=batch_size // world,
-                      sampler=mine)  # fmt: skip
+    return DataLoader(
+        TensorDataset(dataset.x, dataset.y), batch_size=batch_size // world, sampler=mine
+    )
 
 
 def all_sum(values) -> list[float]:

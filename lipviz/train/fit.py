@@ -76,9 +76,19 @@ def fit(
         msg = f"temperature must be finite and > 0, got {temperature}"
         raise ValueError(msg)
     cfg = TrainConfig(
-        epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=seed,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        seed=seed,
         n_val_eval=max(1, len(val)),  # an empty val is refused by Trainer.fit
-    )  # fmt: skip
-    trainer = Trainer(model, CrossEntropy(temperature), cfg, tuple(train.x.shape[1:]),
-                      progress=progress, device=device)  # fmt: skip
+    )
+    trainer = Trainer(
+        model,
+        CrossEntropy(temperature),
+        cfg,
+        tuple(train.x.shape[1:]),
+        progress=progress,
+        device=device,
+    )
     return trainer.fit(train, val)

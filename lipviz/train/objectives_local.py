@@ -79,8 +79,11 @@ class LocalLip:
         """
         if epoch < self.warmup_epochs:
             return 0.0, 1.0
-        ramp = 1.0 if self.rampup_epochs == 0 else min(1.0, (epoch - self.warmup_epochs)
-                                                       / self.rampup_epochs)  # fmt: skip
+        ramp = (
+            1.0
+            if self.rampup_epochs == 0
+            else min(1.0, (epoch - self.warmup_epochs) / self.rampup_epochs)
+        )
         return self.eps * ramp, 1.0 - ramp
 
     def __call__(self, model, x, y, lip, epoch):
@@ -107,11 +110,14 @@ class LocalLip:
         eps, kappa = self.schedule(epoch)
         if eps <= 0:
             logits = model(x)
-            return nn.functional.cross_entropy(logits, y), {"logits": logits, "eps": eps,
-                                                            "kappa": kappa}  # fmt: skip
-        worst, sparsity, logits = local_worst_logits(model, x, y, eps, n_iter=self.n_iter,
-                                                     sp_thres=self.sp_thres,
-                                                     sparsity=self.sparsity > 0)  # fmt: skip
+            return nn.functional.cross_entropy(logits, y), {
+                "logits": logits,
+                "eps": eps,
+                "kappa": kappa,
+            }
+        worst, sparsity, logits = local_worst_logits(
+            model, x, y, eps, n_iter=self.n_iter, sp_thres=self.sp_thres, sparsity=self.sparsity > 0
+        )
         logits, worst = logits.to(x.dtype), worst.to(x.dtype)
         clean = nn.functional.cross_entropy(logits, y)
         info = {"logits": logits, "eps": eps, "kappa": kappa}

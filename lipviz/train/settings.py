@@ -214,8 +214,11 @@ def same_run(saved: dict, current: dict, done: int) -> bool:
         return True
     others = [k for k in current if k not in ("epochs", "lr_milestones")]
     steps = [[m for m in milestones(c) if m <= done] for c in (saved, current)]
-    return (all(saved[k] == current[k] for k in others) and current["epochs"] >= done
-            and steps[0] == steps[1])  # fmt: skip
+    return (
+        all(saved[k] == current[k] for k in others)
+        and current["epochs"] >= done
+        and steps[0] == steps[1]
+    )
 
 
 def differences(saved: dict, current: dict, limit: int = 3) -> str:

@@ -103,9 +103,11 @@ class Trainer:
         self._resumed = None  # what resume() read, for the next fit()
         self.distributed = distributed.setup()
         if self.distributed and getattr(objective, "walks_model", False):
-            msg = (f"{type(objective).__name__} walks the model outside its forward pass, "
-                   "which DistributedDataParallel cannot synchronise: train it in one "
-                   "process")  # fmt: skip
+            msg = (
+                f"{type(objective).__name__} walks the model outside its forward pass, "
+                "which DistributedDataParallel cannot synchronise: train it in one "
+                "process"
+            )
             raise ValueError(msg)
         if device is not None or self.distributed:
             self.device = distributed.device_for(device)
@@ -297,8 +299,12 @@ class Trainer:
         earlier = rows[-1]["time_s"] if rows else 0.0  # training time before a resume
         n_batches = math.ceil(len(train) / cfg.batch_size)
         main = distributed.rank() == 0
-        bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="epochs",
-                   disable=not (self.progress and main))  # fmt: skip
+        bar = tqdm(
+            total=cfg.epochs,
+            initial=start_epoch,
+            desc="epochs",
+            disable=not (self.progress and main),
+        )
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
             self.model.train()
             if self.lip is not None:

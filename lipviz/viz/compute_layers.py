@@ -75,8 +75,9 @@ def tightness_summary(table):
     )
 
 
-def gradient_norm_decay(activations: dict, depth: int = 20, width: int = 32, n: int = 256,
-                        seed: int = 0):  # fmt: skip
+def gradient_norm_decay(
+    activations: dict, depth: int = 20, width: int = 32, n: int = 256, seed: int = 0
+):
     r"""How the norm of a back-propagated gradient changes through a stack of orthogonal layers.
 
     ``activations`` maps a name to a module factory ``f(width) -> nn.Module``. For each, builds
@@ -258,10 +259,17 @@ def layer_spectra(model: nn.Module, input_shape) -> object:
             sv, method = torch.linalg.svdvals(module.weight.detach().double()), "SVD"
         else:
             continue
-        frames.append(pd.DataFrame({"layer": index, "name": name or type(module).__name__,
-                                    "type": type(module).__name__,
-                                    "sigma": sv.detach().double().numpy(),
-                                    "method": method}))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "layer": index,
+                    "name": name or type(module).__name__,
+                    "type": type(module).__name__,
+                    "sigma": sv.detach().double().numpy(),
+                    "method": method,
+                }
+            )
+        )
     if not frames:
         msg = f"{type(model).__name__} has no Linear, Conv2d or SOC layer to take a spectrum of"
         raise ValueError(msg)

@@ -31,8 +31,9 @@ def _scaled_thresholds(model: nn.Module, scale: float) -> nn.Module:
     return twin
 
 
-def local_profile(model: nn.Module, x, y, eps_values, *, threshold_scales=(1.0,),
-                  mode: str = "sound") -> object:  # fmt: skip
+def local_profile(
+    model: nn.Module, x, y, eps_values, *, threshold_scales=(1.0,), mode: str = "sound"
+) -> object:
     r"""Local against global certificates as :math:`\varepsilon` and the clip thresholds vary
     (the local bound of Huang et al., NeurIPS 2021; :func:`lipviz.local_certified`).
 
@@ -99,8 +100,16 @@ def _ball_points(x: torch.Tensor, eps: float, n: int, seed: int) -> torch.Tensor
     return x.double() + eps * r.view(-1, *([1] * x.dim())) * d
 
 
-def box_and_ball(model: nn.Sequential, x, eps: float, layer: int, neurons=(0, 1), *,
-                 n_samples: int = 2000, seed: int = 0) -> dict:  # fmt: skip
+def box_and_ball(
+    model: nn.Sequential,
+    x,
+    eps: float,
+    layer: int,
+    neurons=(0, 1),
+    *,
+    n_samples: int = 2000,
+    seed: int = 0,
+) -> dict:
     r"""The two boxes of one affine layer's outputs on the ball :math:`B(x, \varepsilon)`, and
     where the ball really goes (Box-Constrained Propagation, Huang et al., NeurIPS 2021).
 
@@ -157,9 +166,15 @@ def box_and_ball(model: nn.Sequential, x, eps: float, layer: int, neurons=(0, 1)
     pts = _ball_points(x1[0], eps, n_samples, seed)
     with torch.no_grad():
         out = _prefix(model, layer)(pts)
-    return {"centre": pick(entry["mu"]), "ibp": ibp, "ball": ball, "box": box,
-            "samples": out.flatten(1)[:, idx].numpy(), "layer": layer,
-            "neurons": tuple(idx)}  # fmt: skip
+    return {
+        "centre": pick(entry["mu"]),
+        "ibp": ibp,
+        "ball": ball,
+        "box": box,
+        "samples": out.flatten(1)[:, idx].numpy(),
+        "layer": layer,
+        "neurons": tuple(idx),
+    }
 
 
 def _prefix(model: nn.Sequential, layer: int):
@@ -213,12 +228,20 @@ def first_layer_status(model: nn.Sequential, x, eps: float) -> object:
     varies = st.fixed[0]["varies"][0] if st.fixed else torch.ones_like(lo, dtype=torch.bool)
     w = first.weight.detach().double()
     b = first.bias.detach().double() if first.bias is not None else torch.zeros(len(w))
-    return pd.DataFrame({"w": [tuple(r.tolist()) for r in w], "b": b.numpy(), "lo": lo.numpy(),
-                         "hi": hi.numpy(), "fixed": (~varies).numpy()})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "w": [tuple(r.tolist()) for r in w],
+            "b": b.numpy(),
+            "lo": lo.numpy(),
+            "hi": hi.numpy(),
+            "fixed": (~varies).numpy(),
+        }
+    )
 
 
-def local_vs_global_radii(model: nn.Module, x, *, eps_max: float = 1.0,
-                          true_distance: bool = False) -> object:  # fmt: skip
+def local_vs_global_radii(
+    model: nn.Module, x, *, eps_max: float = 1.0, true_distance: bool = False
+) -> object:
     """Global, sound local and estimated local certified radii of the same points (and, on 2-D
     inputs, their true distance to the decision boundary).
 
@@ -247,10 +270,14 @@ def local_vs_global_radii(model: nn.Module, x, *, eps_max: float = 1.0,
     cert = Certifier(model, tuple(x.shape[1:]))(x)
     local = local_certified_radius(model, x, eps_max)
     estimate = local_certified_radius(model, x, eps_max, mode="estimate")
-    table = pd.DataFrame({"predicted": cert.predicted.cpu().numpy(),
-                          "global": cert.radius.double().cpu().numpy(),
-                          "local": local.radius.double().numpy(),
-                          "local_estimate": estimate.radius.double().numpy()})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "predicted": cert.predicted.cpu().numpy(),
+            "global": cert.radius.double().cpu().numpy(),
+            "local": local.radius.double().numpy(),
+            "local_estimate": estimate.radius.double().numpy(),
+        }
+    )
     if true_distance:
         from ..exact.planar import boundary_distance
 

@@ -88,8 +88,9 @@ def correct_radii(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndar
     return torch.where(ok, cert.radius.clamp_min(1e-12), torch.zeros_like(cert.radius)).numpy()
 
 
-def accuracy_vs_eps(model: nn.Module, x, y, eps, *, steps: int = 20, restarts: int = 1,
-                    box=(0.0, 1.0)) -> object:  # fmt: skip
+def accuracy_vs_eps(
+    model: nn.Module, x, y, eps, *, steps: int = 20, restarts: int = 1, box=(0.0, 1.0)
+) -> object:
     """Clean, certified (sound) and empirical (PGD-l2) accuracy at each ε.
 
     Empirical accuracy is an upper bound on robust accuracy and certified accuracy a lower
@@ -147,8 +148,12 @@ def accuracy_vs_eps(model: nn.Module, x, y, eps, *, steps: int = 20, restarts: i
             idx = todo.nonzero().flatten()
             attack = pgd_l2(model, x[idx], y[idx], e, steps=steps, restarts=restarts, box=box)
             robust[idx] = ~attack.success.cpu()
-        rows[e] = {"eps": e, "clean": clean, "certified": float(np.mean(radii > e)),
-                   "empirical": float(robust.double().mean())}  # fmt: skip
+        rows[e] = {
+            "eps": e,
+            "clean": clean,
+            "certified": float(np.mean(radii > e)),
+            "empirical": float(robust.double().mean()),
+        }
     return pd.DataFrame([rows[float(e)] for e in eps])
 
 
@@ -200,8 +205,9 @@ def lmt_c_profile(model: nn.Module, x, y, c_values) -> object:
         enlarged = logits + float(c) * scale
         met = margins(enlarged, y) > 0
         loss = nn.functional.cross_entropy(enlarged, y)
-        rows.append({"c": float(c), "fraction_met": float(met.double().mean()),
-                     "lmt_loss": float(loss)})  # fmt: skip
+        rows.append(
+            {"c": float(c), "fraction_met": float(met.double().mean()), "lmt_loss": float(loss)}
+        )
     return pd.DataFrame(rows)
 
 
@@ -239,5 +245,10 @@ def point_certificate(model: nn.Module, point, **boundary_kwargs) -> dict:
     x = torch.as_tensor(point, dtype=torch.float32).reshape(1, 2)
     cert = Certifier(model, (2,))(x)
     true = boundary_distance(model, x, **boundary_kwargs)
-    return {"x": float(x[0, 0]), "y": float(x[0, 1]), "predicted": int(cert.predicted[0]),
-            "certified_radius": float(cert.radius[0]), "true_distance": float(true[0])}  # fmt: skip
+    return {
+        "x": float(x[0, 0]),
+        "y": float(x[0, 1]),
+        "predicted": int(cert.predicted[0]),
+        "certified_radius": float(cert.radius[0]),
+        "true_distance": float(true[0]),
+    }

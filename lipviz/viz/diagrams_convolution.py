@@ -25,8 +25,17 @@ _INPUT = "#c6dbef"  # input pixels
 _ZERO = "#ffffff"  # zero padding
 _WINDOW = "#1f77b4"  # a kernel window
 _WRAP = "#d62728"  # a tap that wraps onto a real pixel
-_PHASES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")  # fmt: skip
+_PHASES = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 def padded_grid_reads(n: int, k: int, padding: int, grid: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,8 +144,9 @@ def _cell(ax, row, col, color, text="", edge="#999999", lw=0.6, size=9, text_col
 
     ax.add_patch(Rectangle((col, row), 1, 1, facecolor=color, edgecolor=edge, linewidth=lw))
     if text:
-        ax.text(col + 0.5, row + 0.5, text, ha="center", va="center", fontsize=size,
-                color=text_color)  # fmt: skip
+        ax.text(
+            col + 0.5, row + 0.5, text, ha="center", va="center", fontsize=size, color=text_color
+        )
 
 
 def _frame(ax, size_h, size_w, title):
@@ -204,8 +214,9 @@ def plot_padded_grid(n: int = 5, k: int = 3, padding: int = 1, axes=None):
     last = size - k
     for corner in (0, last):
         ax.add_patch(Rectangle((corner, corner), k, k, fill=False, edgecolor=_WINDOW, lw=2.5))
-    ax.add_patch(Rectangle((padding, padding), n, n, fill=False, edgecolor="black", lw=1.2,
-                           linestyle="--"))  # fmt: skip
+    ax.add_patch(
+        Rectangle((padding, padding), n, n, fill=False, edgecolor="black", lw=1.2, linestyle="--")
+    )
     _frame(ax, size, size, f"circular on the {size}x{size} padded grid:\nno window wraps")
     return axes
 
@@ -250,8 +261,17 @@ def plot_polyphase(n: int = 6, stride: int = 2, axes=None):
     for i in range(n):
         for j in range(n):
             phase = (i % stride) * stride + j % stride
-            _cell(ax, i, j, _PHASES[phase], str(index[0, i, j]), edge="white", lw=1.2, size=9,
-                  text_color="white")  # fmt: skip
+            _cell(
+                ax,
+                i,
+                j,
+                _PHASES[phase],
+                str(index[0, i, j]),
+                edge="white",
+                lw=1.2,
+                size=9,
+                text_color="white",
+            )
     _frame(ax, n, n, f"input {n}x{n}, coloured by phase\n(row mod {stride}, column mod {stride})")
     parts = polyphase_components(index, stride)
     ax = axes[1]
@@ -262,9 +282,23 @@ def plot_polyphase(n: int = 6, stride: int = 2, axes=None):
         left = (r % stride) * (m + gap)
         for i in range(m):
             for j in range(m):
-                _cell(ax, top + i, left + j, _PHASES[r], str(parts[r, i, j]), edge="white",
-                      lw=1.2, size=9, text_color="white")  # fmt: skip
+                _cell(
+                    ax,
+                    top + i,
+                    left + j,
+                    _PHASES[r],
+                    str(parts[r, i, j]),
+                    edge="white",
+                    lw=1.2,
+                    size=9,
+                    text_color="white",
+                )
     span = stride * m + (stride - 1) * gap
-    _frame(ax, span, span, f"{stride * stride} polyphase components {m}x{m}\n"
-           "(input channels of a stride-1 convolution)")  # fmt: skip
+    _frame(
+        ax,
+        span,
+        span,
+        f"{stride * stride} polyphase components {m}x{m}\n"
+        "(input channels of a stride-1 convolution)",
+    )
     return axes

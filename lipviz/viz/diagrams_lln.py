@@ -93,12 +93,24 @@ def plot_householder_pair(theta: float = 1.1, ax=None, seed: int = 0):
     # the shaded half-plane v.z > 0, as a large polygon
     far = 10.0
     poly = np.array([-far * d, far * d, far * d + far * v, -far * d + far * v])
-    ax.fill(poly[:, 0], poly[:, 1], color="tab:orange", alpha=0.15, lw=0,
-            label=r"$v^\top z > 0$: reflected")  # fmt: skip
-    ax.plot([-far * d[0], far * d[0]], [-far * d[1], far * d[1]], color="tab:orange", lw=2,
-            label=r"mirror $v^\top z = 0$")  # fmt: skip
-    ax.annotate("", xy=v, xytext=(0, 0),
-                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5})  # fmt: skip
+    ax.fill(
+        poly[:, 0],
+        poly[:, 1],
+        color="tab:orange",
+        alpha=0.15,
+        lw=0,
+        label=r"$v^\top z > 0$: reflected",
+    )
+    ax.plot(
+        [-far * d[0], far * d[0]],
+        [-far * d[1], far * d[1]],
+        color="tab:orange",
+        lw=2,
+        label=r"mirror $v^\top z = 0$",
+    )
+    ax.annotate(
+        "", xy=v, xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5}
+    )
     ax.annotate("$v$", v, xytext=(-14, -4), textcoords="offset points", fontsize=12)
     rng = np.random.default_rng(seed)
     pts = rng.uniform(-1.8, 1.8, size=(40, 2))
@@ -114,14 +126,25 @@ def plot_householder_pair(theta: float = 1.1, ax=None, seed: int = 0):
     m = a + t * (b - a)
     hb = householder_pair(b, theta)
     ax.plot([a[0], b[0]], [a[1], b[1]], "-", color="tab:green", lw=2, label="segment $[a, b]$")
-    ax.plot([a[0], m[0], hb[0]], [a[1], m[1], hb[1]], "--", color="tab:purple", lw=2,
-            label=r"its image $\varphi([a, b])$")  # fmt: skip
+    ax.plot(
+        [a[0], m[0], hb[0]],
+        [a[1], m[1], hb[1]],
+        "--",
+        color="tab:purple",
+        lw=2,
+        label=r"its image $\varphi([a, b])$",
+    )
     for name, p in (("a", a), ("b", b), ("m", m), (r"\varphi(b)", hb)):
         ax.plot(*p, "k.", ms=6)
         ax.annotate(f"${name}$", p, xytext=(5, 5), textcoords="offset points", fontsize=11)
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$x$ (channel $i$)",
-           ylabel="$y$ (channel $i + C/2$)",
-           title=rf"Householder activation, $\theta = {theta:.2f}$")  # fmt: skip
+    ax.set(
+        xlim=(-lim, lim),
+        ylim=(-lim, lim),
+        aspect="equal",
+        xlabel="$x$ (channel $i$)",
+        ylabel="$y$ (channel $i + C/2$)",
+        title=rf"Householder activation, $\theta = {theta:.2f}$",
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     return ax
 
@@ -169,8 +192,7 @@ def decision_regions(model: nn.Module, extent, resolution: int = 300) -> np.ndar
     return logits.argmax(1).numpy().reshape(resolution, resolution)
 
 
-def plot_certified_balls(model: nn.Module, x, radii: dict, extent, ax=None,
-                         resolution: int = 300):  # fmt: skip
+def plot_certified_balls(model: nn.Module, x, radii: dict, extent, ax=None, resolution: int = 300):
     r"""Draw the decision regions of a 2-D classifier and balls of given radii around ``x``.
 
     The region of the class predicted at ``x`` is shaded dark, every other region a light
@@ -212,14 +234,23 @@ def plot_certified_balls(model: nn.Module, x, radii: dict, extent, ax=None,
     colors = plt.get_cmap("tab20")(np.arange(n) % 20)
     colors[:, :3] = 0.55 * colors[:, :3] + 0.45  # pale shades for the other classes
     colors[own] = (0.25, 0.45, 0.75, 1.0)
-    ax.imshow(regions, origin="lower", extent=extent, cmap=ListedColormap(colors),
-              vmin=-0.5, vmax=n - 0.5, interpolation="nearest", aspect="equal")  # fmt: skip
+    ax.imshow(
+        regions,
+        origin="lower",
+        extent=extent,
+        cmap=ListedColormap(colors),
+        vmin=-0.5,
+        vmax=n - 0.5,
+        interpolation="nearest",
+        aspect="equal",
+    )
     handles = [Patch(color=colors[own], label=f"region of class {own} (predicted at x)")]
     styles = ["-", "--", "-.", ":"]
     edges = ["orange", "black", "crimson", "white"]
     for k, (label, r) in enumerate(radii.items()):
-        circle = Circle(point, float(r), fill=False, lw=2.2, ls=styles[k % 4],
-                        color=edges[k % 4], label=label)  # fmt: skip
+        circle = Circle(
+            point, float(r), fill=False, lw=2.2, ls=styles[k % 4], color=edges[k % 4], label=label
+        )
         ax.add_patch(circle)
         handles.append(circle)
     (dot,) = ax.plot(*point, "k*", ms=12, label="x")

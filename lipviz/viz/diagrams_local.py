@@ -101,24 +101,34 @@ def plot_enclosures(geom: dict, ax=None):
 
         _, ax = plt.subplots(figsize=(6.5, 5.2))
     lo, hi = (np.asarray(v, dtype=float) for v in geom["box"])
-    ax.add_patch(Rectangle(lo, *(hi - lo), fc="#2ca02c", alpha=0.25, ec="none",
-                           label="box ∩ ball (used)"))  # fmt: skip
+    ax.add_patch(
+        Rectangle(lo, *(hi - lo), fc="#2ca02c", alpha=0.25, ec="none", label="box ∩ ball (used)")
+    )
     styles = (("ibp", "#1f77b4", "--", "IBP box"), ("ball", "#ff7f0e", ":", "ball's box"))
     for key, color, style, label in styles:
         b_lo, b_hi = (np.asarray(v, dtype=float) for v in geom[key])
-        ax.add_patch(Rectangle(b_lo, *(b_hi - b_lo), fill=False, ec=color, ls=style, lw=2.2,
-                               label=label))  # fmt: skip
+        ax.add_patch(
+            Rectangle(b_lo, *(b_hi - b_lo), fill=False, ec=color, ls=style, lw=2.2, label=label)
+        )
     s = np.asarray(geom["samples"], dtype=float)
-    ax.scatter(s[:, 0], s[:, 1], s=4, color="#555555", alpha=0.5, lw=0,
-               label="images of points of the ball")  # fmt: skip
+    ax.scatter(
+        s[:, 0],
+        s[:, 1],
+        s=4,
+        color="#555555",
+        alpha=0.5,
+        lw=0,
+        label="images of points of the ball",
+    )
     ax.plot(*geom["centre"], "k+", ms=12, mew=1.5, label="image of the centre")
     j, k = geom["neurons"]
     ax.set_xlabel(f"pre-activation of neuron {j} (layer {geom['layer']})", fontsize=10)
     ax.set_ylabel(f"pre-activation of neuron {k}", fontsize=10)
     ax.tick_params(labelsize=9)
     ax.autoscale_view()
-    legend = ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
-                       frameon=False)  # fmt: skip
+    legend = ax.legend(
+        fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False
+    )
     for handle in getattr(legend, "legend_handles", getattr(legend, "legendHandles", [])):
         if hasattr(handle, "set_sizes"):  # the tiny sample dots, enlarged in the legend only
             handle.set_sizes([25])

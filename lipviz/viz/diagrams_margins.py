@@ -147,8 +147,9 @@ def margin_lower_bound(certifier: Certifier, x, s) -> np.ndarray:
     return lines.amin(1).numpy()
 
 
-def largest_gap_slope(model: nn.Module, extent, i: int = 0, j: int = 1,
-                      resolution: int = 200) -> float:  # fmt: skip
+def largest_gap_slope(
+    model: nn.Module, extent, i: int = 0, j: int = 1, resolution: int = 200
+) -> float:
     r"""The largest gradient norm of the logit difference :math:`f_i - f_j` on a grid.
 
     .. math:: \max_{x \in \text{grid}} \|\nabla_x (f_i - f_j)(x)\|_2
@@ -217,8 +218,7 @@ def _nearest_change_direction(model, x0: torch.Tensor) -> torch.Tensor:
     return -grad.detach()
 
 
-def plot_margin_cone(model: nn.Module, x, direction=None, *, s_max: float | None = None,
-                     ax=None):  # fmt: skip
+def plot_margin_cone(model: nn.Module, x, direction=None, *, s_max: float | None = None, ax=None):
     r"""The margin along a line through ``x``, under the global and pairwise cones.
 
     Draws :math:`M_t(x + s u)` (:func:`margin_along_ray`), the global lower bound
@@ -282,20 +282,37 @@ def plot_margin_cone(model: nn.Module, x, direction=None, *, s_max: float | None
     for k, (form, cert) in enumerate(certifiers.items()):
         color, label = styles[form]
         lw, ls = (3.0, "-") if form == "global" else (1.6, "--")
-        ax.plot(s, margin_lower_bound(cert, x0, s), color=color, lw=lw, ls=ls, alpha=0.85,
-                label=label)  # fmt: skip
+        ax.plot(
+            s, margin_lower_bound(cert, x0, s), color=color, lw=lw, ls=ls, alpha=0.85, label=label
+        )
         r = radius[form]
         y = -(0.08 + 0.07 * k) * top
-        ax.plot([-r, r], [y, y], color=color, lw=5, solid_capstyle="butt",
-                label=f"certified interval ({form}): $|s| <$ {r:.3g}")  # fmt: skip
+        ax.plot(
+            [-r, r],
+            [y, y],
+            color=color,
+            lw=5,
+            solid_capstyle="butt",
+            label=f"certified interval ({form}): $|s| <$ {r:.3g}",
+        )
     if crossing is not None:
         ax.axvline(crossing, color="gray", ls=":", lw=1.2)
         text = f"prediction changes\nat s = {crossing:.3g}"
-        ax.annotate(text, (crossing, 0.75 * top), xytext=(-6, 0), textcoords="offset points",
-                    ha="right", fontsize=9, color="dimgray")  # fmt: skip
+        ax.annotate(
+            text,
+            (crossing, 0.75 * top),
+            xytext=(-6, 0),
+            textcoords="offset points",
+            ha="right",
+            fontsize=9,
+            color="dimgray",
+        )
     low = min(float(np.nanmin(margin)), -0.3 * top)
-    ax.set(xlim=(-s_max, s_max), ylim=(max(low, -1.2 * top), 1.15 * top),
-           xlabel=r"$s$: signed distance from $x$ along $u$",
-           ylabel="margin of class $t$")  # fmt: skip
+    ax.set(
+        xlim=(-s_max, s_max),
+        ylim=(max(low, -1.2 * top), 1.15 * top),
+        xlabel=r"$s$: signed distance from $x$ along $u$",
+        ylabel="margin of class $t$",
+    )
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9, frameon=False)
     return ax

@@ -176,8 +176,9 @@ def soc_spectrum(layer, in_shape, terms: int) -> tuple[np.ndarray, np.ndarray]:
     return theta, sigma
 
 
-def plot_taylor_moduli(terms=(1, 2, 3, 4, 5, 12), theta_max: float = 4.0, norm_bound=None,
-                       spectra=None, ax=None):  # fmt: skip
+def plot_taylor_moduli(
+    terms=(1, 2, 3, 4, 5, 12), theta_max: float = 4.0, norm_bound=None, spectra=None, ax=None
+):
     r"""Curves :math:`|p_K(i\theta)|` against :math:`\theta` for several :math:`K`, with the
     line 1.
 
@@ -219,7 +220,11 @@ def plot_taylor_moduli(terms=(1, 2, 3, 4, 5, 12), theta_max: float = 4.0, norm_b
         ax.plot(th, sigma, "o", ms=3.5, color=colors[k], alpha=0.7)
     if norm_bound is not None:
         ax.axvline(norm_bound, color="gray", ls=":", lw=1.2, label="sound bound on ‖A‖")
-    ax.set(xlim=(0.0, theta_max), ylim=(0.7, 1.3), xlabel=r"$\theta$ (eigenvalue $i\theta$ of $A$)",
-           ylabel=r"$|p_K(i\theta)|$")  # fmt: skip
+    ax.set(
+        xlim=(0.0, theta_max),
+        ylim=(0.7, 1.3),
+        xlabel=r"$\theta$ (eigenvalue $i\theta$ of $A$)",
+        ylabel=r"$|p_K(i\theta)|$",
+    )
     ax.legend(loc="lower left", ncol=2, fontsize=9)
     return ax

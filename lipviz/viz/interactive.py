@@ -63,10 +63,17 @@ def toy_gallery(names=("moons", "circles", "spirals", "slab"), n: int = 300, see
         for c in (0, 1):
             pts = ds.x[ds.y == c].numpy()
             fig.add_scatter(
-                x=pts[:, 0], y=pts[:, 1], mode="markers", marker={"size": 4},
-                name=f"class {c}", legendgroup=f"class {c}", showlegend=col == 1,
-                marker_color=("#1f77b4", "#d62728")[c], row=1, col=col,
-            )  # fmt: skip
+                x=pts[:, 0],
+                y=pts[:, 1],
+                mode="markers",
+                marker={"size": 4},
+                name=f"class {c}",
+                legendgroup=f"class {c}",
+                showlegend=col == 1,
+                marker_color=("#1f77b4", "#d62728")[c],
+                row=1,
+                col=col,
+            )
         fig.update_yaxes(scaleanchor=f"x{col if col > 1 else ''}", row=1, col=col)
     fig.update_layout(height=330, margin={"l": 20, "r": 20, "t": 40, "b": 20})
     return fig

@@ -217,8 +217,7 @@ def plot_power_iteration(trace, steps: int, ax=None):
     ax.plot(trace.n_iter, trace.sound, color="#2ca02c", label="sound bound")
     row = trace.iloc[steps - 1]
     step_word = "step" if steps == 1 else "steps"
-    ax.plot([steps], [row.estimate], "o", color="#d62728", ms=8,
-            label=f"after {steps} {step_word}")  # fmt: skip
+    ax.plot([steps], [row.estimate], "o", color="#d62728", ms=8, label=f"after {steps} {step_word}")
     ax.set(xlabel="power-iteration steps", ylabel="operator norm")
     ax.legend()
     return ax
@@ -277,8 +276,13 @@ def plot_lmt_profile(profile, radii, c: float, ax=None):
     """
     ax = _ax(ax, figsize=(6.5, 3.8))
     r = np.asarray(radii, dtype=float)
-    ax.hist(r[r > 0], bins=40, weights=np.full(int((r > 0).sum()), 100 / len(r)), alpha=0.4,
-            label="certified radii (% per bin)")  # fmt: skip
+    ax.hist(
+        r[r > 0],
+        bins=40,
+        weights=np.full(int((r > 0).sum()), 100 / len(r)),
+        alpha=0.4,
+        label="certified radii (% per bin)",
+    )
     ax.plot(profile.c, 100 * profile.fraction_met, label="meet the LMT margin at c (%)")
     ax.axvline(c, color="k", lw=1.2)
     ax.set(xlabel="c (= the radius LMT asks for)", ylabel="% of inputs")
@@ -313,10 +317,25 @@ def plot_point_certificate(grid, state, ax=None):
     xs, ys, pred = (np.asarray(v) for v in grid)
     ax.pcolormesh(xs, ys, pred, cmap=ListedColormap(["#dbe9f6", "#f9dcdc"]), shading="auto")
     center = (state["x"], state["y"])
-    ax.add_patch(Circle(center, state["certified_radius"], color="#2ca02c", alpha=0.5,
-                        label=f"certified {state['certified_radius']:.3f}"))  # fmt: skip
-    ax.add_patch(Circle(center, state["true_distance"], fill=False, ls="--", color="k",
-                        label=f"true distance {state['true_distance']:.3f}"))  # fmt: skip
+    ax.add_patch(
+        Circle(
+            center,
+            state["certified_radius"],
+            color="#2ca02c",
+            alpha=0.5,
+            label=f"certified {state['certified_radius']:.3f}",
+        )
+    )
+    ax.add_patch(
+        Circle(
+            center,
+            state["true_distance"],
+            fill=False,
+            ls="--",
+            color="k",
+            label=f"true distance {state['true_distance']:.3f}",
+        )
+    )
     ax.plot(*center, "ko", ms=4)
     ax.set_aspect("equal")
     ax.legend(loc="upper right")

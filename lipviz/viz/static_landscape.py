@@ -61,9 +61,16 @@ def plot_landscape(table, ax=None, eps_column: str = "cra_36"):
         colour = _COLOURS.get(family, "#555555")
         for extra, part in group.groupby("extra_data"):
             label = family + (" (+ generated data)" if extra else "")
-            ax.scatter(part["clean"], part[eps_column], s=55, marker=_MARKERS.get(family, "o"),
-                       facecolors="none" if extra else colour, edgecolors=colour,
-                       linewidths=1.5, label=label)  # fmt: skip
+            ax.scatter(
+                part["clean"],
+                part[eps_column],
+                s=55,
+                marker=_MARKERS.get(family, "o"),
+                facecolors="none" if extra else colour,
+                edgecolors=colour,
+                linewidths=1.5,
+                label=label,
+            )
     eps = eps_column.split("_")[-1]
     ax.set(xlabel="clean accuracy (%)", ylabel=f"certified accuracy at ε = {eps}/255 (%)")
     ax.set_xlim(rows["clean"].min() - 2, rows["clean"].max() + 9)
@@ -86,13 +93,19 @@ def _label_points(ax, rows, eps_column: str) -> None:
         left = x + 4 + width > right  # no room on the right: put the label on the left
         x = x - width - 4 if left else x
         dy = 3.0
-        while any(x < bx + bw and bx < x + width and abs((y + dy) - by) < line
-                  for bx, by, bw in placed):  # fmt: skip
+        while any(
+            x < bx + bw and bx < x + width and abs((y + dy) - by) < line for bx, by, bw in placed
+        ):
             dy -= line
         placed.append((x, y + dy, width))
-        ax.annotate(row.method, (row.clean, getattr(row, eps_column)), fontsize=size,
-                    xytext=(-4 if left else 4, dy), textcoords="offset pixels",
-                    ha="right" if left else "left")  # fmt: skip
+        ax.annotate(
+            row.method,
+            (row.clean, getattr(row, eps_column)),
+            fontsize=size,
+            xytext=(-4 if left else 4, dy),
+            textcoords="offset pixels",
+            ha="right" if left else "left",
+        )
 
 
 def plot_mnist_ladder(ladder, ours=None, ax=None):
@@ -131,6 +144,9 @@ def plot_mnist_ladder(ladder, ours=None, ax=None):
     for yi, v in zip(y, values, strict=True):
         ax.text(v + 0.8, yi, f"{v:.2f}", va="center", fontsize=9)
     ax.set_yticks(y, labels, fontsize=9)
-    ax.set(xlabel="certified accuracy at ε = 1.58 (%)", xlim=(0, 100),
-           title="MNIST: published (grey) and lipviz runs (blue)")  # fmt: skip
+    ax.set(
+        xlabel="certified accuracy at ε = 1.58 (%)",
+        xlim=(0, 100),
+        title="MNIST: published (grey) and lipviz runs (blue)",
+    )
     return ax.figure

@@ -35,11 +35,15 @@ def plot_local_profile(table, eps: float, scale: float = 1.0, ax=None):
     row = table.iloc[((table.eps - eps).abs() + (table.scale - scale).abs()).argmin()]
     layers = [c for c in table.columns if c.startswith("fixed:")]
     ax.bar([c.split(":", 1)[1] for c in layers], [100 * row[c] for c in layers], color="#1f77b4")
-    ax.set(xlabel="activation (layer index)", ylabel="% of neurons fixed on the ball",
-           ylim=(0, 100))  # fmt: skip
-    ax.set_title(f"ε={row.eps:g}, thresholds ×{row.scale:g}: local {row.local_mean:.3g} vs "
-                 f"global {row['global']:.3g}; certified {100 * row.certified_local:.0f}% local, "
-                 f"{100 * row.certified_global:.0f}% global", fontsize=10)  # fmt: skip
+    ax.set(
+        xlabel="activation (layer index)", ylabel="% of neurons fixed on the ball", ylim=(0, 100)
+    )
+    ax.set_title(
+        f"ε={row.eps:g}, thresholds ×{row.scale:g}: local {row.local_mean:.3g} vs "
+        f"global {row['global']:.3g}; certified {100 * row.certified_local:.0f}% local, "
+        f"{100 * row.certified_global:.0f}% global",
+        fontsize=10,
+    )
     return ax
 
 
@@ -64,8 +68,11 @@ def plot_box_and_ball(geom: dict, ax=None):
     ax = _ax(ax, figsize=(5.5, 5))
     s = geom["samples"]
     ax.scatter(s[:, 0], s[:, 1], s=3, color="#7f7f7f", alpha=0.4, label="images of the ball")
-    styles = (("ibp", "#1f77b4", "--", "IBP box"), ("ball", "#ff7f0e", ":", "ball's box"),
-              ("box", "#2ca02c", "-", "box ∩ ball"))  # fmt: skip
+    styles = (
+        ("ibp", "#1f77b4", "--", "IBP box"),
+        ("ball", "#ff7f0e", ":", "ball's box"),
+        ("box", "#2ca02c", "-", "box ∩ ball"),
+    )
     for key, color, style, label in styles:
         lo, hi = geom[key]
         ax.add_patch(Rectangle(lo, *(hi - lo), fill=False, ec=color, ls=style, lw=2, label=label))
@@ -128,8 +135,9 @@ def plot_input_ball(model, x, eps: float, status, extent, ax=None, resolution: i
     ax.plot(x0, x1, "k.")
     ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal", xlabel="x1", ylabel="x2")
     n_fixed = int(status.fixed.sum())
-    ax.set_title(f"{n_fixed} of {len(status)} first-layer neurons fixed on the ball (red)",
-                 fontsize=10)  # fmt: skip
+    ax.set_title(
+        f"{n_fixed} of {len(status)} first-layer neurons fixed on the ball (red)", fontsize=10
+    )
     return ax
 
 

@@ -32,17 +32,26 @@ def plot_reproduction(table, ax=None):
     rows = table[table.paper.notna()].reset_index(drop=True)
     ax = _ax(ax, figsize=(max(5.0, 1.3 * len(rows) + 2), 3.8))
     x = np.arange(len(rows))
-    ax.bar(x - 0.2, 100 * rows.paper.astype(float), 0.4, color="white", edgecolor="black",
-           hatch="//", label="paper")  # fmt: skip
+    ax.bar(
+        x - 0.2,
+        100 * rows.paper.astype(float),
+        0.4,
+        color="white",
+        edgecolor="black",
+        hatch="//",
+        label="paper",
+    )
     ours = 100 * rows.ours.astype(float).fillna(0.0)
     colours = [_COLOURS.get(v, "#bbbbbb") for v in rows.verdict]
     ax.bar(x + 0.2, ours, 0.4, color=colours, edgecolor="black", label="ours")
     for i, row in rows.iterrows():
         if row.verdict == "not run":
             ax.text(i + 0.2, 1, "not run", rotation=90, ha="center", va="bottom")
-    labels = [f"{r.job}\n{r.paper_metric.split('_')[0]}"
-              + ("" if r.eps is None or np.isnan(r.eps) else f" ε={r.eps:.3g}")
-              for r in rows.itertuples()]  # fmt: skip
+    labels = [
+        f"{r.job}\n{r.paper_metric.split('_')[0]}"
+        + ("" if r.eps is None or np.isnan(r.eps) else f" ε={r.eps:.3g}")
+        for r in rows.itertuples()
+    ]
     ax.set_xticks(x, labels, rotation=15, ha="right", rotation_mode="anchor")
     ax.set(ylabel="accuracy (%)", ylim=(0, 100), title="ours against the papers")
     ax.legend(loc="upper right")

@@ -44,8 +44,9 @@ def plot_image_grid(dataset, n: int = 16, ncols: int = 8, ax=None):
 
     nrows = -(-n // ncols)
     cell = 7.0 / ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(7.0, (cell + 0.3) * nrows + 0.4),
-                             layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(7.0, (cell + 0.3) * nrows + 0.4), layout="constrained"
+    )
     for i, axi in enumerate(np.atleast_1d(axes).flat):
         axi.axis("off")
         if i >= min(n, len(dataset)):
@@ -141,8 +142,14 @@ def plot_spectra(spectra: dict, log: bool = True, ax=None):
     rng = np.random.default_rng(0)
     for i, (label, s) in enumerate(spectra.items()):
         pos = s.layer.rank(method="dense").to_numpy() - 1
-        ax.scatter(pos + rng.uniform(-0.3, 0.3, len(s)) + 0.1 * i, s.sigma, s=3, alpha=0.6,
-                   label=label, color=CLASS_COLORS[i % len(CLASS_COLORS)])  # fmt: skip
+        ax.scatter(
+            pos + rng.uniform(-0.3, 0.3, len(s)) + 0.1 * i,
+            s.sigma,
+            s=3,
+            alpha=0.6,
+            label=label,
+            color=CLASS_COLORS[i % len(CLASS_COLORS)],
+        )
     ax.axhline(1.0, color="k", lw=0.8, ls=":")
     ax.set(xlabel="layer (in order)", ylabel="singular value", yscale="log" if log else "linear")
     ax.legend(markerscale=4)
@@ -177,8 +184,13 @@ def plot_radius_histograms(radii: dict, eps: float, ax=None):
     for i, (label, r) in enumerate(radii.items()):
         r = np.asarray(r, dtype=float)
         frac = float(np.mean(r > eps))  # strictly: a radius equal to ε may tie
-        ax.hist(r[r > 0], bins=bins, alpha=0.5, color=CLASS_COLORS[i % len(CLASS_COLORS)],
-                label=f"{label}: {100 * frac:.1f}% certified at ε")  # fmt: skip
+        ax.hist(
+            r[r > 0],
+            bins=bins,
+            alpha=0.5,
+            color=CLASS_COLORS[i % len(CLASS_COLORS)],
+            label=f"{label}: {100 * frac:.1f}% certified at ε",
+        )
     ax.axvline(eps, color="k", lw=1.5)
     ax.set(xlabel="certified radius (input units)", ylabel="inputs", title=f"ε = {eps:.3g}")
     ax.legend()

@@ -142,6 +142,13 @@ def _figure(**layout):
 
 
 def _slider(description, lo, hi, value, step):
-    return _control("FloatSlider", value=value, min=lo, max=hi, step=step,
-                    description=description, continuous_update=True,
-                    readout_format=".3g")  # fmt: skip
+    return _control(
+        "FloatSlider",
+        value=value,
+        min=lo,
+        max=hi,
+        step=step,
+        description=description,
+        continuous_update=True,
+        readout_format=".3g",
+    )

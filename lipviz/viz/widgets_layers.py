@@ -46,8 +46,9 @@ class PowerIterationExplorer(_Explorer):
         fig.add_scatter(x=t.n_iter, y=t.estimate, name="estimate (never above exact)")
         fig.add_scatter(x=t.n_iter, y=t.exact, name="exact (dense SVD)", line={"dash": "dot"})
         fig.add_scatter(x=t.n_iter, y=t.sound, name="sound bound (certificates)")
-        fig.add_scatter(x=[1], y=[t.estimate[0]], mode="markers", marker={"size": 12},
-                        name="current")  # fmt: skip
+        fig.add_scatter(
+            x=[1], y=[t.estimate[0]], mode="markers", marker={"size": 12}, name="current"
+        )
         n_iter = _control("IntSlider", value=1, min=1, max=max_n_iter, description="n_iter")
         super().__init__(fig, {"n_iter": n_iter})
 
@@ -55,9 +56,11 @@ class PowerIterationExplorer(_Explorer):
         k = self.controls["n_iter"].value
         row = self.trace.iloc[k - 1]
         self.figure.data[3].update(x=[k], y=[row.estimate])
-        self.readout.value = (f"{k} steps: estimate {row.estimate:.5f} = "
-                              f"{100 * row.estimate / row.exact:.2f}% of exact {row.exact:.5f}; "
-                              f"sound bound {row.sound:.5f}")  # fmt: skip
+        self.readout.value = (
+            f"{k} steps: estimate {row.estimate:.5f} = "
+            f"{100 * row.estimate / row.exact:.2f}% of exact {row.exact:.5f}; "
+            f"sound bound {row.sound:.5f}"
+        )
 
     def static(self):
         from .static import plot_power_iteration
@@ -134,9 +137,11 @@ class SOCTermsExplorer(_Explorer):
         row = self.table[self.table.terms == k].iloc[0]
         self.figure.data[0].x = sv
         self.figure.layout.shapes[1].update(x0=row.bound, x1=row.bound)
-        self.readout.value = (f"K = {k}: σ in [{sv.min():.6f}, {sv.max():.6f}]; "
-                              f"exact σ_max (zero padding) {row.sigma_max:.6f} ≤ "
-                              f"sound bound 1 + ‖A‖^(K+1)/(K+1)! = {row.bound:.6f}")  # fmt: skip
+        self.readout.value = (
+            f"K = {k}: σ in [{sv.min():.6f}, {sv.max():.6f}]; "
+            f"exact σ_max (zero padding) {row.sigma_max:.6f} ≤ "
+            f"sound bound 1 + ‖A‖^(K+1)/(K+1)! = {row.bound:.6f}"
+        )
 
     def static(self):
         from .static import plot_soc_terms
@@ -184,32 +189,46 @@ class PointCertificateExplorer(_Explorer):
         xs, ys, pred, _ = decision_grid(model, extent, resolution)
         self.grid = tuple(np.asarray(v) for v in (xs, ys, pred))
         fig = _figure(xaxis_title="x1", yaxis_title="x2", height=480, showlegend=False)
-        fig.add_heatmap(x=self.grid[0], y=self.grid[1], z=self.grid[2], showscale=False,
-                        colorscale=[[0, "#dbe9f6"], [1, "#f9dcdc"]], hoverinfo="skip")  # fmt: skip
+        fig.add_heatmap(
+            x=self.grid[0],
+            y=self.grid[1],
+            z=self.grid[2],
+            showscale=False,
+            colorscale=[[0, "#dbe9f6"], [1, "#f9dcdc"]],
+            hoverinfo="skip",
+        )
         fig.add_scatter(x=[0.0], y=[0.0], mode="markers", marker={"size": 9, "color": "black"})
         fig.add_shape(type="circle", line={"color": "#2ca02c", "width": 3})  # certified
         fig.add_shape(type="circle", line={"color": "black", "dash": "dash"})  # true distance
         fig.update_yaxes(scaleanchor="x")
         x0, x1, y0, y1 = extent
-        super().__init__(fig, {
-            "x": _slider("x1", x0, x1, (x0 + x1) / 2, (x1 - x0) / 100),
-            "y": _slider("x2", y0, y1, (y0 + y1) / 2, (y1 - y0) / 100),
-        })  # fmt: skip
+        super().__init__(
+            fig,
+            {
+                "x": _slider("x1", x0, x1, (x0 + x1) / 2, (x1 - x0) / 100),
+                "y": _slider("x2", y0, y1, (y0 + y1) / 2, (y1 - y0) / 100),
+            },
+        )
 
     def _update(self):
-        p = compute.point_certificate(self.model, [self.controls["x"].value,
-                                        self.controls["y"].value],
-                                        n_directions=self.n_directions)  # fmt: skip
+        p = compute.point_certificate(
+            self.model,
+            [self.controls["x"].value, self.controls["y"].value],
+            n_directions=self.n_directions,
+        )
         self.state = p
         self.figure.data[1].update(x=[p["x"]], y=[p["y"]])
-        for shape, r in zip(self.figure.layout.shapes, (p["certified_radius"], p["true_distance"]),
-                            strict=True):  # fmt: skip
+        for shape, r in zip(
+            self.figure.layout.shapes, (p["certified_radius"], p["true_distance"]), strict=True
+        ):
             r = 0.0 if not np.isfinite(r) else r
             shape.update(x0=p["x"] - r, x1=p["x"] + r, y0=p["y"] - r, y1=p["y"] + r)
         ratio = p["certified_radius"] / p["true_distance"] if p["true_distance"] > 0 else 0.0
-        self.readout.value = (f"class {p['predicted']}: certified {p['certified_radius']:.4f} ≤ "
-                              f"true distance {p['true_distance']:.4f} "
-                              f"({100 * ratio:.0f}% of it)")  # fmt: skip
+        self.readout.value = (
+            f"class {p['predicted']}: certified {p['certified_radius']:.4f} ≤ "
+            f"true distance {p['true_distance']:.4f} "
+            f"({100 * ratio:.0f}% of it)"
+        )
 
     def static(self):
         from .static import plot_point_certificate
@@ -242,17 +261,28 @@ class LocalBoundExplorer(_Explorer):
     """
 
     def __init__(self, model, x, y, eps_values=(0.05, 0.1, 0.2), threshold_scales=(0.5, 1.0, 2.0)):
-        self.table = compute_local.local_profile(model, x, y, eps_values,
-                                           threshold_scales=threshold_scales)  # fmt: skip
+        self.table = compute_local.local_profile(
+            model, x, y, eps_values, threshold_scales=threshold_scales
+        )
         self.layers = [c for c in self.table.columns if c.startswith("fixed:")]
-        fig = _figure(xaxis_title="activation (layer index)", yaxis_range=[0, 100],
-                      yaxis_title="% of neurons fixed on the ball")  # fmt: skip
+        fig = _figure(
+            xaxis_title="activation (layer index)",
+            yaxis_range=[0, 100],
+            yaxis_title="% of neurons fixed on the ball",
+        )
         fig.add_bar(x=[c.split(":", 1)[1] for c in self.layers], y=[0] * len(self.layers))
-        eps = _control("SelectionSlider", options=[float(e) for e in eps_values],
-                       value=float(eps_values[0]), description="ε")  # fmt: skip
-        scale = _control("SelectionSlider", options=[float(t) for t in threshold_scales],
-                         value=float(threshold_scales[len(threshold_scales) // 2]),
-                         description="thresholds ×")  # fmt: skip
+        eps = _control(
+            "SelectionSlider",
+            options=[float(e) for e in eps_values],
+            value=float(eps_values[0]),
+            description="ε",
+        )
+        scale = _control(
+            "SelectionSlider",
+            options=[float(t) for t in threshold_scales],
+            value=float(threshold_scales[len(threshold_scales) // 2]),
+            description="thresholds ×",
+        )
         super().__init__(fig, {"eps": eps, "scale": scale})
 
     def _row(self):
@@ -263,12 +293,15 @@ class LocalBoundExplorer(_Explorer):
     def _update(self):
         row = self._row()
         self.figure.data[0].y = [100 * row[c] for c in self.layers]
-        self.readout.value = (f"local bound {row.local_mean:.4g} (mean) vs global "
-                              f"{row['global']:.4g}; certified {100 * row.certified_local:.1f}% "
-                              f"local, {100 * row.certified_global:.1f}% global")  # fmt: skip
+        self.readout.value = (
+            f"local bound {row.local_mean:.4g} (mean) vs global "
+            f"{row['global']:.4g}; certified {100 * row.certified_local:.1f}% "
+            f"local, {100 * row.certified_global:.1f}% global"
+        )
 
     def static(self):
         from .static_local import plot_local_profile
 
-        return plot_local_profile(self.table, self.controls["eps"].value,
-                                  self.controls["scale"].value)  # fmt: skip
+        return plot_local_profile(
+            self.table, self.controls["eps"].value, self.controls["scale"].value
+        )

@@ -45,18 +45,26 @@ class SpectrumExplorer(_Explorer):
         for i, (label, s) in enumerate(self.spectra.items()):
             pos = s.layer.rank(method="dense").to_numpy() - 1
             jitter = np.random.default_rng(i).uniform(-0.3, 0.3, len(s))
-            fig.add_scatter(x=pos + jitter + 0.1 * i, y=s.sigma, mode="markers", name=label,
-                            marker={"size": 3, "color": COLORS[i % len(COLORS)]},
-                            text=s.name + " (" + s.type + ", " + s.method + ")")  # fmt: skip
+            fig.add_scatter(
+                x=pos + jitter + 0.1 * i,
+                y=s.sigma,
+                mode="markers",
+                name=label,
+                marker={"size": 3, "color": COLORS[i % len(COLORS)]},
+                text=s.name + " (" + s.type + ", " + s.method + ")",
+            )
         fig.add_hline(y=1.0, line_dash="dot")
-        scale = _control("ToggleButtons", options=["log", "linear"], value="log",
-                         description="y axis")  # fmt: skip
+        scale = _control(
+            "ToggleButtons", options=["log", "linear"], value="log", description="y axis"
+        )
         super().__init__(fig, {"scale": scale})
 
     def _update(self):
         self.figure.layout.yaxis.type = self.controls["scale"].value
-        rows = [f"<b>{k}</b>: σ in [{s.sigma.min():.3g}, {s.sigma.max():.3g}]"
-                for k, s in self.spectra.items()]  # fmt: skip
+        rows = [
+            f"<b>{k}</b>: σ in [{s.sigma.min():.3g}, {s.sigma.max():.3g}]"
+            for k, s in self.spectra.items()
+        ]
         self.readout.value = " &nbsp; ".join(rows)
 
     def static(self):
@@ -96,11 +104,17 @@ class RadiusHistogramExplorer(_Explorer):
     def __init__(self, radii: dict, eps: float = 0.5, max_eps: float | None = None):
         self.radii = {k: np.asarray(v, dtype=float) for k, v in radii.items()}
         top = max_eps or float(max(np.quantile(r, 0.99) for r in self.radii.values()) or 1.0)
-        fig = _figure(barmode="overlay", xaxis_title="certified radius (input units)",
-                      yaxis_title="inputs")  # fmt: skip
+        fig = _figure(
+            barmode="overlay", xaxis_title="certified radius (input units)", yaxis_title="inputs"
+        )
         for i, (label, r) in enumerate(self.radii.items()):
-            fig.add_histogram(x=r[r > 0], name=label, opacity=0.55, nbinsx=40,
-                              marker_color=COLORS[i % len(COLORS)])  # fmt: skip
+            fig.add_histogram(
+                x=r[r > 0],
+                name=label,
+                opacity=0.55,
+                nbinsx=40,
+                marker_color=COLORS[i % len(COLORS)],
+            )
         fig.add_vline(x=eps, line_color="black")
         super().__init__(fig, {"eps": _slider("ε", 0.0, top, min(eps, top), top / 100)})
 
@@ -146,16 +160,29 @@ class AccuracyCurveExplorer(_Explorer):
 
     def __init__(self, tables: dict):
         self.tables = tables
-        fig = _figure(xaxis_title="l2 radius ε (input units)", yaxis_title="accuracy (%)",
-                      yaxis_range=[0, 100])  # fmt: skip
+        fig = _figure(
+            xaxis_title="l2 radius ε (input units)",
+            yaxis_title="accuracy (%)",
+            yaxis_range=[0, 100],
+        )
         for i, (label, t) in enumerate(tables.items()):
             for kind, dash in self.KINDS.items():
-                fig.add_scatter(x=t.eps, y=100 * t[kind], name=f"{label}: {kind}", meta=kind,
-                                line={"dash": dash, "color": COLORS[i % len(COLORS)]})  # fmt: skip
+                fig.add_scatter(
+                    x=t.eps,
+                    y=100 * t[kind],
+                    name=f"{label}: {kind}",
+                    meta=kind,
+                    line={"dash": dash, "color": COLORS[i % len(COLORS)]},
+                )
         top = float(max(t.eps.max() for t in tables.values()))
         fig.add_vline(x=0.0, line_color="gray")
-        kinds = _control("SelectMultiple", options=list(self.KINDS), value=list(self.KINDS),
-                         rows=3, description="show")  # fmt: skip
+        kinds = _control(
+            "SelectMultiple",
+            options=list(self.KINDS),
+            value=list(self.KINDS),
+            rows=3,
+            description="show",
+        )
         super().__init__(fig, {"eps": _slider("ε", 0.0, top, top / 2, top / 100), "kinds": kinds})
 
     def _update(self):
@@ -213,8 +240,13 @@ class LMTMarginExplorer(_Explorer):
         fig = _figure(xaxis_title="c (= the radius LMT asks for)", yaxis_title="% of inputs")
         p = self.profile
         fig.add_scatter(x=p.c, y=100 * p.fraction_met, name="meet the LMT margin at c")
-        fig.add_histogram(x=self.radii[self.radii > 0], histnorm="percent", opacity=0.4,
-                          name="certified radii (% per bin)", nbinsx=40)  # fmt: skip
+        fig.add_histogram(
+            x=self.radii[self.radii > 0],
+            histnorm="percent",
+            opacity=0.4,
+            name="certified radii (% per bin)",
+            nbinsx=40,
+        )
         fig.add_vline(x=1.0, line_color="black")
         super().__init__(fig, {"c": _slider("c", 0.0, max_c, min(1.0, max_c), max_c / 100)})
 
@@ -223,8 +255,9 @@ class LMTMarginExplorer(_Explorer):
         self.figure.layout.shapes[0].update(x0=c, x1=c)
         met = float(np.interp(c, self.profile.c, self.profile.fraction_met))
         loss = float(np.interp(c, self.profile.c, self.profile.lmt_loss))
-        self.readout.value = (f"c = {c:.3g}: {100 * met:.1f}% of inputs meet the margin; "
-                              f"LMT cross-entropy {loss:.3f}")  # fmt: skip
+        self.readout.value = (
+            f"c = {c:.3g}: {100 * met:.1f}% of inputs meet the margin; LMT cross-entropy {loss:.3f}"
+        )
 
     def static(self):
         from .static import plot_lmt_profile
@@ -286,9 +319,11 @@ class TrainingDashboard:
                 trace.x = [r["epoch"] for r in self.rows]
                 trace.y = [r.get(trace.name, np.nan) for r in self.rows]
         last = self.rows[-1]
-        self.readout.value = (f"epoch {last['epoch']}: loss {last['loss']:.4f}, "
-                              f"val acc {last['val_acc']:.3f}, "
-                              f"val certified {last['val_cert_acc']:.3f}")  # fmt: skip
+        self.readout.value = (
+            f"epoch {last['epoch']}: loss {last['loss']:.4f}, "
+            f"val acc {last['val_acc']:.3f}, "
+            f"val certified {last['val_cert_acc']:.3f}"
+        )
 
     def static(self):
         import pandas as pd
