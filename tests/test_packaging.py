@@ -58,7 +58,7 @@ def test_pyproject_declares_markers_and_light_core():
 
 
 def test_ruff_format_owns_the_layout():
-    """No ``# fmt: skip`` (or ``fmt: off``) walls: ruff format decides every line's layout."""
+    """No layout pragmas (ruff's skip or off comments): ruff format decides every line."""
     pragma = "# fmt" + ":"  # split so that this file does not count itself
     found = [
         f"{path.relative_to(ROOT)}:{n}"
