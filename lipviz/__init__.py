@@ -25,11 +25,17 @@ from .bounds import (
     register_composite,
     register_fusion,
 )
-from .certify import CertifiedRadii, Certifier, certified_accuracy, certified_radius, margins
-from .certify_local import local_certified, local_certified_radius
-from .config import resolve
+from .certify import (
+    CertifiedRadii,
+    Certifier,
+    certified_accuracy,
+    certified_radius,
+    local_certified,
+    local_certified_radius,
+    margins,
+)
 from .data import Normalize, available_datasets, load_dataset, make_toy
-from .experiments import RUNNERS
+from .experiments import EXPERIMENTS, Experiment, register_experiment, resolve
 from .layers import (
     LLN,
     SOC,
@@ -55,7 +61,7 @@ except _metadata.PackageNotFoundError:  # a source tree that was not pip-install
 
 __all__ = [
     "LLN",
-    "RUNNERS",
+    "EXPERIMENTS",
     "SOC",
     "AttackResult",
     "AuditReport",
@@ -64,6 +70,7 @@ __all__ = [
     "Certifier",
     "ClippedMaxMin",
     "ClippedReLU",
+    "Experiment",
     "Concat",
     "GroupSort",
     "Householder",
@@ -97,6 +104,7 @@ __all__ = [
     "pgd_l2",
     "register_bound",
     "register_composite",
+    "register_experiment",
     "register_fusion",
     "resolve",
     "seeded",

@@ -2,78 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .certify import check_labels
 from .functional import margins
+from .functional.checks import check_eps, check_labels
 from .state import frozen
 
-__all__ = ["AttackResult", "check_eps", "margin_loss", "minimal_l2", "pgd_l2"]
-
-
-def check_eps(
-    eps, x: torch.Tensor, box=(0.0, 1.0), dtype: torch.dtype | None = None
-) -> torch.Tensor:
-    """Validate l2 radii against the inputs; return them as a tensor of shape ``(N,)``.
-
-    Raises a clear error for negative or non-finite values, and for a radius larger than the
-    diameter of the input box (typically an ε typed on a 0-255 scale).
-
-    Parameters
-    ----------
-    eps : float, sequence of float or Tensor
-        One radius for all inputs, or one per input (``N`` values), in input units.
-    x : Tensor
-        Shape ``(N, ...)``, the inputs; gives the count, dtype and device of the result.
-    box : tuple of float or None, default (0.0, 1.0)
-        ``(low, high)``, the range of every input value. A radius above the box's l2 diameter
-        ``(high - low) * sqrt(x[0].numel())`` is rejected; ``None`` skips that check.
-    dtype : torch.dtype, optional
-        The dtype of the result (default: that of ``x``). Certificates ask for float64, so
-        that an ε given as a Python float is never narrowed (0.7 in float32 is 0.6999999881).
-
-    Returns
-    -------
-    Tensor
-        Shape ``(N,)``, in ``dtype`` (default the dtype of ``x``), on the device of ``x``.
-
-    Raises
-    ------
-    ValueError
-        If ``eps`` has neither 1 nor ``N`` values, is negative or not finite, or exceeds the
-        l2 diameter of ``box``.
-
-    Examples
-    --------
-    >>> check_eps(0.5, torch.zeros(3, 2)).tolist()
-    [0.5, 0.5, 0.5]
-    >>> check_eps(36, torch.zeros(1, 4))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-        ...
-    ValueError: eps=36 is larger than the l2 diameter 2 of the input box (0.0, 1.0): ...
-    """
-    eps_t = torch.as_tensor(eps, dtype=dtype or x.dtype, device=x.device).flatten()
-    if eps_t.numel() == 1:
-        eps_t = eps_t.expand(len(x))
-    if eps_t.numel() != len(x):
-        msg = f"eps must be a scalar or have one value per input ({len(x)}), got {eps_t.numel()}"
-        raise ValueError(msg)
-    if not torch.isfinite(eps_t).all() or (eps_t < 0).any():
-        msg = "eps must be finite and >= 0"
-        raise ValueError(msg)
-    if box is not None:
-        diameter = (box[1] - box[0]) * math.sqrt(x[0].numel())
-        if float(eps_t.max()) > diameter:
-            msg = (
-                f"eps={float(eps_t.max()):g} is larger than the l2 diameter {diameter:.3g} of the "
-                f"input box {box}: eps is in input units (e.g. 36/255 = 0.141, not 36)"
-            )
-            raise ValueError(msg)
-    return eps_t
+__all__ = ["AttackResult", "margin_loss", "minimal_l2", "pgd_l2"]
 
 
 def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -167,7 +105,7 @@ def pgd_l2(
         Shape ``(N,)``, integer labels (the class the attack tries to move away from).
     eps : float, sequence of float or Tensor
         The l2 radius, a scalar or one per input (``(N,)``), in input units (see
-        :func:`check_eps`).
+        :func:`~lipviz.functional.checks.check_eps`).
     steps : int, default 50
         Gradient steps per restart (>= 1).
     step_size : float, optional
@@ -190,7 +128,8 @@ def pgd_l2(
     Raises
     ------
     ValueError
-        For an invalid ``eps`` (:func:`check_eps`), invalid labels, or ``steps`` or
+        For an invalid ``eps`` (:func:`~lipviz.functional.checks.check_eps`), invalid labels,
+        or ``steps`` or
         ``restarts`` < 1.
 
     Examples

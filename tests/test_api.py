@@ -3,10 +3,13 @@
 import importlib
 import inspect
 import types
+from pathlib import Path
 
 import pytest
 
 import lipviz
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MODULES = [
     "lipviz",
@@ -18,7 +21,6 @@ MODULES = [
     "lipviz.bounds.context",
     "lipviz.state",
     "lipviz.certify",
-    "lipviz.certify_local",
     "lipviz.bounds.local",
     "lipviz.bounds.local_norms",
     "lipviz.bounds.local_kernels",
@@ -118,7 +120,9 @@ PUBLIC_API = [
     "Normalize",
     "OrthogonalLinear",
     "PowerIterationBound",
-    "RUNNERS",
+    "EXPERIMENTS",
+    "Experiment",
+    "register_experiment",
     "Residual",
     "SOC",
     "TrainConfig",
@@ -159,10 +163,12 @@ def test_the_public_surface_is_the_reviewed_list():
 
 
 def test_every_experiment_runner_has_the_same_signature():
-    from lipviz.experiments import RUNNERS
+    from lipviz.experiments import EXPERIMENTS
 
-    for name, runner in RUNNERS.items():
-        params = inspect.signature(runner).parameters
+    assert set(EXPERIMENTS) == {"lmt", "locallip", "margins2d", "soc"}
+    for name, experiment in EXPERIMENTS.items():
+        assert experiment.name == name
+        params = inspect.signature(experiment.run).parameters
         kinds = [(p.name, p.kind) for p in params.values()]
         assert kinds == [
             ("cfg", inspect.Parameter.POSITIONAL_OR_KEYWORD),
@@ -171,7 +177,8 @@ def test_every_experiment_runner_has_the_same_signature():
             ("progress", inspect.Parameter.KEYWORD_ONLY),
         ], name
         assert params["out_dir"].default is None and params["device"].default is None
-        lipviz.resolve(name, "smoke")  # every runner's name is a config name
+        assert type(lipviz.resolve(name, "smoke")) is experiment.config
+        assert (ROOT / "book" / f"{experiment.chapter}.md").exists(), experiment.chapter
 
 
 def test_top_level_api():

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lipviz.attacks import check_eps, margin_loss, pgd_l2
+from lipviz.attacks import margin_loss, pgd_l2
+from lipviz.functional.checks import check_eps
 
 
 def test_pgd_finds_the_boundary_just_beyond_the_exact_distance(linear_classifier):

@@ -1,4 +1,4 @@
-"""The input contract of the local path (lipviz.certify_local, lipviz.bounds.local): every
+"""The input contract of the local path (lipviz.certify.local, lipviz.bounds.local): every
 certificate holds for every input the API accepts, or the input is refused.
 
 Each case here was reported against the local path and certified wrongly or silently before.
@@ -12,7 +12,7 @@ from torch import nn
 
 import lipviz
 from lipviz.bounds.local_norms import masked_norms
-from lipviz.certify_local import local_certified, local_certified_radius
+from lipviz.certify import local_certified, local_certified_radius
 
 
 def _linear(weight, bias, dtype=torch.float32) -> nn.Linear:

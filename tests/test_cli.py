@@ -177,7 +177,7 @@ def test_version():
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     """A finished LMT run folder on MNIST-5k (1 epoch, 100 test images)."""
-    from lipviz.experiments.__main__ import main as experiments
+    from lipviz.cli import main as experiments
 
     out = tmp_path_factory.mktemp("run") / "lmt"
     args = ["run", "lmt", "--out", str(out), "--set", "epochs=1", "n_test=100", "n_val_eval=50"]

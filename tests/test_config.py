@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from lipviz.config import Margins2DConfig, resolve
+from lipviz import resolve
+from lipviz.config import Margins2DConfig
 
 
 def test_presets_are_frozen_and_resolvable():
@@ -158,7 +159,7 @@ def test_unknown_fields_are_refused_with_the_closest_name(overrides, message):
 def test_unknown_experiments_and_presets_suggest_the_closest_name():
     with pytest.raises(ValueError, match=r"Unknown experiment 'lmtt' \(did you mean 'lmt'\?\)"):
         resolve("lmtt")
-    with pytest.raises(ValueError, match=r"Unknown preset 'ful' of 'soc' \(did you mean 'full'"):
+    with pytest.raises(ValueError, match=r"preset 'ful' of SOCConfig \(did you mean 'full'"):
         resolve("soc", "ful")
 
 
@@ -185,10 +186,10 @@ def test_optional_and_tuple_fields_take_their_declared_types():
 
 
 def test_every_preset_passes_its_checks():
-    from lipviz.config import PRESETS, preset_names
+    from lipviz.experiments import EXPERIMENTS
 
-    for name in PRESETS:
-        for preset in preset_names(name):
+    for name, experiment in EXPERIMENTS.items():
+        for preset in experiment.presets():
             cfg = resolve(name, preset)
             assert dataclasses.replace(cfg) == cfg  # rebuilding runs __post_init__ again
 

@@ -1,12 +1,13 @@
 """Experiment runners and the command line: run folders, resume, soundness of the results."""
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
 import lipviz
-from lipviz.experiments.__main__ import main as cli
+from lipviz.cli import main as cli
 from lipviz.viz import compute
 
 
@@ -108,7 +109,11 @@ def test_run_locallip_reports_sound_estimate_global_and_pgd_side_by_side(tmp_pat
 def test_presets_resolve_by_name_and_refuse_unknown_ones():
     import pytest
 
-    assert lipviz.config.preset_names("locallip") == ["smoke", "full", "full-cifar10"]
+    assert lipviz.config.preset_names(lipviz.config.LocalLipConfig) == [
+        "smoke",
+        "full",
+        "full-cifar10",
+    ]
     cifar = lipviz.resolve("locallip", "full-cifar10")
     assert cifar.model == "6c2f" and abs(cifar.eps[1] - 36 / 255) < 1e-12 and not cifar.gloro
     assert lipviz.resolve("locallip", "FULL").train_eps == 1.75
@@ -148,7 +153,7 @@ def test_load_splits_gives_disjoint_train_and_val_and_the_first_test_images():
         (["run", "soc", "--set", "depth=6"], "SOCConfig.depth must be one of 5, 10"),
         (["run", "lmt", "--set", "model=lmt-cifar"], "Unknown model 'lmt-cifar'"),
         (["run", "lmt", "--set", "activation=relu"], "model 'lmt-mnist' takes no activation"),
-        (["run", "lmt", "--preset", "huge"], "Unknown preset 'huge' of 'lmt'"),
+        (["run", "lmt", "--preset", "huge"], "Unknown preset 'huge' of LMTConfig"),
         (["run", "lmtt"], "Unknown experiment 'lmtt' (did you mean 'lmt'?)"),
         (["run"], "the following arguments are required: name"),
         (["run", "lmt", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
@@ -281,7 +286,8 @@ def test_the_command_line_reports_a_nan_result_with_status_1(tmp_path, capsys, m
     def diverged(cfg, out_dir=None, *, device=None, progress=True):
         raise FloatingPointError("epoch 1 ended with parameters that are not finite")
 
-    monkeypatch.setitem(experiments.RUNNERS, "lmt", diverged)
+    lmt = dataclasses.replace(experiments.EXPERIMENTS["lmt"], run=diverged)
+    monkeypatch.setitem(experiments.EXPERIMENTS, "lmt", lmt)
     assert cli(["run", "lmt", "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not finite" in err

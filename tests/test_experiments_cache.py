@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
 import lipviz
-from lipviz.experiments import cache
+from lipviz.experiments import EXPERIMENTS, cache
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def counted(monkeypatch):
     from lipviz.experiments import lmt
 
     calls = []
-    real = cache._RUNNERS["lmt"]
+    real = EXPERIMENTS["lmt"].run
     splits = lmt.load_splits
 
     def small(cfg):
@@ -30,7 +31,7 @@ def counted(monkeypatch):
         calls.append(out_dir)
         return real(cfg, out_dir=out_dir, progress=progress)
 
-    monkeypatch.setitem(cache._RUNNERS, "lmt", run)
+    monkeypatch.setitem(EXPERIMENTS, "lmt", dataclasses.replace(EXPERIMENTS["lmt"], run=run))
     return calls
 
 
@@ -89,6 +90,6 @@ def test_prune_removes_the_entries_of_other_code_only(tmp_path, counted, monkeyp
 
 
 def test_the_fingerprint_leaves_out_only_what_cannot_change_a_number():
-    assert cache.CODE_EXCLUDED == ("viz", "batch", "cli.py", "__main__.py")
-    with pytest.raises(ValueError, match="LMT, SOC or Local-Lip"):
+    assert cache.CODE_EXCLUDED == ("viz", "batch", "cli", "__main__.py")
+    with pytest.raises(ValueError, match="publishes none"):
         cache.cached_run("toy", lipviz.resolve("margins2d", "smoke"))

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import lipviz
-from lipviz.certify_local import local_certified, local_certified_radius, predict
+from lipviz.certify import local_certified, local_certified_radius, predict
 
 REFUSALS = ["outside-box", "nan", "inf", "half", "bfloat16", "integer", "inplace", "eps-255"]
 

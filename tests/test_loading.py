@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import lipviz
-from lipviz.experiments.__main__ import main as cli
+from lipviz.cli import main as cli
 from lipviz.train import CrossEntropy, TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lipviz.experiments.__main__ import main as experiments_main
+from lipviz.cli import main as experiments_main
 from lipviz.locks import FolderBusyError, folder_lock
 
 HOLD = """

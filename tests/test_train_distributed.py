@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import ROOT, SHARED_DATA
 
-from lipviz.experiments.__main__ import main as cli
+from lipviz.cli import main as cli
 from lipviz.train import LocalLip, TrainConfig, Trainer, distributed
 
 SETTINGS = ["epochs=1", "n_test=60", "n_val_eval=50"]
@@ -30,7 +30,7 @@ def test_torchrun_two_processes_train_the_same_lmt_model_as_one(tmp_path):
         "--standalone",
         "--nproc_per_node=2",
         "-m",
-        "lipviz.experiments",
+        "lipviz",
         "run",
         "lmt",
         "--out",

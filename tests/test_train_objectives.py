@@ -91,7 +91,7 @@ def test_certificate_regularization_matches_brute_force():
 
 
 def test_local_lip_worst_logits_dominate_and_train_the_thresholds():
-    from lipviz.certify_local import local_worst_logits
+    from lipviz.certify import local_worst_logits
     from lipviz.layers import ClippedReLU
 
     torch.manual_seed(0)

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..functional.checks import check_box, check_eps, check_local_inputs
 from .conv import conv_linear_op
 from .guards import current_weight
-from .local_inputs import check_box, check_local_inputs
 from .local_kernels import centre_halfwidth, meet_box
 from .local_norms import masked_norms
 from .local_state import FOLDED, LocalState, param, state_of
@@ -489,8 +489,6 @@ def local_bound_of(walker, total, st: LocalState, mode: str, eps, x, box) -> Loc
     if mode == "sound" and not bool(torch.isfinite(total).all()):
         msg = "the local bound is not finite; check the weights for inf/NaN"
         raise ValueError(msg)
-    from ..attacks import check_eps
-
     box = check_box(box)
     eps_t = check_eps(eps, x, box=box if box is not None else (0.0, 1.0), dtype=torch.float64)
     return LocalBound(total, mode, eps_t, table, fixed)

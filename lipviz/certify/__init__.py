@@ -7,14 +7,18 @@ here.
 
 from ..functional import margins
 from .accuracy import certified_accuracy, certified_radius
-from .radii import CertifiedRadii, Certifier, check_labels, round_down
+from .local import local_certified, local_certified_radius, local_worst_logits, predict
+from .radii import CertifiedRadii, Certifier, round_down
 
 __all__ = [
     "CertifiedRadii",
     "Certifier",
     "certified_accuracy",
     "certified_radius",
-    "check_labels",
+    "local_certified",
+    "local_certified_radius",
+    "local_worst_logits",
     "margins",
+    "predict",
     "round_down",
 ]

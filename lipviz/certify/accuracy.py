@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from ..bounds import LipschitzBound
-from ..bounds.local_inputs import check_local_inputs
-from .radii import CertifiedRadii, Certifier, check_labels
+from ..functional.checks import check_labels, check_local_inputs
+from .local import local_certified, predict
+from .radii import CertifiedRadii, Certifier
 
 __all__ = ["certified_accuracy", "certified_radius"]
 
@@ -116,7 +117,8 @@ def certified_accuracy(
     x : Tensor
         Inputs, shape ``(N, ...)``.
     y : Tensor
-        Labels, shape ``(N,)``, integer class indices (see :func:`check_labels`).
+        Labels, shape ``(N,)``, integer class indices (see
+        :func:`~lipviz.functional.checks.check_labels`).
     eps : sequence of float
         Radii :math:`\varepsilon \ge 0`, finite, one row each.
     bound : LipschitzBound, optional
@@ -186,8 +188,6 @@ def certified_accuracy(
 
 def _local_accuracy(model, x, y, eps_list, mode, n_iter):
     import pandas as pd
-
-    from ..certify_local import local_certified, predict
 
     check_local_inputs(model, x, max(eps_list, default=0.0), None)
     correct = predict(model, x).cpu() == y.cpu()

@@ -14,7 +14,7 @@ from ..bounds.registry import find_rule
 from ..functional import certificate, certificate_scales, margins, row_distances
 from ..state import eval_mode, state_digest
 
-__all__ = ["CertifiedRadii", "Certifier", "check_labels", "round_down"]
+__all__ = ["CertifiedRadii", "Certifier", "round_down"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,44 +326,3 @@ def round_down(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     out = value.to(dtype)
     up = out.double() > value.double()
     return torch.where(up, torch.nextafter(out, torch.zeros_like(out)), out)
-
-
-def check_labels(y, n: int) -> torch.Tensor:
-    """Labels as a 1-D integer tensor of length ``n``; a clear error for anything else.
-
-    Labels of shape (N, 1) would broadcast against (N,) predictions into an (N, N) comparison.
-
-    Parameters
-    ----------
-    y : Tensor or array_like
-        The labels, shape ``(n,)``, integer class indices.
-    n : int
-        The number of inputs.
-
-    Returns
-    -------
-    Tensor
-        ``torch.as_tensor(y)``, shape ``(n,)``, its integer dtype kept.
-
-    Raises
-    ------
-    ValueError
-        For another shape, or a floating, complex or boolean dtype.
-
-    Examples
-    --------
-    >>> check_labels([0, 2, 1], 3).tolist()
-    [0, 2, 1]
-    >>> check_labels(torch.tensor([[0], [1]]), 2)
-    Traceback (most recent call last):
-    ...
-    ValueError: labels must have shape (2,) (one class index per input), got (2, 1)
-    """
-    y = torch.as_tensor(y)
-    if y.dim() != 1 or len(y) != n:
-        msg = f"labels must have shape ({n},) (one class index per input), got {tuple(y.shape)}"
-        raise ValueError(msg)
-    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        msg = f"labels must be integer class indices, got dtype {y.dtype}"
-        raise ValueError(msg)
-    return y

@@ -1,7 +1,8 @@
 """Frozen dataclass configs with named presets (``SMOKE`` for CPU, ``FULL`` for the real run).
 
 A chapter's ``parameters`` cell holds plain values (``preset = "smoke"`` plus overrides); the next
-cell calls :func:`resolve` to turn them into a config. Each experiment's dataclass and presets
+cell calls :func:`lipviz.resolve` (the experiment's name, then :func:`resolve_config` on its
+config class) to turn them into a config. Each experiment's dataclass and presets
 live in its own module (:mod:`lipviz.config.margins2d`, :mod:`lipviz.config.lmt`,
 :mod:`lipviz.config.soc`, :mod:`lipviz.config.locallip`) and are importable from here.
 """
@@ -19,30 +20,22 @@ from .margins2d import Margins2DConfig
 from .soc import SOCConfig
 
 __all__ = [
-    "PRESETS",
     "LMTConfig",
     "LocalLipConfig",
     "Margins2DConfig",
     "SOCConfig",
     "preset_names",
-    "resolve",
+    "resolve_config",
 ]
 
-PRESETS = {
-    "margins2d": Margins2DConfig,
-    "lmt": LMTConfig,
-    "soc": SOCConfig,
-    "locallip": LocalLipConfig,
-}
 
-
-def preset_names(experiment: str) -> list[str]:
-    """The presets of an experiment, as :func:`resolve` and the command line spell them.
+def preset_names(cls: type) -> list[str]:
+    """The presets of a config class, as :func:`resolve_config` and the command line spell them.
 
     Parameters
     ----------
-    experiment : str
-        A key of :data:`PRESETS`.
+    cls : type
+        A config dataclass with ``SMOKE`` and ``FULL`` presets.
 
     Returns
     -------
@@ -52,10 +45,9 @@ def preset_names(experiment: str) -> list[str]:
 
     Examples
     --------
-    >>> preset_names("locallip")
+    >>> preset_names(LocalLipConfig)
     ['smoke', 'full', 'full-cifar10']
     """
-    cls = PRESETS[experiment]
     extra = sorted(
         k for k, v in vars(cls).items() if isinstance(v, cls) and k not in ("SMOKE", "FULL")
     )
@@ -117,63 +109,48 @@ def _coerce(cls, name: str, current, value):
     return value
 
 
-def resolve(experiment: str, preset: str = "smoke", **overrides):
-    """The ``preset`` config of ``experiment`` with ``overrides`` applied.
+def resolve_config(cls: type, preset: str = "smoke", **overrides):
+    """The ``preset`` instance of the config class ``cls`` with ``overrides`` applied.
 
-    ``None`` overrides are ignored, so a parameters cell can leave values unset.
+    Most readers want :func:`lipviz.resolve`, which takes the experiment's name and calls this
+    with its config class. ``None`` overrides are ignored, so a parameters cell can leave
+    values unset.
 
     Parameters
     ----------
-    experiment : str
-        A key of :data:`PRESETS`: ``"margins2d"``, ``"lmt"``, ``"soc"`` or ``"locallip"``.
+    cls : type
+        A frozen config dataclass with ``SMOKE`` and ``FULL`` presets.
     preset : str
-        ``"smoke"`` (CPU, the default), ``"full"``, or another preset of the config class
-        (``"full-cifar10"`` for ``"locallip"``); case-insensitive.
+        ``"smoke"`` (CPU, the default), ``"full"``, or another class-level preset
+        (``"full-cifar10"`` is ``FULL_CIFAR10``); case-insensitive.
     **overrides
         Field values replacing the preset's; ``None`` values are skipped.
 
     Returns
     -------
-    Margins2DConfig or LMTConfig or SOCConfig or LocalLipConfig
+    dataclass
         A new frozen config (the presets are not modified).
 
     Raises
     ------
     ValueError
-        For an unknown experiment, preset or field name (with the closest known name), a
-        value of the wrong type (a boolean field also takes the strings "true" and "false";
-        see the examples) or out of range (the config's own checks, e.g. ``n_test >= 1``).
+        For an unknown preset or field name (with the closest known name), a value of the
+        wrong type (a boolean field also takes the strings "true" and "false") or out of range
+        (the config's own checks).
 
     Examples
     --------
-    >>> resolve("margins2d", "smoke", epochs=5).epochs
-    5
-    >>> resolve("lmt", "full", kappa_clip="false").kappa_clip
-    False
-    >>> resolve("lmt", "smoke", kappa_clip="yes")
+    >>> resolve_config(LMTConfig, "smoke", epochs=2).epochs
+    2
+    >>> resolve_config(LMTConfig, "ful")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: LMTConfig.kappa_clip expects bool, got 'yes'
-    >>> resolve("lmt", "smoke", epoch=3)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: Unknown LMTConfig fields ['epoch'] (did you mean 'epochs'?). Valid: ...
-    >>> resolve("lmt", "smoke", n_test=0)
-    Traceback (most recent call last):
-    ...
-    ValueError: LMTConfig.n_test must be >= 1, got 0
+    ValueError: Unknown preset 'ful' of LMTConfig (did you mean 'full'?); use one of ...
     """
-    if experiment not in PRESETS:
-        msg = (
-            f"Unknown experiment {experiment!r}{_suggest(experiment, PRESETS)}. "
-            f"Known: {', '.join(PRESETS)}"
-        )
-        raise ValueError(msg)
-    cls = PRESETS[experiment]
-    names = preset_names(experiment)
+    names = preset_names(cls)
     if not isinstance(preset, str) or preset.lower() not in names:
         hint = _suggest(str(preset).lower(), names)
-        msg = f"Unknown preset {preset!r} of {experiment!r}{hint}; use one of {names} (smoke: CPU)"
+        msg = f"Unknown preset {preset!r} of {cls.__name__}{hint}; use one of {names} (smoke: CPU)"
         raise ValueError(msg)
     base = getattr(cls, preset.upper().replace("-", "_"))
     fields = [f.name for f in dataclasses.fields(cls)]

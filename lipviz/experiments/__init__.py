@@ -1,35 +1,46 @@
-"""Experiments: each is one function ``run(cfg, out_dir=None, *, device=None, progress=True)``,
-shared by its book chapter and the command line
-(``python -m lipviz.experiments run lmt --preset full --out runs/lmt-full``).
+"""Experiments: each is one :class:`Experiment` record (config class, runner, model builder,
+chapter), registered once by its own module; the book's chapters and the command line
+(``lipviz run lmt --preset full --out runs/lmt-full``) share it.
 
-:data:`RUNNERS` maps each experiment's name (as in :func:`lipviz.resolve`) to its runner.
+Every runner has one signature, ``run(cfg, out_dir=None, *, device=None, progress=True)``.
+:data:`EXPERIMENTS` holds every registered experiment by name, and :func:`resolve` turns a name
+and a preset into a config.
 """
 
-from . import lmt, locallip, soc
+from . import lmt, locallip, margins2d, soc
 from .cache import cached_run, code_fingerprint, prune_cache, run_key
 from .lmt import run_lmt
 from .locallip import run_locallip
 from .margins2d import Margins2DResult, run_margins2d
+from .registry import (
+    EXPERIMENTS,
+    Experiment,
+    experiment_of,
+    get_experiment,
+    register_experiment,
+    resolve,
+)
 from .results import LoadedRun, load_run, runs_table
 from .runs import RunResult, run_folder, write_json
 from .soc import run_soc
 
-RUNNERS = {"lmt": run_lmt, "locallip": run_locallip, "margins2d": run_margins2d, "soc": run_soc}
-"""Every runner, by experiment name: one signature, so the command line needs no special case."""
-
-MODEL_BUILDERS = {"lmt": lmt.build_model, "locallip": locallip.build_model, "soc": soc.build_model}
-"""Each trained experiment's ``build_model(cfg, input_shape)``, for :func:`load_run`."""
-
 __all__ = [
-    "MODEL_BUILDERS",
-    "RUNNERS",
+    "EXPERIMENTS",
+    "Experiment",
     "LoadedRun",
     "Margins2DResult",
     "RunResult",
     "cached_run",
     "code_fingerprint",
+    "experiment_of",
+    "get_experiment",
     "load_run",
+    "lmt",
+    "locallip",
+    "margins2d",
     "prune_cache",
+    "register_experiment",
+    "resolve",
     "run_folder",
     "run_key",
     "run_lmt",
@@ -37,5 +48,6 @@ __all__ = [
     "run_margins2d",
     "run_soc",
     "runs_table",
+    "soc",
     "write_json",
 ]

@@ -24,19 +24,16 @@ from pathlib import Path
 
 import torch
 
-from .lmt import run_lmt
-from .locallip import run_locallip
+from .registry import experiment_of
 from .results import load_run
-from .runs import RunResult, experiment_of, write_json
-from .soc import run_soc
+from .runs import RunResult, write_json
 
 __all__ = ["CODE_EXCLUDED", "cached_run", "code_fingerprint", "prune_cache", "run_key"]
 
-CODE_EXCLUDED = ("viz", "batch", "cli.py", "__main__.py")
+CODE_EXCLUDED = ("viz", "batch", "cli", "__main__.py")
 """Parts of :mod:`lipviz` that cannot change a computed number (first path component or file
 name), left out of :func:`code_fingerprint`."""
 
-_RUNNERS = {"lmt": run_lmt, "locallip": run_locallip, "soc": run_soc}
 _RECORD = "cache.json"
 _KEPT = ("config.json", "summary.json", "certified.csv", "metrics.csv", "model.pt", _RECORD)
 
@@ -68,7 +65,7 @@ def code_fingerprint() -> str:
 
 def _key_inputs(cfg) -> dict:
     return {
-        "experiment": experiment_of(cfg),
+        "experiment": experiment_of(cfg).name,
         "config": dataclasses.asdict(cfg),
         "code": code_fingerprint(),
         "torch": torch.__version__,
@@ -142,15 +139,15 @@ def cached_run(name: str, cfg, *, root="cache", progress: bool = False) -> RunRe
         For a config of an experiment without a trained model (``margins2d``).
     """
     experiment = experiment_of(cfg)
-    if experiment not in _RUNNERS:
-        msg = f"cached_run takes an LMT, SOC or Local-Lip config, not {experiment!r}"
+    if experiment.build_model is None:
+        msg = f"cached_run caches trained models; experiment {experiment.name!r} publishes none"
         raise ValueError(msg)
     folder = Path(root) / f"{name}-{run_key(cfg)}"
     hit = _hit(folder, cfg)
     if hit is not None:
         return hit
     (folder / _RECORD).unlink(missing_ok=True)  # the record is written last, after the run
-    result = _RUNNERS[experiment](cfg, out_dir=folder, progress=progress)
+    result = experiment.run(cfg, out_dir=folder, progress=progress)
     write_json(folder / _RECORD, _key_inputs(cfg))
     return result
 

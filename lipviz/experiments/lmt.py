@@ -11,9 +11,10 @@ from __future__ import annotations
 from ..config import LMTConfig
 from ..models import create
 from ..train import LMT, CrossEntropy, SpectralRegularized, TrainConfig
+from .registry import Experiment, register_experiment
 from .runs import RunResult, load_splits, train_and_certify
 
-__all__ = ["build_model", "make_objective", "run_lmt"]
+__all__ = ["build_model", "make_objective", "run_lmt", "EXPERIMENT"]
 
 
 def build_model(cfg: LMTConfig, input_shape):
@@ -131,16 +132,7 @@ def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True)
     # a certified-training method is selected on validation certified accuracy; the standard
     # baseline on validation accuracy (what its users would do)
     select_on = "val_acc" if cfg.method == "standard" else "val_cert_acc"
-    tcfg = TrainConfig(
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        lr_milestones=cfg.lr_milestones,
-        batch_size=cfg.batch_size,
-        select_on=select_on,
-        select_eps=cfg.select_eps,
-        n_val_eval=cfg.n_val_eval,
-        seed=cfg.seed,
-    )
+    tcfg = TrainConfig.from_config(cfg, select_on=select_on)
     return train_and_certify(
         cfg,
         model,
@@ -152,3 +144,15 @@ def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True)
         device=device,
         progress=progress,
     )
+
+
+EXPERIMENT = register_experiment(
+    Experiment(
+        name="lmt",
+        config=LMTConfig,
+        run=run_lmt,
+        chapter="03_lipschitz_margin_training",
+        build_model=build_model,
+        preflight=make_objective,
+    )
+)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from ..config import LocalLipConfig
 from ..models import create
 from ..train import LocalLip, TrainConfig
+from .registry import Experiment, register_experiment
 from .runs import RunResult, load_splits, train_and_certify
 
-__all__ = ["build_model", "run_locallip"]
+__all__ = ["build_model", "run_locallip", "EXPERIMENT"]
 
 
 def build_model(cfg: LocalLipConfig, input_shape):
@@ -83,17 +84,7 @@ def run_locallip(
         sp_thres=cfg.sp_thres,
         n_iter=cfg.n_iter,
     )
-    tcfg = TrainConfig(
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        lr_milestones=cfg.lr_milestones,
-        batch_size=cfg.batch_size,
-        select_on="val_cert_acc",
-        select_eps=cfg.select_eps,
-        n_val_eval=cfg.n_val_eval,
-        seed=cfg.seed,
-        select_certificate="local",
-    )
+    tcfg = TrainConfig.from_config(cfg, select_on="val_cert_acc", select_certificate="local")
     loss = "GloRo" if cfg.gloro else "BCP"
     method = f"Local-Lip {cfg.model} {cfg.activation} ({loss} loss, train eps {cfg.train_eps})"
     return train_and_certify(
@@ -108,3 +99,14 @@ def run_locallip(
         progress=progress,
         certificate="local",
     )
+
+
+EXPERIMENT = register_experiment(
+    Experiment(
+        name="locallip",
+        config=LocalLipConfig,
+        run=run_locallip,
+        chapter="09_local_lipschitz_bounds",
+        build_model=build_model,
+    )
+)

@@ -17,9 +17,10 @@ from ..exact.planar import boundary_distance
 from ..locks import folder_lock
 from ..models import create
 from ..train import fit
+from .registry import Experiment, register_experiment
 from .runs import refuse_nan, write_json
 
-__all__ = ["Margins2DResult", "run_margins2d"]
+__all__ = ["Margins2DResult", "run_margins2d", "EXPERIMENT"]
 
 
 @dataclass(eq=False)
@@ -158,3 +159,8 @@ def _run_margins2d(
         table.to_csv(folder / "certified.csv", index=False)
         write_json(folder / "summary.json", out.summary)
     return out
+
+
+EXPERIMENT = register_experiment(
+    Experiment(name="margins2d", config=Margins2DConfig, run=run_margins2d, chapter="01_margins_2d")
+)

@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .registry import EXPERIMENTS
+
 __all__ = ["LoadedRun", "load_run", "runs_table"]
 
 
@@ -40,9 +42,12 @@ class LoadedRun:
     model: object
 
 
-def _config(folder: Path, experiment: str | None):
-    from ..config import PRESETS
+def _builders() -> dict:
+    """The model builder of every registered experiment that publishes models, by name."""
+    return {n: e.build_model for n, e in EXPERIMENTS.items() if e.build_model is not None}
 
+
+def _config(folder: Path, experiment: str | None):
     path = folder / "config.json"
     if not path.exists():
         return None, experiment
@@ -50,13 +55,13 @@ def _config(folder: Path, experiment: str | None):
     if experiment is None:  # older folders: the config class whose fields these are
         match = [
             n
-            for n, c in PRESETS.items()  # fields added later take their defaults
-            if set(raw) <= {f.name for f in dataclasses.fields(c)}
+            for n, e in EXPERIMENTS.items()  # fields added later take their defaults
+            if set(raw) <= {f.name for f in dataclasses.fields(e.config)}
         ]
         experiment = match[0] if len(match) == 1 else None
     if experiment is None:
         return None, None
-    cls = PRESETS[experiment]
+    cls = EXPERIMENTS[experiment].config
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in names}
     try:
@@ -68,13 +73,11 @@ def _config(folder: Path, experiment: str | None):
 
 def _read_model(path: Path, experiment: str | None) -> dict:
     """``model.pt`` as plain data (``weights_only=True``), its schema checked: ``experiment``
-    (a key of ``MODEL_BUILDERS``), ``input_shape`` (a list of ints >= 1) and ``state`` (a
-    state dict of tensors)."""
+    (a registered experiment that builds models), ``input_shape`` (a list of ints >= 1) and
+    ``state`` (a state dict of tensors)."""
     import pickle
 
     import torch
-
-    from . import MODEL_BUILDERS
 
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -87,8 +90,8 @@ def _read_model(path: Path, experiment: str | None) -> dict:
     what = None
     if not isinstance(blob, dict) or set(blob) != {"experiment", "input_shape", "state"}:
         what = "not a dict of experiment, input_shape and state"
-    elif blob["experiment"] not in MODEL_BUILDERS:
-        what = f"experiment {blob['experiment']!r} is not one of {sorted(MODEL_BUILDERS)}"
+    elif blob["experiment"] not in _builders():
+        what = f"experiment {blob['experiment']!r} is not one of {sorted(_builders())}"
     elif experiment is not None and blob["experiment"] != experiment:
         what = f"experiment {blob['experiment']!r}, but summary.json says {experiment!r}"
     elif not (
@@ -157,13 +160,11 @@ def load_run(folder, *, model: bool = True) -> LoadedRun:
         tables[name] = pd.read_csv(path) if path.exists() else None
     net = None
     if model and (folder / "model.pt").exists():
-        from . import MODEL_BUILDERS
-
         blob = _read_model(folder / "model.pt", experiment)
         if cfg is None:
             msg = f"{folder}: model.pt is there but config.json does not rebuild the model"
             raise ValueError(msg)
-        net = MODEL_BUILDERS[blob["experiment"]](cfg, tuple(blob["input_shape"]))
+        net = _builders()[blob["experiment"]](cfg, tuple(blob["input_shape"]))
         try:
             net.load_state_dict(blob["state"])
         except RuntimeError as err:

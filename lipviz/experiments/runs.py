@@ -17,17 +17,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..attacks import pgd_l2
 from ..certify import Certifier, certified_accuracy
 from ..data import load_dataset
 from ..locks import folder_lock
-from ..train import TrainConfig, Trainer
+from ..state import eval_mode
+from ..train import TrainConfig, Trainer, distributed
+from .registry import experiment_of
 
 __all__ = [
     "RESUMABLE_FIELDS",
     "RunResult",
     "commit",
     "device_name",
-    "experiment_of",
     "load_splits",
     "pgd_accuracy",
     "refuse_nan",
@@ -132,34 +134,6 @@ def refuse_nan(values, where: str) -> None:
 RESUMABLE_FIELDS = ("n_test", "eps", "estimate_n_iter", "epochs", "lr_milestones")
 
 
-def experiment_of(cfg) -> str:
-    """The experiment name of a config (a key of :data:`lipviz.config.PRESETS`).
-
-    Parameters
-    ----------
-    cfg : dataclass
-        An experiment's config.
-
-    Returns
-    -------
-    str
-        E.g. ``"lmt"``.
-
-    Examples
-    --------
-    >>> from lipviz.config import LMTConfig
-    >>> experiment_of(LMTConfig())
-    'lmt'
-    """
-    from ..config import PRESETS
-
-    for name, cls in PRESETS.items():
-        if type(cfg) is cls:
-            return name
-    msg = f"{type(cfg).__name__} is not an experiment config ({', '.join(PRESETS)})"
-    raise TypeError(msg)
-
-
 def load_splits(cfg) -> tuple:
     """The three splits every image runner uses, loaded from ``cfg``.
 
@@ -200,7 +174,7 @@ def save_model(path, model: nn.Module, cfg, input_shape) -> None:
         k: v.detach().float().cpu() if v.is_floating_point() else v.cpu()
         for k, v in model.state_dict().items()
     }
-    blob = {"experiment": experiment_of(cfg), "input_shape": list(input_shape), "state": state}
+    blob = {"experiment": experiment_of(cfg).name, "input_shape": list(input_shape), "state": state}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(blob, tmp)
     tmp.replace(path)
@@ -325,8 +299,6 @@ def train_and_certify(
     FloatingPointError
         If training diverged or the summary holds a NaN.
     """
-    from ..train import distributed
-
     main = not distributed.setup() or distributed.rank() == 0
     out = Path(out_dir) if out_dir else None
     # one process per run folder: a second run on it is refused, never interleaved
@@ -349,14 +321,12 @@ def train_and_certify(
 def _train_and_certify(
     cfg, model, objective, tcfg, data, *, method, out, device, progress, certificate, main
 ) -> RunResult:
-    from ..train import distributed
-
     train, val, test = data
     code = commit()  # the code that runs now (HEAD may move before the run ends)
     device = distributed.device_for(device)
     config = dataclasses.asdict(cfg)
     run_config = {k: v for k, v in config.items() if k not in RESUMABLE_FIELDS}
-    run_config["experiment"] = experiment_of(cfg)
+    run_config["experiment"] = experiment_of(cfg).name
     trainer = Trainer(
         model.to(device),
         objective,
@@ -399,7 +369,7 @@ def _train_and_certify(
     radius = cert.radius[cert.predicted == y].cpu()
     certify_s = time.perf_counter() - start
     summary = {
-        "experiment": experiment_of(cfg),
+        "experiment": experiment_of(cfg).name,
         "dataset": test.label,
         "method": method,
         "model": cfg.model,
@@ -470,9 +440,6 @@ def pgd_accuracy(
     dict
         ``{str(eps): accuracy}``.
     """
-    from ..attacks import pgd_l2
-    from ..state import eval_mode
-
     with eval_mode(model), torch.no_grad():
         correct = (model(x).argmax(1) == y).cpu()
     out = {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from ..config import SOCConfig
 from ..models import create
 from ..train import CertificateRegularized, TrainConfig
+from .registry import Experiment, register_experiment
 from .runs import RunResult, load_splits, train_and_certify
 
-__all__ = ["build_model", "run_soc"]
+__all__ = ["build_model", "run_soc", "EXPERIMENT"]
 
 
 def build_model(cfg: SOCConfig, input_shape):
@@ -77,21 +78,7 @@ def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True)
     # normalisation's (the certificate at the end uses the sound product instead)
     lipschitz = model[0].lipschitz_bound()
     objective = CertificateRegularized(gamma=cfg.gamma, lipschitz=lipschitz)
-    tcfg = TrainConfig(
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        optimizer="sgd",
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        lr_milestones=cfg.lr_milestones,
-        augment=cfg.augment,
-        select_on="val_cert_acc",
-        select_eps=cfg.select_eps,
-        n_val_eval=cfg.n_val_eval,
-        seed=cfg.seed,
-        amp=cfg.amp,
-    )
+    tcfg = TrainConfig.from_config(cfg, optimizer="sgd", select_on="val_cert_acc")
     method = f"LipConvnet-{cfg.depth} {cfg.activation}+{cfg.last_layer}+CR({cfg.gamma})"
     return train_and_certify(
         cfg,
@@ -104,3 +91,14 @@ def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True)
         device=device,
         progress=progress,
     )
+
+
+EXPERIMENT = register_experiment(
+    Experiment(
+        name="soc",
+        config=SOCConfig,
+        run=run_soc,
+        chapter="05_orthogonal_convolutions_soc",
+        build_model=build_model,
+    )
+)

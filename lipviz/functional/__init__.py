@@ -8,11 +8,20 @@ The certificate vocabulary lives here once: :func:`margins` (the margin
 :mod:`lipviz.auditing` and the LMT and CR objectives all call them.
 
 The functions live in :mod:`lipviz.functional.spectral` (matrices and operators),
-:mod:`lipviz.functional.conv` (convolutions) and :mod:`lipviz.functional.certificates`;
+:mod:`lipviz.functional.conv` (convolutions), :mod:`lipviz.functional.certificates` and
+:mod:`lipviz.functional.checks` (the input contract of every entry point);
 all are importable from here.
 """
 
 from .certificates import certificate, certificate_scales, margins, row_distances
+from .checks import (
+    check_box,
+    check_count,
+    check_eps,
+    check_labels,
+    check_local_inputs,
+    model_dtype,
+)
 from .conv import (
     conv_norm_fft,
     conv_singular_values_fft,
@@ -26,11 +35,17 @@ from .spectral import operator_power_iteration, power_iteration, spectral_norm_e
 __all__ = [
     "certificate",
     "certificate_scales",
+    "check_box",
+    "check_count",
+    "check_eps",
+    "check_labels",
+    "check_local_inputs",
     "conv_norm_fft",
     "conv_singular_values_fft",
     "conv_total_padding",
     "dilate_kernel",
     "margins",
+    "model_dtype",
     "polyphase_kernel",
     "operator_power_iteration",
     "power_iteration",

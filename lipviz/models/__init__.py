@@ -1,5 +1,9 @@
-"""Named models: ``create(name, **kw)`` and ``available()``."""
+"""Named models: ``create(name, **kw)`` and ``available()``.
 
+Importing the package registers every built-in builder (eagerly, in the order below).
+"""
+
+from . import convnets, lipconvnet, toy
 from .registry import available, create, register
 
-__all__ = ["available", "create", "register"]
+__all__ = ["available", "convnets", "create", "lipconvnet", "register", "toy"]

@@ -1,4 +1,9 @@
-"""A registry of named model builders."""
+"""A registry of named model builders.
+
+The built-in builders (:mod:`lipviz.models.convnets`, :mod:`lipviz.models.lipconvnet`,
+:mod:`lipviz.models.toy`) register themselves when :mod:`lipviz.models` is imported, which
+happens before this module can be used; this module imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,6 @@ def available() -> list[str]:
     >>> {"lipconvnet", "lmt-mnist", "4c3f", "toy-mlp"} <= set(available())
     True
     """
-    _load_builtin()
     return sorted(_BUILDERS)
 
 
@@ -84,12 +88,7 @@ def create(name: str, **kwargs) -> nn.Module:
     >>> type(model).__name__
     'Sequential'
     """
-    _load_builtin()
     if name not in _BUILDERS:
         msg = f"Unknown model {name!r}. Available: {', '.join(sorted(_BUILDERS))}"
         raise ValueError(msg)
     return _BUILDERS[name](**kwargs)
-
-
-def _load_builtin() -> None:
-    from . import convnets, lipconvnet, toy  # noqa: F401  (register on import)

@@ -1,5 +1,5 @@
 """The Local-Lip objective: a robust loss on worst-case logits over local balls (box and ball
-propagation, masks of fixed neurons; :mod:`lipviz.certify_local`). Re-exported by
+propagation, masks of fixed neurons; :mod:`lipviz.certify.local`). Re-exported by
 :mod:`lipviz.train.objectives`."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class LocalLip:
     r"""Local-Lip training (Huang, Zhang, Shi, Kolter and Anandkumar, NeurIPS 2021):
     :math:`\kappa\,\mathrm{CE}(f(x), y) + (1 - \kappa)(\mathrm{robust} + s \cdot
     \mathrm{sparsity})`, with the robust loss on the worst-case logits over the ball of radius
-    :math:`\varepsilon` (:func:`lipviz.certify_local.local_worst_logits`): the BCP loss
+    :math:`\varepsilon` (:func:`lipviz.certify.local_worst_logits`): the BCP loss
     :math:`\mathrm{CE}(\tilde z, y)`, or GloRo's, the cross-entropy of :math:`f(x)` with one
     more logit :math:`\max_{j \ne y} \tilde z_j`. After ``warmup_epochs`` clean epochs,
     :math:`\varepsilon` ramps linearly from 0 to ``eps`` and :math:`\kappa` from 1 to 0 over
@@ -105,7 +105,7 @@ class LocalLip:
         (Tensor, dict)
             The loss and ``{"logits", "eps", "kappa"}``.
         """
-        from ..certify_local import local_worst_logits
+        from ..certify import local_worst_logits
 
         eps, kappa = self.schedule(epoch)
         if eps <= 0:

@@ -133,6 +133,42 @@ class TrainConfig:
             radii=("select_eps",),
         )
 
+    @classmethod
+    def from_config(cls, cfg, **settings) -> TrainConfig:
+        """The training settings of an experiment's config: every field the two share, taken
+        from ``cfg``, then ``settings`` (the ones the experiment fixes, e.g. ``select_on``).
+
+        Parameters
+        ----------
+        cfg : dataclass
+            An experiment's config (e.g. :class:`~lipviz.config.SOCConfig`).
+        **settings
+            Further TrainConfig fields; they must not repeat a field ``cfg`` already sets.
+
+        Returns
+        -------
+        TrainConfig
+
+        Raises
+        ------
+        ValueError
+            When ``settings`` repeats a field of ``cfg`` (which one wins would be hidden).
+
+        Examples
+        --------
+        >>> from lipviz.config import LMTConfig
+        >>> tcfg = TrainConfig.from_config(LMTConfig.SMOKE, select_on="val_cert_acc")
+        >>> tcfg.epochs == LMTConfig.SMOKE.epochs, tcfg.optimizer, tcfg.select_on
+        (True, 'adam', 'val_cert_acc')
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        shared = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name in names}
+        both = sorted(set(shared) & set(settings))
+        if both:
+            msg = f"{type(cfg).__name__} already sets {both}; do not pass them again"
+            raise ValueError(msg)
+        return cls(**shared, **settings)
+
 
 @dataclass(eq=False)
 class FitResult:

@@ -255,7 +255,7 @@ class Trainer:
         correct = cert.predicted == y
         out = {"val_acc": float(correct.float().mean()), "lipschitz": cert.lipschitz}
         if self.cfg.select_eps > 0 and self.cfg.select_certificate == "local":
-            from ..certify_local import local_certified
+            from ..certify import local_certified
 
             certified = correct & local_certified(self.model, x, self.cfg.select_eps).to(y.device)
             out["val_cert_acc"] = float(certified.float().mean())

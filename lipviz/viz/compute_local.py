@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..certify import Certifier, check_labels
+from ..certify import Certifier
+from ..functional.checks import check_labels
 
 __all__ = ["box_and_ball", "first_layer_status", "local_profile", "local_vs_global_radii"]
 
@@ -63,7 +64,7 @@ def local_profile(
     import pandas as pd
 
     from ..bounds import lipschitz_bound
-    from ..certify_local import local_certified
+    from ..certify import local_certified
 
     y = check_labels(y, len(x))
     rows = []
@@ -264,7 +265,7 @@ def local_vs_global_radii(
     """
     import pandas as pd
 
-    from ..certify_local import local_certified_radius
+    from ..certify import local_certified_radius
 
     x = torch.as_tensor(x)
     cert = Certifier(model, tuple(x.shape[1:]))(x)

@@ -8,11 +8,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..certify import Certifier, check_labels
+from ..certify import Certifier
 from ..functional import (
     certificate_scales,
     margins,
 )
+from ..functional.checks import check_labels
 from ..state import eval_mode
 
 __all__ = [

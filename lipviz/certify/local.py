@@ -19,55 +19,20 @@ import math
 import torch
 from torch import nn
 
-from .bounds.guards import current_weight
-from .bounds.local import local_bound_of, local_walk
-from .bounds.local_inputs import check_local_inputs, model_dtype
-from .bounds.rounding import gamma, round_up
-from .certify import CertifiedRadii, round_down
-from .functional import margins
-from .state import eval_mode
+from ..bounds.guards import current_weight
+from ..bounds.local import local_bound_of, local_walk
+from ..bounds.rounding import gamma, round_up
+from ..functional import margins
+from ..functional.checks import check_count, check_local_inputs, model_dtype
+from ..state import eval_mode
+from .radii import CertifiedRadii, round_down
 
 __all__ = [
     "local_certified",
     "local_certified_radius",
     "local_worst_logits",
     "predict",
-    "check_count",
 ]
-
-
-def check_count(name: str, value, minimum: int = 1) -> int:
-    """An integer argument that counts something, at least ``minimum``.
-
-    Parameters
-    ----------
-    name : str
-        The argument's name, for the message.
-    value : object
-        Its value.
-    minimum : int
-        The smallest valid count.
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    ValueError
-        For a non-integer (booleans included) or a count below ``minimum``.
-
-    Examples
-    --------
-    >>> check_count("n_iter", 0)
-    Traceback (most recent call last):
-    ...
-    ValueError: n_iter must be an integer >= 1, got 0
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        msg = f"{name} must be an integer >= {minimum}, got {value!r}"
-        raise ValueError(msg)
-    return value
 
 
 def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -77,7 +42,7 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     model : nn.Module
-        A model in fp32 or wider (:func:`lipviz.bounds.local_inputs.model_dtype`).
+        A model in fp32 or wider (:func:`lipviz.functional.checks.model_dtype`).
     x : Tensor
         Inputs, shape ``(N, ...)``, no wider than the model's dtype.
 

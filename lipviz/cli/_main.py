@@ -4,7 +4,9 @@
 executes a batch of chapter notebooks (resumable: rerun the same command after an interruption),
 ``lipviz batch status DIR`` shows each job's state, ``lipviz batch report DIR`` sets the results
 against the papers (``report.csv``, ``report.md``, ``report.png``), ``lipviz batch list`` names
-the shipped batches. ``lipviz run NAME ...`` is ``python -m lipviz.experiments run NAME ...``.
+the shipped batches. ``lipviz run NAME [--preset P] [--out DIR] [--set KEY=VALUE ...]`` runs one
+registered experiment into a run folder (``torchrun ... -m lipviz run ...`` for several
+processes).
 ``lipviz data status`` shows the data folder and which registered files are present;
 ``lipviz data fetch NAME`` downloads a dataset's files (hash-checked) into it.
 ``lipviz certify RUN`` re-certifies a finished run folder's model on its test images and sets
@@ -20,6 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+
+from ._run import main as run_experiment
 
 __all__ = ["main"]
 
@@ -50,7 +54,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(prog="lipviz", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"lipviz {__version__}")
@@ -90,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--restarts", type=_positive, default=2, help="PGD restarts")
     top.add_parser(
         "run",
-        help="one experiment: python -m lipviz.experiments run ...",
+        help="one experiment into a run folder: lipviz run NAME --preset P --out DIR",
         add_help=False,
         prefix_chars="\0",
     )
@@ -114,9 +118,7 @@ def main(argv=None) -> int:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["run"]:
-        from .experiments.__main__ import main as experiments_main
-
-        return experiments_main(argv, prog="lipviz")
+        return run_experiment(argv)
     try:
         args = _parser().parse_args(argv)
     except _UsageError as err:
@@ -128,7 +130,7 @@ def main(argv=None) -> int:
         return _run_folder(args)
     from filelock import Timeout
 
-    from . import batch as b
+    from .. import batch as b
 
     with warnings.catch_warnings():  # a corrupt result record: one line on stderr
         warnings.simplefilter("default", b.CorruptResultWarning)
@@ -164,7 +166,7 @@ def _readable(table):
 
 def _data(args) -> int:
     """Run the ``lipviz data`` action; the exit status."""
-    from . import data
+    from .. import data
 
     if args.action == "status":
         sys.stdout.write(f"data folder: {data.data_dir()}\n")
@@ -188,8 +190,8 @@ def _data(args) -> int:
 
 def _load_for_check(args):
     """The run folder's model and its first test images, or a one-line error (exit 2)."""
-    from . import data
-    from .experiments import load_run
+    from .. import data
+    from ..experiments import load_run
 
     try:
         run = load_run(args.run)
@@ -215,8 +217,8 @@ def _run_folder(args) -> int:
     """
     import pandas as pd
 
-    from . import certified_accuracy
-    from .certify import Certifier
+    from .. import certified_accuracy
+    from ..certify import Certifier
 
     try:
         run, test = _load_for_check(args)
@@ -251,7 +253,7 @@ def _audit(run, test, eps, local: bool, args) -> int:
     """Attack every certified test image inside its certified radius; the exit status."""
     import torch
 
-    from . import audit, local_certified, pgd_l2
+    from .. import audit, local_certified, pgd_l2
 
     if not local:
         report = audit(run.model, test.x, test.y, restarts=args.restarts, steps=args.steps)

@@ -1,7 +1,7 @@
-"""Command line: ``python -m lipviz.experiments run NAME [--preset smoke|full] [--out DIR]
-[--device DEVICE] [--set KEY=VALUE ...]``, also ``lipviz run ...``. Runs resume from
-``DIR/checkpoint.pt``. Data-parallel on several processes with ``torchrun --standalone
---nproc_per_node=N -m lipviz.experiments run ...``.
+"""``lipviz run NAME [--preset smoke|full] [--out DIR] [--device DEVICE] [--set KEY=VALUE ...]``:
+one registered experiment into a run folder. Runs resume from ``DIR/checkpoint.pt``.
+Data-parallel on several processes with ``torchrun --standalone --nproc_per_node=N -m lipviz
+run ...``.
 
 The exit status is 0 for a finished run (its summary on stdout), 2 for bad input, 1 for a run
 that diverged or produced a NaN. Bad input is an unknown experiment, preset or config field, a
@@ -19,12 +19,12 @@ import sys
 import typing
 from pathlib import Path
 
-from ..config import PRESETS, resolve
+from ..config._checks import DATASET_SHAPES
+from ..experiments import EXPERIMENTS, get_experiment
 from ..locks import FolderBusyError
-from ..train.settings import CheckpointError
-from . import RUNNERS
+from ..train import CheckpointError
 
-PROG = "python -m lipviz.experiments"
+PROG = "lipviz"
 
 
 class _UsageError(Exception):
@@ -60,7 +60,7 @@ def _overrides(items, experiment: str) -> dict:
             msg = f"--set gives {key} twice"
             raise _UsageError(msg)
         out[key] = _value(text.strip())
-    cls = PRESETS.get(experiment)
+    cls = EXPERIMENTS[experiment].config if experiment in EXPERIMENTS else None
     hints = typing.get_type_hints(cls) if cls is not None else {}
     for key, value in out.items():  # resolve() skips None: refuse it where it is no value
         if value is None and key in hints and type(None) not in typing.get_args(hints[key]):
@@ -92,16 +92,14 @@ def _device(text: str | None) -> str | None:
 
 
 def _preflight(name: str, cfg) -> None:
-    """Build the run's model (and LMT's objective) once, so that a bad model or activation
-    name is reported before any data is loaded or any file written."""
-    from ..config._checks import DATASET_SHAPES
-    from . import MODEL_BUILDERS, lmt
-
+    """Build the run's model once and call the experiment's own preflight (LMT's objective), so
+    that a bad model or activation name is reported before any data is loaded or file written."""
+    experiment = EXPERIMENTS[name]
     try:
-        if name in MODEL_BUILDERS:
-            MODEL_BUILDERS[name](cfg, DATASET_SHAPES[cfg.dataset])
-        if name == "lmt":
-            lmt.make_objective(cfg)
+        if experiment.build_model is not None:
+            experiment.build_model(cfg, DATASET_SHAPES[cfg.dataset])
+        if experiment.preflight is not None:
+            experiment.preflight(cfg)
     except TypeError as err:  # a builder that does not take a setting of this config
         msg = f"{type(cfg).__name__} does not build a model: {err}"
         raise ValueError(msg) from None
@@ -111,7 +109,7 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = _Parser(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run an experiment into a run folder")
-    run.add_argument("name", help=f"the experiment: {', '.join(sorted(RUNNERS))}")
+    run.add_argument("name", help=f"the experiment: {', '.join(sorted(EXPERIMENTS))}")
     run.add_argument("--preset", default="smoke", help="smoke (CPU, default), full, or another")
     run.add_argument("--out", default=None, help="run folder (default runs/<name>-<preset>)")
     run.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if any)")
@@ -133,7 +131,7 @@ def main(argv=None, prog: str = PROG) -> int:
     argv : list of str, optional
         Arguments (default ``sys.argv[1:]``), e.g. ``["run", "lmt", "--set", "epochs=1"]``.
     prog : str
-        The command's name in messages (``lipviz`` when called as ``lipviz run``).
+        The command's name in messages.
 
     Returns
     -------
@@ -148,11 +146,11 @@ def main(argv=None, prog: str = PROG) -> int:
     >>> with contextlib.redirect_stderr(err):
     ...     status = main(["run", "lmt", "--set", "n_test=0"])
     >>> status, err.getvalue()
-    (2, 'python -m lipviz.experiments run: error: LMTConfig.n_test must be >= 1, got 0\\n')
+    (2, 'lipviz run: error: LMTConfig.n_test must be >= 1, got 0\\n')
     """
     try:
         args = _parser(prog).parse_args(argv)
-        cfg = resolve(args.name, args.preset, **_overrides(args.set, args.name))
+        cfg = get_experiment(args.name).resolve(args.preset, **_overrides(args.set, args.name))
         device = _device(args.device)
         out = Path(args.out or f"runs/{args.name}-{args.preset}")
         if out.exists() and not out.is_dir():
@@ -162,7 +160,7 @@ def main(argv=None, prog: str = PROG) -> int:
     except (_UsageError, ValueError) as err:
         return _fail(err, 2, prog)
     try:
-        result = RUNNERS[args.name](cfg, out, device=device)
+        result = EXPERIMENTS[args.name].run(cfg, out, device=device)
     except (CheckpointError, FolderBusyError) as err:  # another run's folder, or in use
         return _fail(err, 2, prog)
     except FloatingPointError as err:  # diverged, or a NaN result: nothing published
@@ -176,6 +174,3 @@ def main(argv=None, prog: str = PROG) -> int:
         dist.destroy_process_group()
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
