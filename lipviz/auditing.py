@@ -18,19 +18,11 @@ from torch import nn
 from .attacks import margin_loss, minimal_l2, pgd_l2
 from .bounds import lipschitz_bound
 from .certify import Certifier
-from .certify.last_layer import last_layer_certificates, lln_topk_trap
 from .exact.jacobian import local_jacobian_norms
 from .functional.checks import check_labels
 from .state import eval_mode, frozen
 
-__all__ = [
-    "AuditReport",
-    "audit",
-    "empirical_lipschitz",
-    "last_layer_certificates",
-    "lln_topk_trap",
-    "tightness",
-]
+__all__ = ["AuditReport", "audit", "empirical_lipschitz", "tightness"]
 
 
 def _flat_norm(t: torch.Tensor) -> torch.Tensor:

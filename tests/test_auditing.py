@@ -122,7 +122,7 @@ def test_last_layer_certificates_and_the_topk_trap():
     import torch
 
     import lipviz
-    from lipviz.auditing import last_layer_certificates, lln_topk_trap
+    from lipviz.certify import last_layer_certificates, lln_topk_trap
 
     model, x = lln_topk_trap(n_classes=20, top_k=9)
     t = last_layer_certificates(model, x, top_k=9)

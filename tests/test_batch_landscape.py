@@ -57,7 +57,7 @@ def test_mnist_ladder_matches_the_bcp_readme():
 
 
 def test_plots_draw_every_placeable_row_and_label_it():
-    from lipviz.viz.static_landscape import plot_landscape, plot_mnist_ladder
+    from lipviz.viz.static import plot_landscape, plot_mnist_ladder
 
     table = landscape_table("CIFAR-10")
     fig = plot_landscape(table)

@@ -210,7 +210,7 @@ def test_training_walk_skips_the_first_ibp_pass_without_changing_the_loss():
 def test_float32_estimates_start_where_float64_ones_do():
     # certification walks iterate their estimates in float32 from float64 start vectors: the
     # same estimate as a float64 iteration, up to float32 rounding
-    from lipviz.bounds.local_norms import masked_norms
+    from lipviz.bounds.local import masked_norms
 
     conv = nn.Conv2d(3, 8, 3, stride=2, padding=1).double()
     gen = torch.Generator().manual_seed(0)

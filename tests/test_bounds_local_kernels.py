@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lipviz.bounds.local_kernels import centre_halfwidth, clip_box, meet_box
+from lipviz.bounds.local import centre_halfwidth, clip_box, meet_box
 
 
 def test_meet_box_is_the_intersection_of_the_ibp_and_ball_boxes():
@@ -81,7 +81,7 @@ def test_clip_box_relu_form_under_autograd_matches_clamp():
 
 
 def test_pair_and_threshold_forms_under_autograd_match_maximum_and_minimum():
-    from lipviz.bounds.local_kernels import at_least, at_most, pair_max_min
+    from lipviz.bounds.local import at_least, at_most, pair_max_min
 
     a, b, theta = _leaves((6, 4), (6, 4), (1, 4), seed=3)
     cases = [

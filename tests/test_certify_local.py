@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import lipviz
-from lipviz.bounds.local_norms import masked_norms
+from lipviz.bounds.local import masked_norms
 from lipviz.certify import local_certified, local_certified_radius
 
 

@@ -136,7 +136,7 @@ def test_radii_in_pixel_units_are_refused(experiment, preset, field, value, box)
 
 
 def test_every_dataset_a_config_accepts_is_a_dataset_with_that_input_box():
-    from lipviz.config._checks import DATASET_SHAPES
+    from lipviz.config import DATASET_SHAPES
     from lipviz.data import available_datasets, load_dataset
 
     assert sorted(DATASET_SHAPES) == sorted(available_datasets())

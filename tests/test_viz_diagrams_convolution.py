@@ -1,4 +1,4 @@
-"""The convolution diagrams (lipviz.viz.diagrams_convolution) and the arguments they draw."""
+"""The convolution diagrams (lipviz.viz.diagrams) and the arguments they draw."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The diagram helpers of the GNP and LLN chapters (lipviz.viz.diagrams_lln) compute and draw
+"""The diagram helpers of the GNP and LLN chapters (lipviz.viz.diagrams) compute and draw
 what they claim."""
 
 import math
@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from lipviz.auditing import last_layer_certificates, lln_topk_trap
+from lipviz.certify import last_layer_certificates, lln_topk_trap
 from lipviz.layers import Householder
-from lipviz.viz import diagrams_lln
+from lipviz.viz import diagrams
 
 
 def test_householder_pair_matches_the_layer_and_is_an_isometry():
@@ -19,7 +19,7 @@ def test_householder_pair_matches_the_layer_and_is_an_isometry():
         layer = Householder(2, theta=theta).double()
         with torch.no_grad():
             expected = layer(torch.as_tensor(z)).numpy()
-        out = diagrams_lln.householder_pair(z, theta)
+        out = diagrams.householder_pair(z, theta)
         assert np.allclose(out, expected, atol=1e-6)  # the layer stores theta in float32
         assert np.allclose(np.linalg.norm(out, axis=1), np.linalg.norm(z, axis=1))
         # 1-Lipschitz on random pairs of points
@@ -27,7 +27,7 @@ def test_householder_pair_matches_the_layer_and_is_an_isometry():
         fa, fb = out[:100], out[100:]
         assert (np.linalg.norm(fa - fb, axis=1) <= np.linalg.norm(a - b, axis=1) + 1e-12).all()
     # a single point, and the (min, max) of the pair at theta = pi/2
-    assert np.allclose(diagrams_lln.householder_pair([3.0, 1.0], math.pi / 2), [1.0, 3.0])
+    assert np.allclose(diagrams.householder_pair([3.0, 1.0], math.pi / 2), [1.0, 3.0])
 
 
 def test_decision_regions_layout_and_mode():
@@ -36,7 +36,7 @@ def test_decision_regions_layout_and_mode():
         net.weight.copy_(torch.tensor([[0.0, 1.0], [0.0, -1.0]]))
         net.bias.zero_()
     net.train()
-    regions = diagrams_lln.decision_regions(net, (-1, 1, -1, 1), resolution=5)
+    regions = diagrams.decision_regions(net, (-1, 1, -1, 1), resolution=5)
     assert regions.shape == (5, 5)
     assert (regions[0] == 1).all() and (regions[-1] == 0).all()  # y = -1 first (origin lower)
     assert net.training
@@ -49,11 +49,11 @@ def test_plot_helpers_draw_the_balls_and_the_map():
     model, x = lln_topk_trap()
     certs = last_layer_certificates(model, x)
     radii = {"all classes": float(certs.pairwise[0]), "top-9": float(certs.top_k[0])}
-    ax = diagrams_lln.plot_certified_balls(model, x, radii, (-0.3, 2.3, -1.3, 1.3), resolution=60)
+    ax = diagrams.plot_certified_balls(model, x, radii, (-0.3, 2.3, -1.3, 1.3), resolution=60)
     circles = [p for p in ax.patches if isinstance(p, Circle)]
     assert [c.get_label() for c in circles] == list(radii)
     assert np.allclose([c.get_radius() for c in circles], list(radii.values()))
-    ax = diagrams_lln.plot_householder_pair(1.1)
+    ax = diagrams.plot_householder_pair(1.1)
     labels = [line.get_label() for line in ax.get_lines()]
     assert "segment $[a, b]$" in labels and r"its image $\varphi([a, b])$" in labels
     plt.close("all")

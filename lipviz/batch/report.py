@@ -366,7 +366,7 @@ def batch_report(out_dir, *, figure: bool = True):
     header = f"# Batch {spec.name}: results against the papers\n\nAccuracies in %.\n\n"
     _atomic_write(out / "report.md", header + shown.to_markdown(index=False) + "\n")
     if figure:
-        from ..viz.static_reproduction import plot_reproduction
+        from ..viz.static import plot_reproduction
 
         fig = plot_reproduction(table)
         buffer = io.BytesIO()

@@ -2,18 +2,13 @@
 
 from . import conv as conv  # registers the convolution, batch-norm and pooling rules
 from .compare import compare_estimators
+from .context import BoundContext, LayerBound
 from .guards import current_weight
 from .local import LocalBound, local_lipschitz_bound
-from .network import LipschitzBound, lipschitz_bound, walk
-from .registry import (
-    BoundContext,
-    LayerBound,
-    register_bound,
-    register_composite,
-    register_fusion,
-    registered_types,
-)
+from .network import LipschitzBound, lipschitz_bound
+from .registry import register_bound, register_composite, register_fusion, registered_types
 from .rules import layer_bound
+from .walker import walk
 
 __all__ = [
     "BoundContext",

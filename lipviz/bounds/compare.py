@@ -7,7 +7,7 @@ import time
 
 from torch import nn
 
-from ..exact.jacobian import _float64_copy, exact_operator_norm
+from ..exact.jacobian import exact_operator_norm, float64_copy
 from ..functional import conv_norm_fft, operator_power_iteration, reshaped_kernel_bounds
 from .rules import layer_bound
 
@@ -55,7 +55,7 @@ def compare_estimators(module: nn.Module, input_shape, n_iter=(1, 5, 20, 100), e
         seconds = time.perf_counter() - start
         rows.append({"method": method, "value": float(value), "sound": sound, "seconds": seconds})
 
-    mod = _float64_copy(module)
+    mod = float64_copy(module)
     is_conv = isinstance(module, nn.Conv2d)
 
     def op(v):

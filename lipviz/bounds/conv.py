@@ -20,8 +20,9 @@ from ..functional import (
     operator_power_iteration,
     reshaped_kernel_bounds,
 )
+from .context import BoundContext, LayerBound
 from .guards import current_weight
-from .registry import BoundContext, LayerBound, register_bound, register_fusion
+from .registry import register_bound, register_fusion
 
 __all__ = ["bn_scale", "conv_bn_bound", "conv_linear_op", "conv_operator_bound"]
 

@@ -15,12 +15,13 @@ from torch.nn.modules import module as _module_impl
 from torch.nn.utils.spectral_norm import SpectralNorm
 from torch.nn.utils.weight_norm import WeightNorm
 
-__all__ = ["check_hooks", "current_weight"]
+__all__ = ["check_hooks", "current_weight", "weight_hooks"]
 
 _WEIGHT_HOOKS = (WeightNorm, SpectralNorm)
 
 
-def _weight_hooks(module: nn.Module) -> dict[str, object]:
+def weight_hooks(module: nn.Module) -> dict[str, object]:
+    """The weight-norm and spectral-norm hooks on ``module``, by the weight name they set."""
     return {h.name: h for h in module._forward_pre_hooks.values() if isinstance(h, _WEIGHT_HOOKS)}
 
 
@@ -69,7 +70,7 @@ def check_hooks(module: nn.Module, name: str) -> None:
             "or bound a model without them."
         )
         raise TypeError(msg)
-    known = _weight_hooks(module)
+    known = weight_hooks(module)
     unknown = [h for h in module._forward_pre_hooks.values() if not isinstance(h, _WEIGHT_HOOKS)]
     if unknown or len(known) != len(module._forward_pre_hooks):
         msg = (
@@ -110,7 +111,7 @@ def current_weight(module: nn.Module, name: str = "weight") -> torch.Tensor:
     >>> torch.allclose(current_weight(lin), lin.weight)
     False
     """
-    hook = _weight_hooks(module).get(name)
+    hook = weight_hooks(module).get(name)
     if isinstance(hook, WeightNorm):
         return hook.compute_weight(module)
     if isinstance(hook, SpectralNorm):

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from ..state import eval_mode, state_digest
-from .registry import DEFAULT_N_ITER, MODES, BoundContext
-from .walker import Walker, walk
+from .context import DEFAULT_N_ITER, MODES, BoundContext
+from .walker import walk
 
-__all__ = ["LipschitzBound", "Walker", "lipschitz_bound", "walk"]
+__all__ = ["LipschitzBound", "lipschitz_bound"]
 
 
 @dataclass(frozen=True, eq=False)

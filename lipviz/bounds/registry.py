@@ -26,14 +26,9 @@ from collections.abc import Callable, Mapping
 
 from torch import nn
 
-from .context import DEFAULT_N_ITER, MODES, WALK_MODES, BoundContext, LayerBound
+from .context import BoundContext, LayerBound
 
 __all__ = [
-    "DEFAULT_N_ITER",
-    "MODES",
-    "WALK_MODES",
-    "BoundContext",
-    "LayerBound",
     "find_composite",
     "find_fusion",
     "find_local_rule",

@@ -5,7 +5,7 @@ A sum of :math:`k` products computed in floating point with unit roundoff :math:
 at most :math:`\gamma_k \sum_i |a_i b_i|` with :math:`\gamma_k = k u / (1 - k u)` (Higham,
 *Accuracy and Stability of Numerical Algorithms*, 2nd ed., 2002, §3.1). The local walk
 (:mod:`lipviz.bounds.local`) widens its boxes and radii by such terms, and the masked norms
-(:mod:`lipviz.bounds.local_norms`) add them to the eigenvalues they compute, so that rounding
+(:mod:`lipviz.bounds.local`) add them to the eigenvalues they compute, so that rounding
 never shrinks a certified set. The terms are of the order of :math:`10^{-13}` relative in
 float64: they change no certificate except at exact ties.
 """

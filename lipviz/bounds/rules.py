@@ -10,15 +10,9 @@ from __future__ import annotations
 from torch import nn
 
 from ..functional import power_iteration, spectral_norm_exact
+from .context import DEFAULT_N_ITER, MODES, BoundContext, LayerBound
 from .guards import check_hooks, current_weight
-from .registry import (
-    DEFAULT_N_ITER,
-    MODES,
-    BoundContext,
-    LayerBound,
-    find_rule,
-    register_bound,
-)
+from .registry import find_rule, register_bound
 
 __all__ = ["layer_bound"]
 

@@ -14,17 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .context import WALK_MODES, BoundContext, LayerBound
 from .guards import check_hooks
-from .registry import (
-    WALK_MODES,
-    BoundContext,
-    LayerBound,
-    find_composite,
-    find_fusion,
-    find_local_rule,
-    find_rule,
-    register_composite,
-)
+from .registry import find_composite, find_fusion, find_local_rule, find_rule, register_composite
 
 __all__ = ["Walker", "walk"]
 

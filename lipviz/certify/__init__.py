@@ -7,6 +7,7 @@ here.
 
 from ..functional import margins
 from .accuracy import certified_accuracy, certified_radius
+from .last_layer import last_layer_certificates, lln_topk_trap
 from .local import local_certified, local_certified_radius, local_worst_logits, predict
 from .radii import CertifiedRadii, Certifier, round_down
 
@@ -15,6 +16,8 @@ __all__ = [
     "Certifier",
     "certified_accuracy",
     "certified_radius",
+    "last_layer_certificates",
+    "lln_topk_trap",
     "local_certified",
     "local_certified_radius",
     "local_worst_logits",

@@ -19,7 +19,7 @@ import sys
 import typing
 from pathlib import Path
 
-from ..config._checks import DATASET_SHAPES
+from ..config import DATASET_SHAPES
 from ..experiments import EXPERIMENTS, get_experiment
 from ..locks import FolderBusyError
 from ..train import CheckpointError
@@ -173,4 +173,3 @@ def main(argv=None, prog: str = PROG) -> int:
         dist.barrier()  # the other ranks wait for rank 0's certificate, then all leave together
         dist.destroy_process_group()
     return 0
-

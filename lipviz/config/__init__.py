@@ -14,16 +14,19 @@ import difflib
 import numbers
 import typing
 
+from ._checks import DATASET_SHAPES, check
 from .lmt import LMTConfig
 from .locallip import LocalLipConfig
 from .margins2d import Margins2DConfig
 from .soc import SOCConfig
 
 __all__ = [
+    "DATASET_SHAPES",
     "LMTConfig",
     "LocalLipConfig",
     "Margins2DConfig",
     "SOCConfig",
+    "check",
     "preset_names",
     "resolve_config",
 ]

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..bounds.registry import LayerBound, register_bound
+from ..bounds.context import LayerBound
+from ..bounds.registry import register_bound
 
 __all__ = [
     "CIFAR10_MEAN",

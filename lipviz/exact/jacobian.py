@@ -12,7 +12,7 @@ from torch import nn
 
 from ..state import eval_mode, frozen
 
-__all__ = ["exact_operator_norm", "local_jacobian_norms", "truncation_table"]
+__all__ = ["exact_operator_norm", "float64_copy", "local_jacobian_norms", "truncation_table"]
 
 
 def exact_operator_norm(module: nn.Module, input_shape) -> float:
@@ -37,12 +37,13 @@ def exact_operator_norm(module: nn.Module, input_shape) -> float:
     from torch.func import jacrev
 
     x = torch.zeros((1, *input_shape), dtype=torch.float64)
-    mod = _float64_copy(module)
+    mod = float64_copy(module)
     jac = jacrev(lambda v: mod(v).flatten())(x)
     return float(torch.linalg.matrix_norm(jac.detach().reshape(jac.shape[0], -1), 2))
 
 
-def _float64_copy(module):
+def float64_copy(module):
+    """A float64 deep copy of ``module`` in eval mode (the original is left as it is)."""
     import copy
 
     return copy.deepcopy(module).double().eval()

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from ..bounds.registry import LayerBound, register_bound
+from ..bounds.context import LayerBound
+from ..bounds.registry import register_bound
 
 __all__ = ["GroupSort", "Householder", "Householder2", "MaxMin", "group_sort"]
 

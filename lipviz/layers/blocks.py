@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from ..bounds.registry import LayerBound, register_composite
+from ..bounds.context import LayerBound
+from ..bounds.registry import register_composite
 
 __all__ = ["Concat", "Residual"]
 

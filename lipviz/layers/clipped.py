@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..bounds.local_kernels import at_least, at_most, clip_relu, pair_max_min
-from ..bounds.registry import BoundContext, LayerBound, register_bound
+from ..bounds.context import BoundContext, LayerBound
+from ..bounds.local import at_least, at_most, clip_relu, pair_max_min
+from ..bounds.registry import register_bound
 
 __all__ = ["ClippedMaxMin", "ClippedReLU"]
 
@@ -140,8 +141,7 @@ def _interleave(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
 def _clipped_relu_local(module: ClippedReLU, ctx: BoundContext) -> LayerBound:
     r"""Fixed where the box has :math:`\overline{z} \le 0` (dead) or :math:`\underline{z} \ge
     \theta` (saturated); the row mask refines the previous affine factor."""
-    from ..bounds.local import FOLDED, close_pending, param, state_of
-    from ..bounds.local_kernels import clip_box
+    from ..bounds.local import FOLDED, clip_box, close_pending, param, state_of
 
     st = state_of(ctx)
     theta = param(module.theta, st)[None]

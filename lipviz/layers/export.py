@@ -1,7 +1,7 @@
 """Export a constrained model to plain modules: fixed weights, no constraint machinery.
 
 Each lipviz layer exports itself (its ``to_plain`` method, beside its class): an SOC becomes a
-:class:`~lipviz.layers.soc_exp.TruncatedExpConv` with its filter fixed, an orthogonal last layer
+:class:`~lipviz.layers.soc.TruncatedExpConv` with its filter fixed, an orthogonal last layer
 or an LLN becomes an ``nn.Linear``, and layers that are already plain (activations, Normalize)
 return themselves. torch's own layers lose their parametrisations
 (``torch.nn.utils.parametrize``) and their weight pre-hooks (``weight_norm``, the legacy
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..bounds.guards import _weight_hooks, current_weight
+from ..bounds.guards import current_weight, weight_hooks
 
 __all__ = ["to_plain"]
 
@@ -30,7 +30,7 @@ def _is_torch_layer(module: nn.Module) -> bool:
 
 def _bake_weight_hooks(module: nn.Module) -> None:
     """Replace weight_norm / legacy spectral_norm pre-hooks by the weights they compute."""
-    hooks = _weight_hooks(module)
+    hooks = weight_hooks(module)
     with torch.no_grad():  # every hooked tensor's value, each computed before any is removed
         baked = {name: current_weight(module, name).detach().clone() for name in hooks}
     for key, hook in list(module._forward_pre_hooks.items()):
@@ -94,7 +94,7 @@ def _deepcopy(model: nn.Module) -> nn.Module:
     tensor, recomputed by the hook) cannot be deep-copied: it is left out of the copy."""
     stash = []
     for module in model.modules():
-        for name in _weight_hooks(module):
+        for name in weight_hooks(module):
             value = module.__dict__.get(name)
             if isinstance(value, torch.Tensor) and value.grad_fn is not None:
                 stash.append((module, name, module.__dict__.pop(name)))

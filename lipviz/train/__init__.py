@@ -11,8 +11,8 @@ from .objectives import (
     SpectralRegularized,
     linear_warmup,
 )
-from .settings import CheckpointError
-from .trainer import FitResult, TrainConfig, Trainer
+from .settings import CheckpointError, FitResult, TrainConfig
+from .trainer import Trainer
 
 __all__ = [
     "LMT",

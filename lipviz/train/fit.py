@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 from .objectives import CrossEntropy
-from .trainer import FitResult, TrainConfig, Trainer
+from .settings import FitResult, TrainConfig
+from .trainer import Trainer
 
-__all__ = ["FitResult", "fit"]
+__all__ = ["fit"]
 
 
 def fit(

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config._checks import check
+from ..config import check
 
 __all__ = [
     "AMP_DTYPES",

@@ -32,7 +32,7 @@ from .settings import (
     same_run,
 )
 
-__all__ = ["CheckpointError", "FitResult", "TrainConfig", "Trainer"]
+__all__ = ["Trainer"]
 
 
 class Trainer:

@@ -3,12 +3,13 @@ class colours."""
 
 from __future__ import annotations
 
-__all__ = ["CLASS_COLORS"]
+__all__ = ["CLASS_COLORS", "axes_or_new"]
 
 CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
 
-def _ax(ax, figsize=(6, 6)):
+def axes_or_new(ax, figsize=(6, 6)):
+    """``ax``, or new constrained-layout axes of ``figsize`` when ``ax`` is None."""
     if ax is None:
         import matplotlib.pyplot as plt
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .axes import _ax
+from ..axes import axes_or_new
 
 __all__ = ["plot_landscape", "plot_mnist_ladder"]
 
@@ -55,7 +55,7 @@ def plot_landscape(table, ax=None, eps_column: str = "cra_36"):
     >>> len(fig.axes[0].collections) > 0
     True
     """
-    ax = _ax(ax, figsize=(7.0, 4.6))
+    ax = axes_or_new(ax, figsize=(7.0, 4.6))
     rows = table[table["clean"].notna() & table[eps_column].notna()]
     for family, group in rows.groupby("family"):
         colour = _COLOURS.get(family, "#555555")
@@ -138,7 +138,7 @@ def plot_mnist_ladder(ladder, ours=None, ax=None):
     labels = list(ladder["method"]) + list(ours)
     values = list(ladder["certified"]) + list(ours.values())
     colours = ["#7f7f7f"] * len(ladder) + ["#1f77b4"] * len(ours)
-    ax = _ax(ax, figsize=(7.0, 0.45 * len(labels) + 1.2))
+    ax = axes_or_new(ax, figsize=(7.0, 0.45 * len(labels) + 1.2))
     y = np.arange(len(labels))[::-1]
     ax.barh(y, values, color=colours, edgecolor="black")
     for yi, v in zip(y, values, strict=True):

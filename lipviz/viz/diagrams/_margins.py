@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..certify import Certifier
-from ..functional import certificate_scales
+from ...certify import Certifier
+from ...functional import certificate_scales
 
 __all__ = ["largest_gap_slope", "margin_along_ray", "margin_lower_bound", "plot_margin_cone"]
 
@@ -202,7 +202,7 @@ def largest_gap_slope(
 
 
 def _nearest_change_direction(model, x0: torch.Tensor) -> torch.Tensor:
-    from ..exact.planar import boundary_distance
+    from ...exact.planar import boundary_distance
 
     dist, closest = boundary_distance(model, x0[None].float(), n_directions=720)
     if torch.isfinite(dist[0]) and float(dist[0]) > 0:

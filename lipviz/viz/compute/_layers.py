@@ -7,14 +7,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..bounds.rules import layer_bound
-from ..exact.jacobian import exact_operator_norm
-from ..functional import (
+from ...bounds.rules import layer_bound
+from ...exact.jacobian import exact_operator_norm
+from ...functional import (
     conv_singular_values_fft,
     operator_power_iteration,
     polyphase_kernel,
 )
-from ..state import eval_mode
+from ...state import eval_mode
 
 __all__ = ["gradient_norm_decay", "layer_spectra", "power_iteration_trace", "tightness_summary"]
 
@@ -121,7 +121,7 @@ def gradient_norm_decay(
     import torch
     from torch import nn
 
-    from ..state import seeded
+    from ...state import seeded
 
     rows = []
     for name, factory in activations.items():
@@ -237,7 +237,7 @@ def layer_spectra(model: nn.Module, input_shape) -> object:
     """
     import pandas as pd
 
-    from ..layers import SOC
+    from ...layers import SOC
 
     shapes = _input_shapes(model, tuple(input_shape))
     frames = []

@@ -15,10 +15,10 @@ import math
 import torch
 from torch import nn
 
-from ..functional import conv_norm_fft
-from .conv import conv_linear_op
-from .guards import current_weight
-from .rounding import gamma, round_up
+from ...functional import conv_norm_fft
+from ..conv import conv_linear_op
+from ..guards import current_weight
+from ..rounding import gamma, round_up
 
 __all__ = ["masked_norms"]
 

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from ..bounds.registry import BoundContext, LayerBound, register_bound
-from ..functional import conv_norm_fft
+from ...bounds.context import BoundContext, LayerBound
+from ...bounds.registry import register_bound
+from ...functional import conv_norm_fft
 
 __all__ = ["TruncatedExpConv", "skew_symmetrize", "terms_for_tolerance"]
 

@@ -8,13 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..certify import Certifier
-from ..functional import (
+from ...certify import Certifier
+from ...functional import (
     certificate_scales,
     margins,
 )
-from ..functional.checks import check_labels
-from ..state import eval_mode
+from ...functional.checks import check_labels
+from ...state import eval_mode
 
 __all__ = [
     "accuracy_vs_eps",
@@ -137,7 +137,7 @@ def accuracy_vs_eps(
     """
     import pandas as pd
 
-    from ..attacks import pgd_l2
+    from ...attacks import pgd_l2
 
     radii = correct_radii(model, x, y)
     clean = float((radii > 0).mean())
@@ -241,7 +241,7 @@ def point_certificate(model: nn.Module, point, **boundary_kwargs) -> dict:
     >>> p["predicted"], round(p["certified_radius"], 3), round(p["true_distance"], 3)
     (0, 0.5, 0.5)
     """
-    from ..exact.planar import boundary_distance
+    from ...exact.planar import boundary_distance
 
     x = torch.as_tensor(point, dtype=torch.float32).reshape(1, 2)
     cert = Certifier(model, (2,))(x)

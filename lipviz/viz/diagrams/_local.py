@@ -7,7 +7,7 @@ ball :math:`B(x, \varepsilon)`: the IBP box and the ball's box
 most telling for two neurons on which *different* boxes are the narrower one: the intersection
 is then strictly smaller than either box. :func:`contrasting_example` finds such a point and
 pair of neurons among a few inputs, and :func:`plot_enclosures` draws the
-:func:`lipviz.viz.compute_local.box_and_ball` geometry of one.
+:func:`lipviz.viz.compute.box_and_ball` geometry of one.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def contrasting_example(model: nn.Sequential, points, eps: float, layer: int):
         If ``model[layer]`` is not affine, or on every input one box is at least as narrow as
         the other on every neuron.
     """
-    from ..bounds.local import local_walk
+    from ...bounds.local import local_walk
 
     if not isinstance(model[layer], (nn.Linear, nn.Conv2d)):
         msg = f"model[{layer}] is {type(model[layer]).__name__}; pick an nn.Linear or nn.Conv2d"
@@ -84,7 +84,7 @@ def plot_enclosures(geom: dict, ax=None):
     Parameters
     ----------
     geom : dict
-        From :func:`lipviz.viz.compute_local.box_and_ball` (keys ``centre``, ``ibp``, ``ball``,
+        From :func:`lipviz.viz.compute.box_and_ball` (keys ``centre``, ``ibp``, ``ball``,
         ``box``, ``samples``, ``layer``, ``neurons``).
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure (``figsize=(6.5, 5.2)``) when omitted.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import compute, compute_local
-from .widgets_core import _control, _Explorer, _figure, _slider
+from .. import compute
+from ._core import _control, _Explorer, _figure, _slider
 
 __all__ = [
     "LocalBoundExplorer",
@@ -63,7 +63,7 @@ class PowerIterationExplorer(_Explorer):
         )
 
     def static(self):
-        from .static import plot_power_iteration
+        from ..static import plot_power_iteration
 
         return plot_power_iteration(self.trace, self.controls["n_iter"].value)
 
@@ -98,7 +98,7 @@ class SOCTermsExplorer(_Explorer):
     def __init__(self, soc, input_shape, max_terms: int = 12):
         from torch import nn
 
-        from ..exact.jacobian import truncation_table
+        from ...exact.jacobian import truncation_table
 
         self.soc, self.input_shape = soc, tuple(input_shape)
         self.table = truncation_table(soc, self.input_shape, terms=range(1, max_terms + 1))
@@ -144,7 +144,7 @@ class SOCTermsExplorer(_Explorer):
         )
 
     def static(self):
-        from .static import plot_soc_terms
+        from ..static import plot_soc_terms
 
         return plot_soc_terms(self.table, self.controls["terms"].value)
 
@@ -183,7 +183,7 @@ class PointCertificateExplorer(_Explorer):
     """
 
     def __init__(self, model, extent, resolution: int = 120, n_directions: int = 180):
-        from ..exact.planar import decision_grid
+        from ...exact.planar import decision_grid
 
         self.model, self.n_directions = model, n_directions
         xs, ys, pred, _ = decision_grid(model, extent, resolution)
@@ -231,7 +231,7 @@ class PointCertificateExplorer(_Explorer):
         )
 
     def static(self):
-        from .static import plot_point_certificate
+        from ..static import plot_point_certificate
 
         return plot_point_certificate(self.grid, self.state)
 
@@ -250,7 +250,7 @@ class LocalBoundExplorer(_Explorer):
         Labels, shape ``(N,)``.
     eps_values : sequence of float
         The radii the ε slider offers (computed once, in
-        :func:`lipviz.viz.compute_local.local_profile`).
+        :func:`lipviz.viz.compute.local_profile`).
     threshold_scales : sequence of float
         The factors the threshold slider offers.
 
@@ -261,7 +261,7 @@ class LocalBoundExplorer(_Explorer):
     """
 
     def __init__(self, model, x, y, eps_values=(0.05, 0.1, 0.2), threshold_scales=(0.5, 1.0, 2.0)):
-        self.table = compute_local.local_profile(
+        self.table = compute.local_profile(
             model, x, y, eps_values, threshold_scales=threshold_scales
         )
         self.layers = [c for c in self.table.columns if c.startswith("fixed:")]
@@ -300,7 +300,7 @@ class LocalBoundExplorer(_Explorer):
         )
 
     def static(self):
-        from .static_local import plot_local_profile
+        from ..static import plot_local_profile
 
         return plot_local_profile(
             self.table, self.controls["eps"].value, self.controls["scale"].value

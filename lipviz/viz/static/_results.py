@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .axes import CLASS_COLORS, _ax
+from ..axes import CLASS_COLORS, axes_or_new
 
 __all__ = [
     "plot_accuracy_vs_eps",
@@ -75,7 +75,7 @@ def plot_certified_accuracy(tables, ax=None):
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(6.5, 4))
+    ax = axes_or_new(ax, figsize=(6.5, 4))
     for t in tables:
         label = t["label"].iloc[0] if "label" in t else t["method"].iloc[0]
         ax.plot(t["eps"], 100 * t["certified_accuracy"], marker="o", label=label)
@@ -105,7 +105,7 @@ def plot_history(histories: dict, column: str, ax=None, ylabel: str | None = Non
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(6, 3.5))
+    ax = axes_or_new(ax, figsize=(6, 3.5))
     for label, h in histories.items():
         ax.plot(h["epoch"], h[column], marker=".", label=label)
     ax.set(xlabel="epoch", ylabel=ylabel or column)
@@ -138,7 +138,7 @@ def plot_spectra(spectra: dict, log: bool = True, ax=None):
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(7, 3.8))
+    ax = axes_or_new(ax, figsize=(7, 3.8))
     rng = np.random.default_rng(0)
     for i, (label, s) in enumerate(spectra.items()):
         pos = s.layer.rank(method="dense").to_numpy() - 1
@@ -178,7 +178,7 @@ def plot_radius_histograms(radii: dict, eps: float, ax=None):
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(6.5, 3.8))
+    ax = axes_or_new(ax, figsize=(6.5, 3.8))
     top = max(float(np.max(r)) for r in radii.values()) or 1.0
     bins = np.linspace(0, top, 41)
     for i, (label, r) in enumerate(radii.items()):
@@ -220,7 +220,7 @@ def plot_accuracy_vs_eps(tables: dict, eps: float | None = None, ax=None):
     """
     from matplotlib.lines import Line2D
 
-    ax = _ax(ax, figsize=(7, 4))
+    ax = axes_or_new(ax, figsize=(7, 4))
     styles = {"clean": ":", "empirical": "--", "certified": "-"}
     models = []
     for i, (label, t) in enumerate(tables.items()):

@@ -105,7 +105,7 @@ class LocalLip:
         (Tensor, dict)
             The loss and ``{"logits", "eps", "kappa"}``.
         """
-        from ..certify import local_worst_logits
+        from ...certify import local_worst_logits
 
         eps, kappa = self.schedule(epoch)
         if eps <= 0:

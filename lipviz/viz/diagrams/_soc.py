@@ -151,7 +151,7 @@ def soc_spectrum(layer, in_shape, terms: int) -> tuple[np.ndarray, np.ndarray]:
         If the layer has a stride, changes the number of channels, or ``in_shape`` does not
         match it.
     """
-    from ..state import eval_mode
+    from ...state import eval_mode
 
     filt = layer.normalized_filter().detach().double()
     square = layer.stride == 1 and layer.in_channels == layer.out_channels == filt.shape[0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import compute
-from .widgets_core import COLORS, _control, _Explorer, _figure, _slider, static_mode
+from .. import compute
+from ._core import COLORS, _control, _Explorer, _figure, _slider, static_mode
 
 __all__ = [
     "AccuracyCurveExplorer",
@@ -68,7 +68,7 @@ class SpectrumExplorer(_Explorer):
         self.readout.value = " &nbsp; ".join(rows)
 
     def static(self):
-        from .static import plot_spectra
+        from ..static import plot_spectra
 
         return plot_spectra(self.spectra, log=self.controls["scale"].value == "log")
 
@@ -127,7 +127,7 @@ class RadiusHistogramExplorer(_Explorer):
         self.figure.layout.title = f"certified at ε = {eps:.3g}"
 
     def static(self):
-        from .static import plot_radius_histograms
+        from ..static import plot_radius_histograms
 
         return plot_radius_histograms(self.radii, self.controls["eps"].value)
 
@@ -197,7 +197,7 @@ class AccuracyCurveExplorer(_Explorer):
         self.readout.value = f"at ε = {eps:.3g} (interpolated): " + " &nbsp; ".join(rows)
 
     def static(self):
-        from .static import plot_accuracy_vs_eps
+        from ..static import plot_accuracy_vs_eps
 
         return plot_accuracy_vs_eps(self.tables, eps=self.controls["eps"].value)
 
@@ -260,7 +260,7 @@ class LMTMarginExplorer(_Explorer):
         )
 
     def static(self):
-        from .static import plot_lmt_profile
+        from ..static import plot_lmt_profile
 
         return plot_lmt_profile(self.profile, self.radii, self.controls["c"].value)
 
@@ -328,6 +328,6 @@ class TrainingDashboard:
     def static(self):
         import pandas as pd
 
-        from .static import plot_training
+        from ..static import plot_training
 
         return plot_training(pd.DataFrame(self.rows), self.PANELS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .axes import _ax
+from ..axes import axes_or_new
 
 __all__ = ["plot_reproduction"]
 
@@ -30,7 +30,7 @@ def plot_reproduction(table, ax=None):
         The figure drawn on.
     """
     rows = table[table.paper.notna()].reset_index(drop=True)
-    ax = _ax(ax, figsize=(max(5.0, 1.3 * len(rows) + 2), 3.8))
+    ax = axes_or_new(ax, figsize=(max(5.0, 1.3 * len(rows) + 2), 3.8))
     x = np.arange(len(rows))
     ax.bar(
         x - 0.2,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .context import BoundContext
+from ..context import BoundContext
 
 __all__ = ["FOLDED", "LocalState", "param", "state_of"]
 

@@ -14,21 +14,21 @@ embeds in the page, which made the explorers' page tens of megabytes.
 New sliders (for example the ε and clipping threshold of local bounds) follow the same pattern:
 a control, an ``_update`` that touches only what changes, and a ``static`` drawing.
 
-This module is the one to import; it gathers :mod:`lipviz.viz.widgets_core` (static mode,
-:func:`show`, the base class), :mod:`lipviz.viz.widgets_models` (explorers of trained models)
-and :mod:`lipviz.viz.widgets_layers` (explorers of layers, points and local bounds).
+The explorers of trained models are in ``_models``, those of layers, points and local bounds
+in ``_layers``, and static mode, :func:`show` and the base class in ``_core``.
+
+This package is the one door to import; its modules (``_core``, ``_layers``, ``_models``) are
+private.
 """
 
-from __future__ import annotations
-
-from .widgets_core import COLORS, StaticControl, show, static_mode
-from .widgets_layers import (
+from ._core import COLORS, StaticControl, show, static_mode
+from ._layers import (
     LocalBoundExplorer,
     PointCertificateExplorer,
     PowerIterationExplorer,
     SOCTermsExplorer,
 )
-from .widgets_models import (
+from ._models import (
     AccuracyCurveExplorer,
     LMTMarginExplorer,
     RadiusHistogramExplorer,
@@ -37,8 +37,8 @@ from .widgets_models import (
 )
 
 __all__ = [
-    "COLORS",
     "AccuracyCurveExplorer",
+    "COLORS",
     "LMTMarginExplorer",
     "LocalBoundExplorer",
     "PointCertificateExplorer",

@@ -1,6 +1,6 @@
 """Local bounds in figures, the pure half (Huang et al., NeurIPS 2021): boxes and balls of one
 layer, the first layer's fixed neurons, local against global certified radii, and profiles over
-ε and the clip thresholds. Arrays and DataFrames only; :mod:`lipviz.viz.static_local` draws them.
+ε and the clip thresholds. Arrays and DataFrames only; :mod:`lipviz.viz.static` draws them.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..certify import Certifier
-from ..functional.checks import check_labels
+from ...certify import Certifier
+from ...functional.checks import check_labels
 
 __all__ = ["box_and_ball", "first_layer_status", "local_profile", "local_vs_global_radii"]
 
@@ -19,7 +19,7 @@ def _scaled_thresholds(model: nn.Module, scale: float) -> nn.Module:
     """A copy of ``model`` whose clip thresholds are multiplied by ``scale``."""
     import copy
 
-    from ..layers import ClippedMaxMin, ClippedReLU
+    from ...layers import ClippedMaxMin, ClippedReLU
 
     twin = copy.deepcopy(model)
     with torch.no_grad():
@@ -63,8 +63,8 @@ def local_profile(
     """
     import pandas as pd
 
-    from ..bounds import lipschitz_bound
-    from ..certify import local_certified
+    from ...bounds import lipschitz_bound
+    from ...certify import local_certified
 
     y = check_labels(y, len(x))
     rows = []
@@ -146,7 +146,7 @@ def box_and_ball(
     ValueError
         If ``model[layer]`` is not an affine layer.
     """
-    from ..bounds.local import local_walk
+    from ...bounds.local import local_walk
 
     module = model[layer]
     if not isinstance(module, (nn.Linear, nn.Conv2d)):
@@ -215,7 +215,7 @@ def first_layer_status(model: nn.Sequential, x, eps: float) -> object:
     """
     import pandas as pd
 
-    from ..bounds.local import local_walk
+    from ...bounds.local import local_walk
 
     if not isinstance(model[0], nn.Linear):
         msg = f"first_layer_status needs nn.Linear first, got {type(model[0]).__name__}"
@@ -265,7 +265,7 @@ def local_vs_global_radii(
     """
     import pandas as pd
 
-    from ..certify import local_certified_radius
+    from ...certify import local_certified_radius
 
     x = torch.as_tensor(x)
     cert = Certifier(model, tuple(x.shape[1:]))(x)
@@ -280,7 +280,7 @@ def local_vs_global_radii(
         }
     )
     if true_distance:
-        from ..exact.planar import boundary_distance
+        from ...exact.planar import boundary_distance
 
         table["true_distance"] = boundary_distance(model, x.float(), r_max=2 * eps_max)[0].numpy()
     return table

@@ -17,7 +17,7 @@ each factor being at most the layer's global norm. In ``sound`` mode every facto
 guaranteed upper bound (exact masked SVDs of dense layers; the FFT bound of the convolution
 restricted to the channels the masks leave active); in ``estimate`` mode it is power iteration
 on the masked operator, as the paper does (a *lower* estimate). The factors are computed in
-:mod:`lipviz.bounds.local_norms`.
+:mod:`lipviz.bounds.local`.
 
 Layers take part through local rules (``register_bound(T, local=True)``) that read and update
 the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
@@ -32,18 +32,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..functional.checks import check_box, check_eps, check_local_inputs
-from .conv import conv_linear_op
-from .guards import current_weight
-from .local_kernels import centre_halfwidth, meet_box
-from .local_norms import masked_norms
-from .local_state import FOLDED, LocalState, param, state_of
-from .registry import BoundContext, LayerBound, register_bound
-from .rounding import gamma, outward, round_up, widen
+from ...functional.checks import check_box, check_eps, check_local_inputs
+from ..context import BoundContext, LayerBound
+from ..conv import conv_linear_op
+from ..guards import current_weight
+from ..registry import register_bound
+from ..rounding import gamma, outward, round_up, widen
+from ._kernels import centre_halfwidth, meet_box
+from ._norms import masked_norms
+from ._state import FOLDED, LocalState, param, state_of
 
 __all__ = [
     "LocalBound",
-    "LocalState",
     "affine_local",
     "close_pending",
     "fan_in",
@@ -51,7 +51,6 @@ __all__ = [
     "local_lipschitz_bound",
     "local_walk",
     "rounding_terms",
-    "state_of",
 ]
 
 
@@ -370,8 +369,8 @@ def local_walk(
         worst-case logits need only the state) and the final state (its ``last`` entry holds
         the input of the last affine layer).
     """
-    from ..state import eval_mode
-    from .walker import walk
+    from ...state import eval_mode
+    from ..walker import walk
 
     if mode not in ("sound", "estimate"):
         msg = f"mode must be 'sound' or 'estimate', got {mode!r}"

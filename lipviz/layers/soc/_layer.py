@@ -25,8 +25,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from ..bounds.registry import BoundContext, LayerBound, register_bound
-from .soc_exp import (
+from ...bounds.context import BoundContext, LayerBound
+from ...bounds.registry import register_bound
+from ._exp import (
     TruncatedExpConv,
     _apply_exponential,
     _filter_norm_bound,
@@ -35,14 +36,7 @@ from .soc_exp import (
     terms_for_tolerance,
 )
 
-__all__ = [
-    "SOC",
-    "OrthogonalLinear",
-    "TruncatedExpConv",
-    "skew_symmetrize",
-    "soc_bound",
-    "terms_for_tolerance",
-]
+__all__ = ["SOC", "OrthogonalLinear", "soc_bound"]
 
 
 class SOC(nn.Module):

@@ -11,17 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..functional import certificate, certificate_scales, row_distances
-from .objectives_local import LocalLip
+from ...functional import certificate, certificate_scales, row_distances
 
-__all__ = [
-    "LMT",
-    "CertificateRegularized",
-    "LocalLip",
-    "CrossEntropy",
-    "SpectralRegularized",
-    "linear_warmup",
-]
+__all__ = ["LMT", "CertificateRegularized", "CrossEntropy", "SpectralRegularized", "linear_warmup"]
 
 
 def linear_warmup(target: float, epochs: float, start: float = 1e-5):

@@ -1,24 +1,24 @@
 """Local bounds in matplotlib figures, for the built book (each takes an optional ``ax`` and
-returns it); the data come from :mod:`lipviz.viz.compute_local`."""
+returns it); the data come from :mod:`lipviz.viz.compute`."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .axes import _ax
+from ..axes import axes_or_new
 
 __all__ = ["plot_box_and_ball", "plot_input_ball", "plot_local_profile", "plot_local_vs_global"]
 
 
 def plot_local_profile(table, eps: float, scale: float = 1.0, ax=None):
     """The fraction of neurons fixed on the balls, per activation, at one (eps, scale) row of a
-    :func:`lipviz.viz.compute_local.local_profile` table; the bounds and certified fractions in the
+    :func:`lipviz.viz.compute.local_profile` table; the bounds and certified fractions in the
     title.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`lipviz.viz.compute_local.local_profile`.
+        From :func:`lipviz.viz.compute.local_profile`.
     eps : float
         The radius of the row to draw (the nearest one in the table).
     scale : float
@@ -31,7 +31,7 @@ def plot_local_profile(table, eps: float, scale: float = 1.0, ax=None):
     matplotlib.axes.Axes
         The axes drawn on.
     """
-    ax = _ax(ax, figsize=(6.5, 3.8))
+    ax = axes_or_new(ax, figsize=(6.5, 3.8))
     row = table.iloc[((table.eps - eps).abs() + (table.scale - scale).abs()).argmin()]
     layers = [c for c in table.columns if c.startswith("fixed:")]
     ax.bar([c.split(":", 1)[1] for c in layers], [100 * row[c] for c in layers], color="#1f77b4")
@@ -54,7 +54,7 @@ def plot_box_and_ball(geom: dict, ax=None):
     Parameters
     ----------
     geom : dict
-        From :func:`lipviz.viz.compute_local.box_and_ball`.
+        From :func:`lipviz.viz.compute.box_and_ball`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure (``figsize=(5.5, 5)``) when omitted.
 
@@ -65,7 +65,7 @@ def plot_box_and_ball(geom: dict, ax=None):
     """
     from matplotlib.patches import Rectangle
 
-    ax = _ax(ax, figsize=(5.5, 5))
+    ax = axes_or_new(ax, figsize=(5.5, 5))
     s = geom["samples"]
     ax.scatter(s[:, 0], s[:, 1], s=3, color="#7f7f7f", alpha=0.4, label="images of the ball")
     styles = (
@@ -102,7 +102,7 @@ def plot_input_ball(model, x, eps: float, status, extent, ax=None, resolution: i
     eps : float
         The radius.
     status : pandas.DataFrame
-        From :func:`lipviz.viz.compute_local.first_layer_status`.
+        From :func:`lipviz.viz.compute.first_layer_status`.
     extent : tuple of float
         ``(xmin, xmax, ymin, ymax)`` of the plot.
     ax : matplotlib.axes.Axes, optional
@@ -117,9 +117,9 @@ def plot_input_ball(model, x, eps: float, status, extent, ax=None, resolution: i
     """
     from matplotlib.patches import Circle
 
-    from ..exact.planar import decision_grid
+    from ...exact.planar import decision_grid
 
-    ax = _ax(ax, figsize=(5.5, 5))
+    ax = axes_or_new(ax, figsize=(5.5, 5))
     xs, ys, pred, _ = decision_grid(model, extent, resolution)
     ax.contourf(xs, ys, pred, alpha=0.15, cmap="coolwarm")
     u = np.linspace(extent[0], extent[1], 2)
@@ -151,7 +151,7 @@ def plot_local_vs_global(model, points, table, extent, ax=None, resolution: int 
     points : array-like
         The points, shape ``(N, 2)``.
     table : pandas.DataFrame
-        From :func:`lipviz.viz.compute_local.local_vs_global_radii`.
+        From :func:`lipviz.viz.compute.local_vs_global_radii`.
     extent : tuple of float
         ``(xmin, xmax, ymin, ymax)`` of the plot.
     ax : matplotlib.axes.Axes, optional
@@ -166,9 +166,9 @@ def plot_local_vs_global(model, points, table, extent, ax=None, resolution: int 
     """
     from matplotlib.patches import Circle
 
-    from ..exact.planar import decision_grid
+    from ...exact.planar import decision_grid
 
-    ax = _ax(ax)
+    ax = axes_or_new(ax)
     xs, ys, pred, _ = decision_grid(model, extent, resolution)
     ax.contourf(xs, ys, pred, alpha=0.15, cmap="coolwarm")
     pts = np.asarray(points, dtype=float)

@@ -3,17 +3,14 @@ summaries, as arrays and DataFrames (no plotting).
 
 Everything here is tested numerically; :mod:`~lipviz.viz.static` draws the results with
 matplotlib and :mod:`~lipviz.viz.widgets` wires them to sliders.
+
+This package is the one door to import; its modules (``_layers``, ``_local``, ``_models``) are
+private.
 """
 
-from __future__ import annotations
-
-from .compute_layers import (
-    gradient_norm_decay,
-    layer_spectra,
-    power_iteration_trace,
-    tightness_summary,
-)
-from .compute_models import (
+from ._layers import gradient_norm_decay, layer_spectra, power_iteration_trace, tightness_summary
+from ._local import box_and_ball, first_layer_status, local_profile, local_vs_global_radii
+from ._models import (
     accuracy_vs_eps,
     certified_fractions,
     correct_radii,
@@ -23,11 +20,15 @@ from .compute_models import (
 
 __all__ = [
     "accuracy_vs_eps",
+    "box_and_ball",
     "certified_fractions",
     "correct_radii",
+    "first_layer_status",
     "gradient_norm_decay",
     "layer_spectra",
     "lmt_c_profile",
+    "local_profile",
+    "local_vs_global_radii",
     "point_certificate",
     "power_iteration_trace",
     "tightness_summary",

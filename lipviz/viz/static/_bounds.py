@@ -1,41 +1,25 @@
 """matplotlib figures for the built book (each takes an optional ``ax`` and returns it).
 
 The figures of bounds, layers and points are here; those of datasets, trained models and runs
-are in :mod:`lipviz.viz.static_results`, and re-exported here.
+are in :mod:`lipviz.viz.static`, and re-exported here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..exact.planar import decision_grid
-from .axes import CLASS_COLORS, _ax
-from .static_results import (
-    plot_accuracy_vs_eps,
-    plot_certified_accuracy,
-    plot_history,
-    plot_image_grid,
-    plot_radius_histograms,
-    plot_spectra,
-    plot_training,
-)
+from ...exact.planar import decision_grid
+from ..axes import CLASS_COLORS, axes_or_new
 
 __all__ = [
-    "plot_accuracy_vs_eps",
-    "plot_certified_accuracy",
     "plot_estimators",
-    "plot_history",
-    "plot_image_grid",
     "plot_lmt_profile",
     "plot_looseness",
     "plot_margins2d",
     "plot_point_certificate",
     "plot_power_iteration",
-    "plot_radius_histograms",
     "plot_soc_terms",
-    "plot_spectra",
     "plot_tightness",
-    "plot_training",
 ]
 
 
@@ -69,7 +53,7 @@ def plot_margins2d(result, ax=None, resolution: int | None = None):
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Circle
 
-    ax = _ax(ax)
+    ax = axes_or_new(ax)
     res = resolution or result.config.grid_resolution
     extent = result.train.extent()
     xs, ys, pred, margin = decision_grid(result.model, extent, res)
@@ -117,7 +101,7 @@ def plot_tightness(table, ax=None, true_col: str = "true_distance", label: str |
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(5, 5))
+    ax = axes_or_new(ax, figsize=(5, 5))
     true = np.asarray(table[true_col], dtype=float)
     cert = np.asarray(table["certified_radius"], dtype=float)
     ok = np.isfinite(true)
@@ -149,7 +133,7 @@ def plot_estimators(table, ax=None):
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(7, 0.45 * len(table) + 1))
+    ax = axes_or_new(ax, figsize=(7, 0.45 * len(table) + 1))
     t = table[table["method"] != "exact (dense Jacobian SVD)"]
     colors = ["#2ca02c" if s else "#ff7f0e" for s in t["sound"]]
     ax.barh(range(len(t)), t["ratio"], color=colors)
@@ -182,7 +166,7 @@ def plot_looseness(local_norms, bound: float, ax=None):
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(7, 3.5))
+    ax = axes_or_new(ax, figsize=(7, 3.5))
     values = np.asarray(local_norms, dtype=float)
     ax.hist(values, bins=30, color="#1f77b4", alpha=0.8, label="||J_f(x)|| on data (lower bounds)")
     ax.axvline(values.max(), color="#1f77b4", ls="--", lw=1)
@@ -211,7 +195,7 @@ def plot_power_iteration(trace, steps: int, ax=None):
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(6.5, 3.8))
+    ax = axes_or_new(ax, figsize=(6.5, 3.8))
     ax.plot(trace.n_iter, trace.estimate, label="estimate (never above exact)")
     ax.plot(trace.n_iter, trace.exact, ":", color="k", label="exact (dense SVD)")
     ax.plot(trace.n_iter, trace.sound, color="#2ca02c", label="sound bound")
@@ -243,7 +227,7 @@ def plot_soc_terms(table, terms: int, ax=None):
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(6.5, 3.8))
+    ax = axes_or_new(ax, figsize=(6.5, 3.8))
     ax.semilogy(table.terms, table.sigma_max - 1 + 1e-16, "o-", label="exact σ_max − 1")
     ax.semilogy(table.terms, table.bound - 1, "s--", label="sound bound − 1")
     ax.axvline(terms, color="gray", lw=1)
@@ -274,7 +258,7 @@ def plot_lmt_profile(profile, radii, c: float, ax=None):
     matplotlib.axes.Axes
         The axes drawn on (``ax``, or the new one).
     """
-    ax = _ax(ax, figsize=(6.5, 3.8))
+    ax = axes_or_new(ax, figsize=(6.5, 3.8))
     r = np.asarray(radii, dtype=float)
     ax.hist(
         r[r > 0],
@@ -313,7 +297,7 @@ def plot_point_certificate(grid, state, ax=None):
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Circle
 
-    ax = _ax(ax, figsize=(5.5, 5.5))
+    ax = axes_or_new(ax, figsize=(5.5, 5.5))
     xs, ys, pred = (np.asarray(v) for v in grid)
     ax.pcolormesh(xs, ys, pred, cmap=ListedColormap(["#dbe9f6", "#f9dcdc"]), shading="auto")
     center = (state["x"], state["y"])

@@ -1,0 +1,37 @@
+"""The book's explanatory diagrams, each with the small computation behind it: margins and
+their cones (:func:`plot_margin_cone`), padded convolutions and polyphase components
+(:func:`plot_padded_grid`, :func:`plot_polyphase`), SOC's Taylor moduli
+(:func:`plot_taylor_moduli`), LLN's certified balls and Householder pairs
+(:func:`plot_certified_balls`, :func:`plot_householder_pair`) and local bounds' enclosures
+(:func:`plot_enclosures`).
+
+This package is the one door to import; its modules (``_convolution``, ``_lln``, ``_local``,
+``_margins``, ``_soc``) are private.
+"""
+
+from ._convolution import padded_grid_reads, plot_padded_grid, plot_polyphase, polyphase_components
+from ._lln import decision_regions, householder_pair, plot_certified_balls, plot_householder_pair
+from ._local import contrasting_example, plot_enclosures
+from ._margins import largest_gap_slope, margin_along_ray, margin_lower_bound, plot_margin_cone
+from ._soc import contraction_limit, plot_taylor_moduli, soc_spectrum, taylor_modulus
+
+__all__ = [
+    "contraction_limit",
+    "contrasting_example",
+    "decision_regions",
+    "householder_pair",
+    "largest_gap_slope",
+    "margin_along_ray",
+    "margin_lower_bound",
+    "padded_grid_reads",
+    "plot_certified_balls",
+    "plot_enclosures",
+    "plot_householder_pair",
+    "plot_margin_cone",
+    "plot_padded_grid",
+    "plot_polyphase",
+    "plot_taylor_moduli",
+    "polyphase_components",
+    "soc_spectrum",
+    "taylor_modulus",
+]
