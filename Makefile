@@ -37,6 +37,7 @@ book: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format .
@@ -52,4 +53,4 @@ bench: setup
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf book/_build .pytest_cache .ruff_cache
+	rm -rf book/_build .pytest_cache .ruff_cache .mypy_cache

@@ -22,8 +22,6 @@ from .bounds import (
     lipschitz_bound,
     local_lipschitz_bound,
     register_bound,
-    register_composite,
-    register_fusion,
 )
 from .certify import (
     CertifiedRadii,
@@ -103,9 +101,7 @@ __all__ = [
     "minimal_l2",
     "pgd_l2",
     "register_bound",
-    "register_composite",
     "register_experiment",
-    "register_fusion",
     "resolve",
     "seeded",
     "to_plain",

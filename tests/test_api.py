@@ -146,8 +146,6 @@ PUBLIC_API = [
     "minimal_l2",
     "pgd_l2",
     "register_bound",
-    "register_composite",
-    "register_fusion",
     "resolve",
     "seeded",
     "to_plain",

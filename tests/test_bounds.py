@@ -140,3 +140,32 @@ def test_a_rule_with_the_old_signature_is_refused_at_registration():
 
     with pytest.raises(TypeError, match=r"rule\(module, ctx\)"):
         register_bound(Half)(lambda module, in_shape, mode, n_iter: None)
+
+
+def test_every_layers_own_bound_has_the_one_signature():
+    """``lipschitz_bound(self, in_shape=None, *, ...)`` on every lipviz module class that has one
+    (lipviz.bounds.SelfBounded); keyword-only extras (SOC's ``terms``) are allowed."""
+    import inspect
+
+    import lipviz.data
+    import lipviz.layers
+    from lipviz.bounds import SelfBounded
+
+    classes = {
+        obj
+        for mod in (lipviz.layers, lipviz.data)
+        for obj in vars(mod).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, torch.nn.Module)
+        and "lipschitz_bound" in dir(obj)
+    }
+    assert {"SOC", "GroupSort", "Normalize", "OrthogonalLinear"} <= {c.__name__ for c in classes}
+    for cls in classes:
+        params = list(inspect.signature(cls.lipschitz_bound).parameters.values())
+        positional = [p for p in params if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        assert [p.name for p in positional] == ["self", "in_shape"], cls
+        assert positional[1].default is None, cls
+        assert all(p.default is not inspect.Parameter.empty for p in params[2:]), cls
+    assert isinstance(lipviz.layers.GroupSort(2), SelfBounded)
+    with pytest.raises(ValueError, match="pass in_shape"):
+        lipviz.layers.SOC(2, 2).lipschitz_bound()

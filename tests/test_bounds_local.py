@@ -70,7 +70,7 @@ def test_sound_local_bound_dominates_jacobians_and_pairs_in_the_ball(make, shape
 
 
 def test_cached_conv_factors_follow_in_place_weight_changes():
-    from lipviz.bounds import local_norms
+    from lipviz.bounds.local import _norms as local_norms
 
     net = _conv_net().eval()
     x = torch.rand((3, 1, 6, 6), generator=torch.Generator().manual_seed(0))

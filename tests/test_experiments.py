@@ -255,6 +255,8 @@ def test_extending_a_finished_run_withdraws_its_summary_first(tmp_path):
         raise _Interrupt
 
     dies.needs_lipschitz = True
+
+    dies.walks_model = False
     with pytest.raises(_Interrupt):
         _tiny_lmt(tmp_path, objective=dies, epochs=2)
     # the folder now describes a 2-epoch run that has not finished: no summary of the 1-epoch run

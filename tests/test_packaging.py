@@ -68,3 +68,11 @@ def test_ruff_format_owns_the_layout():
         if pragma in line
     ]
     assert not found, f"layout pragmas: {found[:10]}"
+
+
+def test_make_lint_runs_the_type_checker_over_the_core():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert {"lipviz/functional", "lipviz/bounds", "lipviz/certify"} <= set(config["files"])
+    lint = (ROOT / "Makefile").read_text().split("\nlint:")[1].split("\n\n")[0]
+    assert "$(BIN)/mypy" in lint
+    assert _norm("mypy") in _requirements()

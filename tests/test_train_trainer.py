@@ -61,6 +61,8 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run(small_data, tmp_path)
         return base(model, x, y, lip, epoch)
 
     flaky.needs_lipschitz = True
+
+    flaky.walks_model = False
     first = Trainer(
         lipviz.models.create("lmt-mnist"), flaky, cfg, (1, 28, 28), out_dir=tmp_path, progress=False
     )
@@ -194,6 +196,8 @@ def test_local_lip_resume_reproduces_an_uninterrupted_run(small_data, tmp_path):
         return base(model, x, y, lip, epoch)
 
     flaky.needs_lipschitz = False
+
+    flaky.walks_model = False
     with pytest.raises(_Interrupt):
         Trainer(_clipped_mlp(), flaky, cfg, (1, 28, 28), out_dir=tmp_path, progress=False).fit(
             ds, val
@@ -219,6 +223,7 @@ def test_a_diverged_run_stops_loudly_and_keeps_the_last_finite_epoch(tmp_path):
         loss, info = base(model, x, y, lip, epoch)
         return (loss * float("nan") if epoch >= 1.0 else loss), info  # NaN from epoch 2 on
 
+    blows_up.needs_lipschitz = blows_up.walks_model = False
     cfg = TrainConfig(epochs=3, lr=0.05)
     model = create("toy-mlp", hidden=8, depth=1, spectral=False)
     trainer = Trainer(model, blows_up, cfg, (2,), out_dir=tmp_path, progress=False)
@@ -237,3 +242,14 @@ def test_empty_splits_and_foreign_configs_are_refused():
         trainer.fit(data, ToyDataset(data.x[:0], data.y[:0], data.name, data.params))
     with pytest.raises(TypeError, match="cfg must be a TrainConfig"):
         Trainer(model, CrossEntropy(), {"epochs": 1}, (2,))
+
+
+def test_an_objective_that_is_not_one_is_refused_with_the_protocol_named():
+    model = create("toy-mlp", hidden=8, depth=1, spectral=False)
+
+    def loss_only(model, x, y, lip, epoch):  # states neither needs_lipschitz nor walks_model
+        return CrossEntropy()(model, x, y, lip, epoch)
+
+    with pytest.raises(TypeError, match=r"not an Objective.*needs_lipschitz and walks_model"):
+        Trainer(model, loss_only, TrainConfig(epochs=1), (2,), progress=False)
+    assert isinstance(CrossEntropy(), lipviz.train.objectives.Objective)

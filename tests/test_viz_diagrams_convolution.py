@@ -7,7 +7,7 @@ from torch import nn
 
 from lipviz.exact import exact_operator_norm
 from lipviz.functional import conv_singular_values_fft, polyphase_kernel
-from lipviz.viz import diagrams_convolution as dc
+from lipviz.viz import diagrams as dc
 
 
 @pytest.mark.parametrize(("n", "k", "p"), [(5, 3, 1), (6, 4, 1), (4, 5, 2), (7, 3, 0)])

@@ -2,17 +2,28 @@
 
 from . import conv as conv  # registers the convolution, batch-norm and pooling rules
 from .compare import compare_estimators
-from .context import BoundContext, LayerBound
+from .context import (
+    BoundContext,
+    BoundRule,
+    CompositeRule,
+    FusionRule,
+    LayerBound,
+    SelfBounded,
+)
 from .guards import current_weight
 from .local import LocalBound, local_lipschitz_bound
 from .network import LipschitzBound, lipschitz_bound
-from .registry import register_bound, register_composite, register_fusion, registered_types
+from .registry import register_bound, registered_types
 from .rules import layer_bound
 from .walker import walk
 
 __all__ = [
     "BoundContext",
+    "BoundRule",
+    "CompositeRule",
+    "FusionRule",
     "LayerBound",
+    "SelfBounded",
     "LipschitzBound",
     "LocalBound",
     "compare_estimators",
@@ -21,8 +32,6 @@ __all__ = [
     "lipschitz_bound",
     "local_lipschitz_bound",
     "register_bound",
-    "register_composite",
-    "register_fusion",
     "registered_types",
     "walk",
 ]

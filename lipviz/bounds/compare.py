@@ -4,6 +4,7 @@ kernel bounds and the exact value (for teaching and tests)."""
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from torch import nn
 
@@ -73,8 +74,9 @@ def compare_estimators(module: nn.Module, input_shape, n_iter=(1, 5, 20, 100), e
         timed(f"power iteration, {n} steps", estimate, False)
     timed("sound bound (lipviz)", lambda: layer_bound(module, input_shape, "sound").value, True)
     if is_conv:
-        w = module.weight
-        cheap = reshaped_kernel_bounds(w, module.stride, module.dilation, module.groups)
+        conv = cast(nn.Conv2d, module)
+        w = conv.weight
+        cheap = reshaped_kernel_bounds(w, conv.stride, conv.dilation, conv.groups)
         for name, value in cheap.items():
             row = {"method": f"reshaped kernel x {name}", "value": value, "sound": True}
             rows.append(row | {"seconds": float("nan")})

@@ -1,6 +1,8 @@
-"""What a bound rule receives and returns: :class:`BoundContext` and :class:`LayerBound`, with
-the walk modes. Like :mod:`lipviz.bounds.registry`, which re-exports them, this module imports
-nothing else of lipviz.
+"""What a bound rule receives and returns: :class:`BoundContext` and :class:`LayerBound`, the
+walk modes, and the call signatures of every kind of rule as protocols (:class:`BoundRule`,
+:class:`FusionRule`, :class:`CompositeRule`) and of a layer's own bound method
+(:class:`SelfBounded`). Like :mod:`lipviz.bounds.registry`, this module imports nothing else of
+lipviz.
 """
 
 from __future__ import annotations
@@ -8,8 +10,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DEFAULT_N_ITER", "MODES", "WALK_MODES", "BoundContext", "LayerBound"]
+import torch
+
+__all__ = [
+    "DEFAULT_N_ITER",
+    "MODES",
+    "WALK_MODES",
+    "BoundContext",
+    "BoundRule",
+    "CompositeRule",
+    "FusionRule",
+    "LayerBound",
+    "SelfBounded",
+]
 
 MODES = ("sound", "estimate")
 """Modes of a bound a user asks for: guaranteed (``sound``) or power iteration (``estimate``)."""
@@ -18,7 +33,7 @@ WALK_MODES = (*MODES, "differentiable", "local")
 """The modes a rule may meet; ``differentiable`` is the training-time estimate
 (:class:`lipviz.train.PowerIterationBound`): tensor values with gradients in the weights;
 ``local`` is the local bound on balls around inputs (:mod:`lipviz.bounds.local`), walked with
-the *local* rules (``register_bound(..., local=True)``), whose values have shape ``(N,)``."""
+the *local* rules (``register_bound(..., kind="local")``), whose values have shape ``(N,)``."""
 
 DEFAULT_N_ITER = 100
 """Power-iteration steps of ``estimate`` mode (the one name for iteration counts: ``n_iter``)."""
@@ -46,7 +61,7 @@ class LayerBound:
     True
     """
 
-    value: float
+    value: float | torch.Tensor
     method: str
     sound: bool
 
@@ -79,10 +94,10 @@ class BoundContext:
     n_iter: int = DEFAULT_N_ITER
     name: str = ""
     depth: int = 0
-    vectors: object = None
+    vectors: Any = None
     extras: Mapping = field(default_factory=dict)
-    inputs: object = None
-    outputs: object = None
+    inputs: Any = None
+    outputs: Any = None
 
     def part(self, suffix: str, *, nested: bool = False) -> BoundContext:
         """The context of a part of this call (``nested``: one level deeper, e.g. a branch).
@@ -128,3 +143,71 @@ class BoundContext:
         """
         shape = tuple(int(s) for s in in_shape)
         return dataclasses.replace(self, in_shape=shape, inputs=inputs, outputs=outputs)
+
+
+class BoundRule(Protocol):
+    """``rule(module, ctx) -> LayerBound``: a layer's bound (``register_bound(T)``), or its
+    local bound (``register_bound(T, kind="local")``, per-input values of shape ``(N,)``).
+
+    Parameters
+    ----------
+    module : nn.Module
+        The layer (an instance of the registered type).
+    ctx : BoundContext
+        The call: input shape, mode, iteration count, name.
+    """
+
+    def __call__(self, module: Any, ctx: BoundContext, /) -> LayerBound: ...
+
+
+class FusionRule(Protocol):
+    """``rule((first, second), ctx) -> LayerBound``: two consecutive modules bounded as one map
+    (``register_bound(A, B, kind="fusion")``).
+
+    Parameters
+    ----------
+    pair : tuple of nn.Module
+        The first module and the one that directly follows it.
+    ctx : BoundContext
+        The call; ``ctx.in_shape`` is the input shape of the first module.
+    """
+
+    def __call__(self, pair: Any, ctx: BoundContext, /) -> LayerBound: ...
+
+
+class CompositeRule(Protocol):
+    """``rule(walker, module, x, ctx) -> (bound, sound, output)``: a container's bound from its
+    parts' (``register_bound(T, kind="composite")``).
+
+    Parameters
+    ----------
+    walker : Walker
+        The walk in progress; ``walker.walk(part, x_part, ctx.part(name))`` bounds a part.
+    module : nn.Module
+        The container.
+    x : Tensor
+        The container's input batch ``(N, *in_shape)``.
+    ctx : BoundContext
+        The call.
+    """
+
+    def __call__(
+        self, walker: Any, module: Any, x: torch.Tensor, ctx: BoundContext, /
+    ) -> tuple[Any, bool, torch.Tensor]: ...
+
+
+@runtime_checkable
+class SelfBounded(Protocol):
+    """A layer that states its own bound: ``layer.lipschitz_bound(in_shape=None) -> float``.
+
+    The one signature of every lipviz layer's own bound method. ``in_shape`` is the input shape
+    without the batch dimension; layers whose bound does not depend on it ignore it, and those
+    whose bound does (SOC: the FFT bound at the input's size) refuse None.
+
+    Parameters
+    ----------
+    in_shape : tuple of int, optional
+        The input shape without the batch dimension.
+    """
+
+    def lipschitz_bound(self, in_shape: tuple[int, ...] | None = None) -> float: ...

@@ -22,7 +22,7 @@ from ..functional import (
 )
 from .context import BoundContext, LayerBound
 from .guards import current_weight
-from .registry import register_bound, register_fusion
+from .registry import register_bound
 
 __all__ = ["bn_scale", "conv_bn_bound", "conv_linear_op", "conv_operator_bound"]
 
@@ -187,7 +187,7 @@ def conv_operator_bound(
     candidates = {k: v * math.sqrt(copies) for k, v in candidates.items()}
     if conv.padding_mode == "circular":
         candidates["FFT of the folded circular conv"] = _circular_bound(w, conv, in_shape[1:])
-    method = min(candidates, key=candidates.get)
+    method = min(candidates, key=lambda name: candidates[name])
     return LayerBound(candidates[method], method, True)
 
 
@@ -280,7 +280,7 @@ def conv_bn_bound(conv: nn.Conv2d, bn: nn.BatchNorm2d, in_shape, mode, n_iter) -
     return LayerBound(lb.value, lb.method + ", conv+BN fused", lb.sound)
 
 
-@register_fusion(nn.Conv2d, nn.BatchNorm2d)
+@register_bound(nn.Conv2d, nn.BatchNorm2d, kind="fusion")
 def _conv_bn(pair: tuple[nn.Conv2d, nn.BatchNorm2d], ctx: BoundContext) -> LayerBound:
     conv, bn = pair
     if ctx.mode == "differentiable":

@@ -21,7 +21,17 @@ _WEIGHT_HOOKS = (WeightNorm, SpectralNorm)
 
 
 def weight_hooks(module: nn.Module) -> dict[str, object]:
-    """The weight-norm and spectral-norm hooks on ``module``, by the weight name they set."""
+    """The weight-norm and spectral-norm hooks on ``module``, by the weight name they set.
+
+    Parameters
+    ----------
+    module : nn.Module
+
+    Returns
+    -------
+    dict
+        Weight name (``"weight"``, ``"bias"``, ...) to the hook that recomputes it.
+    """
     return {h.name: h for h in module._forward_pre_hooks.values() if isinstance(h, _WEIGHT_HOOKS)}
 
 

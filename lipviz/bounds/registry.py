@@ -2,18 +2,23 @@
 
 This module imports nothing else of lipviz, so a layer anywhere in the package registers its
 rule beside its definition (``@register_bound(MyLayer)``) without an import cycle. There is one
-way to register each kind of rule, a decorator:
+registration API, the decorator :func:`register_bound`, for the four kinds of rule (their call
+signatures are the protocols of :mod:`lipviz.bounds.context`):
 
 - A **bound rule**, ``@register_bound(T)``, is ``rule(module, ctx) -> LayerBound`` for one module
-  type; ``ctx`` is a :class:`BoundContext` (:mod:`lipviz.bounds.context`: the input shape
-  without the batch dimension, the mode, the iteration count, the call's name, and room for
-  what local bounds need).
-- A **fusion rule**, ``@register_fusion(A, B)``, bounds two consecutive modules of a
-  ``Sequential`` as one map, ``rule((a, b), ctx) -> LayerBound`` (a Conv2d and its BatchNorm2d).
-- A **composition rule**, ``@register_composite(T)``, is
+  type (:class:`~lipviz.bounds.context.BoundRule`); ``ctx`` is a :class:`BoundContext` (the
+  input shape without the batch dimension, the mode, the iteration count, the call's name, and
+  room for what local bounds need).
+- A **local rule**, ``@register_bound(T, kind="local")``, has the same signature and bounds the
+  layer on balls around inputs (:mod:`lipviz.bounds.local`).
+- A **fusion rule**, ``@register_bound(A, B, kind="fusion")``, bounds two consecutive modules of
+  a ``Sequential`` as one map, ``rule((a, b), ctx) -> LayerBound`` (a Conv2d and its
+  BatchNorm2d; :class:`~lipviz.bounds.context.FusionRule`).
+- A **composition rule**, ``@register_bound(T, kind="composite")``, is
   ``rule(walker, module, x, ctx) -> (bound, sound, output)`` for a container whose bound combines
-  its parts' (Sequential, Residual, Concat); it calls ``walker.walk(part, x, ctx.part(name))`` for
-  each part, in the order of the forward pass.
+  its parts' (Sequential, Residual, Concat; :class:`~lipviz.bounds.context.CompositeRule`); it
+  calls ``walker.walk(part, x, ctx.part(name))`` for each part, in the order of the forward
+  pass.
 
 Rules are looked up along the module's class hierarchy; a subclass that overrides a method of
 the registered type is refused unless it registers a rule of its own (:func:`lookup`).
@@ -26,7 +31,7 @@ from collections.abc import Callable, Mapping
 
 from torch import nn
 
-from .context import BoundContext, LayerBound
+from .context import BoundRule, CompositeRule, FusionRule
 
 __all__ = [
     "find_composite",
@@ -35,29 +40,40 @@ __all__ = [
     "find_rule",
     "lookup",
     "register_bound",
-    "register_composite",
-    "register_fusion",
     "registered_types",
 ]
 
-Rule = Callable[[nn.Module, BoundContext], LayerBound]
-_RULES: dict[type, Rule] = {}
-_LOCAL_RULES: dict[type, Rule] = {}
+_RULES: dict[type, BoundRule] = {}
+_LOCAL_RULES: dict[type, BoundRule] = {}
+_FUSIONS: dict[type, dict[type, FusionRule]] = {}
+_COMPOSITES: dict[type, CompositeRule] = {}
+
+KINDS = ("plain", "local", "fusion", "composite")
+"""The kinds of rule :func:`register_bound` registers."""
 
 
-def register_bound(*types: type, local: bool = False) -> Callable[[Rule], Rule]:
-    """Register a bound rule ``rule(module, ctx) -> LayerBound`` for module types (decorator).
+def register_bound(*types: type, kind: str = "plain") -> Callable:
+    """Register a rule of ``kind`` for module types (decorator): the one registration API.
 
-    A later registration for the same type replaces the earlier one. Subclasses of a registered
-    type use its rule unless they override its methods (:func:`lookup`).
+    A later registration for the same type (or pair) replaces the earlier one. Subclasses of a
+    registered type use its rule unless they override its methods (:func:`lookup`).
 
     Parameters
     ----------
     *types : type
-        The module classes the rule bounds.
-    local : bool
-        Register a *local* rule (for ``ctx.mode == "local"``, :mod:`lipviz.bounds.local`)
-        instead of the global one. A type without a local rule is refused by local bounds.
+        The module classes the rule bounds; for ``kind="fusion"`` exactly two, the first module
+        and the one that directly follows it in a ``Sequential``.
+    kind : {"plain", "local", "fusion", "composite"}
+        ``"plain"``: ``rule(module, ctx) -> LayerBound``, the global bound of one layer.
+        ``"local"``: the same signature, the bound on balls around inputs (for
+        ``ctx.mode == "local"``, :mod:`lipviz.bounds.local`); a type without a local rule is
+        refused by local bounds. ``"fusion"``: ``rule((first, second), ctx) -> LayerBound``,
+        ``second(first(x))`` bounded as one map, tighter than the product of the two bounds
+        (``ctx.in_shape`` is the input shape of ``first``). ``"composite"``:
+        ``rule(walker, module, x, ctx) -> (bound, sound, output)`` for a container whose bound
+        combines its parts': ``x`` is the container's input batch ``(N, *in_shape)``; the rule
+        walks each part with ``walker.walk(part, x_part, ctx.part(name))`` and returns the
+        combined bound, whether every part was sound, and the container's output.
 
     Returns
     -------
@@ -66,11 +82,15 @@ def register_bound(*types: type, local: bool = False) -> Callable[[Rule], Rule]:
 
     Raises
     ------
+    ValueError
+        For an unknown kind, no type, or a fusion of other than two types.
     TypeError
-        At registration, if ``rule`` cannot be called with two positional arguments.
+        At registration, if ``rule`` cannot be called with the kind's positional arguments
+        (two; four for a composition rule).
 
     Examples
     --------
+    >>> from lipviz.bounds import BoundContext, LayerBound
     >>> class Double(nn.Module):
     ...     def forward(self, x):
     ...         return 2 * x
@@ -82,11 +102,23 @@ def register_bound(*types: type, local: bool = False) -> Callable[[Rule], Rule]:
     >>> del _RULES[Double]  # (keep the doctest from leaving a rule behind)
     """
 
-    def decorate(rule: Rule) -> Rule:
-        _check_arity(rule, 2, "rule(module, ctx)")
-        table = _LOCAL_RULES if local else _RULES
-        for t in types:
-            table[t] = rule
+    if kind not in KINDS:
+        msg = f"kind must be one of {KINDS}, got {kind!r}"
+        raise ValueError(msg)
+    if not types or (kind == "fusion" and len(types) != 2):
+        msg = f"register_bound(kind={kind!r}) takes {'two types' if kind == 'fusion' else 'types'}"
+        raise ValueError(msg)
+
+    def decorate(rule):
+        if kind == "composite":
+            _check_arity(rule, 4, "rule(walker, module, x, ctx)")
+            _COMPOSITES.update(dict.fromkeys(types, rule))
+        elif kind == "fusion":
+            _check_arity(rule, 2, "rule((first, second), ctx)")
+            _FUSIONS.setdefault(types[0], {})[types[1]] = rule
+        else:
+            _check_arity(rule, 2, "rule(module, ctx)")
+            (_LOCAL_RULES if kind == "local" else _RULES).update(dict.fromkeys(types, rule))
         return rule
 
     return decorate
@@ -200,7 +232,7 @@ def lookup(registry: Mapping, module: nn.Module, what: str = "rule"):
     return None
 
 
-def find_rule(module: nn.Module) -> Rule:
+def find_rule(module: nn.Module) -> BoundRule:
     """The bound rule of ``module``; a clear TypeError if it has none (or overrides its type).
 
     Parameters
@@ -231,7 +263,7 @@ def find_rule(module: nn.Module) -> Rule:
     return rule
 
 
-def find_local_rule(module: nn.Module) -> Rule:
+def find_local_rule(module: nn.Module) -> BoundRule:
     """The local bound rule of ``module`` (:mod:`lipviz.bounds.local`).
 
     Parameters
@@ -262,43 +294,6 @@ def find_local_rule(module: nn.Module) -> Rule:
     return rule
 
 
-FusionRule = Callable[[tuple[nn.Module, nn.Module], BoundContext], LayerBound]
-_FUSIONS: dict[type, dict[type, FusionRule]] = {}
-
-
-def register_fusion(first: type, second: type) -> Callable[[FusionRule], FusionRule]:
-    """Register a rule bounding ``second(first(x))`` as one map (decorator).
-
-    For consecutive modules of a ``Sequential``: ``rule((a, b), ctx) -> LayerBound``, tighter
-    than the product of the two bounds (e.g. a Conv2d followed by its BatchNorm2d).
-    ``ctx.in_shape`` is the input shape of ``first``.
-
-    Parameters
-    ----------
-    first : type
-        Module class of the first module.
-    second : type
-        Module class of the module that directly follows it.
-
-    Returns
-    -------
-    callable
-        The decorator; it registers ``rule`` and returns it unchanged.
-
-    Raises
-    ------
-    TypeError
-        At registration, if ``rule`` cannot be called with two positional arguments.
-    """
-
-    def decorate(rule: FusionRule) -> FusionRule:
-        _check_arity(rule, 2, "rule((first, second), ctx)")
-        _FUSIONS.setdefault(first, {})[second] = rule
-        return rule
-
-    return decorate
-
-
 def find_fusion(first: nn.Module, second: nn.Module | None) -> FusionRule | None:
     """The fusion rule for the pair ``(first, second)``, or None.
 
@@ -324,43 +319,6 @@ def find_fusion(first: nn.Module, second: nn.Module | None) -> FusionRule | None
         return lookup(inner, second, "fusion rule") if inner is not None else None
     except TypeError:  # an overriding subclass: no fusion; its own bound rule decides
         return None
-
-
-CompositeRule = Callable[..., tuple]
-_COMPOSITES: dict[type, CompositeRule] = {}
-
-
-def register_composite(*types: type) -> Callable[[CompositeRule], CompositeRule]:
-    """Register a composition rule ``rule(walker, module, x, ctx) -> (bound, sound, output)``.
-
-    For container types whose bound combines their parts' bounds (decorator). ``x`` is the
-    container's input batch ``(N, *in_shape)``; the rule walks each part with
-    ``walker.walk(part, x_part, ctx.part(name))`` and returns the combined bound, whether every
-    part was sound, and the container's output ``(N, *out_shape)``.
-
-    Parameters
-    ----------
-    *types : type
-        The container classes the rule composes.
-
-    Returns
-    -------
-    callable
-        The decorator; it registers ``rule`` and returns it unchanged.
-
-    Raises
-    ------
-    TypeError
-        At registration, if ``rule`` cannot be called with four positional arguments.
-    """
-
-    def decorate(rule: CompositeRule) -> CompositeRule:
-        _check_arity(rule, 4, "rule(walker, module, x, ctx)")
-        for t in types:
-            _COMPOSITES[t] = rule
-        return rule
-
-    return decorate
 
 
 def find_composite(module: nn.Module) -> CompositeRule | None:

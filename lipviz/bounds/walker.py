@@ -16,7 +16,7 @@ from torch import nn
 
 from .context import WALK_MODES, BoundContext, LayerBound
 from .guards import check_hooks
-from .registry import find_composite, find_fusion, find_local_rule, find_rule, register_composite
+from .registry import find_composite, find_fusion, find_local_rule, find_rule, register_bound
 
 __all__ = ["Walker", "walk"]
 
@@ -86,7 +86,7 @@ class Walker:
     def walk(self, module: nn.Module, x: torch.Tensor, ctx: BoundContext) -> Step:
         """(bound, sound, output) of ``module`` applied to ``x`` (a composite or a leaf).
 
-        A module with a composition rule (:func:`~lipviz.bounds.registry.register_composite`)
+        A module with a composition rule (``register_bound(T, kind="composite")``)
         is walked by it; any other module is a leaf (:meth:`leaf`).
 
         Parameters
@@ -237,7 +237,7 @@ class Walker:
             raise ValueError(msg)
 
 
-@register_composite(nn.Sequential)
+@register_bound(nn.Sequential, kind="composite")
 def _sequential(walker: Walker, seq: nn.Sequential, x, ctx: BoundContext) -> Step:
     r""":math:`\mathrm{Lip}(f_L \circ \dots \circ f_1) \le \prod_i \mathrm{Lip}(f_i)`, where two
     consecutive modules with a fusion rule (Conv2d then BatchNorm2d) count as one map."""

@@ -10,6 +10,7 @@ builds a small model where it overestimates. Re-exported by :mod:`lipviz.auditin
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -140,10 +141,10 @@ def lln_topk_trap(n_classes: int = 20, top_k: int = 9, angle_deg: float = 4.0):
     angles[1:-1] = torch.deg2rad(spread * (-1) ** near)  # alternating sides, a few degrees
     bias[1:-1] = -0.05
     angles[-1], bias[-1] = math.pi, 1.5
-    model = nn.Sequential(LLN(2, n_classes)).double()
+    lln: Any = LLN(2, n_classes).double()  # (its parametrisation containers are untyped)
     with torch.no_grad():
-        model[0].parametrizations.weight.original.copy_(
-            torch.stack([angles.cos(), angles.sin()], dim=1)
-        )
-        model[0].bias.copy_(bias)
+        weight = lln.parametrizations["weight"]  # the unconstrained weight's container
+        weight.original.copy_(torch.stack([angles.cos(), angles.sin()], dim=1))
+        lln.bias.copy_(bias)
+    model = nn.Sequential(lln)
     return model, torch.tensor([[1.0, 0.0]], dtype=torch.float64)

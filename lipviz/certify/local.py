@@ -288,5 +288,5 @@ def local_worst_logits(
     gaps, target = _worst_gaps(walker, st, model, x, target=y)
     own = st.mu.gather(1, target[:, None])
     worst = (gaps + own).scatter(1, target[:, None], own)
-    sparsity = torch.stack(st.sparsity).sum() if st.sparsity else worst.new_zeros(())
-    return worst, sparsity, st.mu
+    loss = torch.stack(st.sparsity).sum() if st.sparsity else worst.new_zeros(())
+    return worst, loss, st.mu

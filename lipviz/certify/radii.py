@@ -169,6 +169,7 @@ class Certifier:
             msg = "a precomputed bound is a bound of the whole model: use form='global' with it"
             raise ValueError(msg)
         self.model, self.form = model, form
+        self.bound: LipschitzBound | None
         if form == "global":
             self.bound = bound or lipschitz_bound(model, input_shape, mode=mode)
             if tuple(self.bound.input_shape) != tuple(input_shape):

@@ -24,6 +24,8 @@ from ..experiments import EXPERIMENTS, get_experiment
 from ..locks import FolderBusyError
 from ..train import CheckpointError
 
+__all__ = ["main"]
+
 PROG = "lipviz"
 
 

@@ -80,8 +80,14 @@ class Normalize(nn.Module):
         shape = (1, c) + (1,) * (x.dim() - 2)
         return (x - self.mean.view(shape)) / self.std.view(shape)
 
-    def lipschitz_bound(self) -> float:
+    def lipschitz_bound(self, in_shape: tuple[int, ...] | None = None) -> float:
         """The exact l2 Lipschitz constant, :math:`1/\\min\\sigma`.
+
+        Parameters
+        ----------
+        in_shape : tuple of int, optional
+            Ignored: the constant holds at every input shape
+            (:class:`~lipviz.bounds.SelfBounded`).
 
         Returns
         -------
@@ -100,7 +106,7 @@ def _normalize_bound(module: Normalize, ctx) -> LayerBound:
     return LayerBound(1.0 / float(module.std.double().abs().min()), "1/min(std)", True)
 
 
-@register_bound(Normalize, local=True)
+@register_bound(Normalize, kind="local")
 def _normalize_local(module: Normalize, ctx) -> LayerBound:
     r"""A diagonal affine map: boxes map exactly; the ball radius scales by
     :math:`1/\min_c |\sigma_c|`."""

@@ -43,7 +43,16 @@ def exact_operator_norm(module: nn.Module, input_shape) -> float:
 
 
 def float64_copy(module):
-    """A float64 deep copy of ``module`` in eval mode (the original is left as it is)."""
+    """A float64 deep copy of ``module`` in eval mode (the original is left as it is).
+
+    Parameters
+    ----------
+    module : nn.Module
+
+    Returns
+    -------
+    nn.Module
+    """
     import copy
 
     return copy.deepcopy(module).double().eval()

@@ -37,7 +37,19 @@ __all__ = [
 
 
 class Runner(Protocol):
-    """An experiment's runner: train (or compute), certify once, and write the run folder."""
+    """An experiment's runner: train (or compute), certify once, and write the run folder.
+
+    Parameters
+    ----------
+    cfg : dataclass
+        The experiment's config.
+    out_dir : str or Path, optional
+        The run folder (resumed when it holds this run's checkpoint).
+    device : str, optional
+        Where to train.
+    progress : bool
+        Show progress bars.
+    """
 
     def __call__(
         self, cfg: Any, out_dir: str | Path | None = None, *, device=None, progress: bool = True

@@ -88,8 +88,14 @@ class GroupSort(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return group_sort(x, self.group_size, dim=1)
 
-    def lipschitz_bound(self) -> float:
+    def lipschitz_bound(self, in_shape: tuple[int, ...] | None = None) -> float:
         """The exact l2 Lipschitz constant.
+
+        Parameters
+        ----------
+        in_shape : tuple of int, optional
+            Ignored: the constant holds at every input shape
+            (:class:`~lipviz.bounds.SelfBounded`).
 
         Returns
         -------
@@ -270,4 +276,4 @@ def _maxmin_local(module, ctx):
     return maxmin_local(module, ctx)
 
 
-register_bound(GroupSort, local=True)(_maxmin_local)
+register_bound(GroupSort, kind="local")(_maxmin_local)

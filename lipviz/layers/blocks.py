@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..bounds.context import LayerBound
-from ..bounds.registry import register_composite
+from ..bounds.registry import register_bound
 
 __all__ = ["Concat", "Residual"]
 
@@ -99,7 +99,7 @@ def _sqrt(value):
     return torch.sqrt(value) if isinstance(value, torch.Tensor) else math.sqrt(value)
 
 
-@register_composite(Residual)
+@register_bound(Residual, kind="composite")
 def _residual(walker, block: Residual, x, ctx) -> tuple:
     r""":math:`\mathrm{Lip}(b + s) \le \mathrm{Lip}(b) + \mathrm{Lip}(s)`, for outputs of equal
     shape (broadcasting would repeat entries and break the sum rule)."""
@@ -121,7 +121,7 @@ def _residual(walker, block: Residual, x, ctx) -> tuple:
     return lb.value, lb.sound, out
 
 
-@register_composite(Concat)
+@register_bound(Concat, kind="composite")
 def _concat(walker, block: Concat, x, ctx) -> tuple:
     r""":math:`\mathrm{Lip}([f; g]) \le \sqrt{\mathrm{Lip}(f)^2 + \mathrm{Lip}(g)^2}`, along any
     dimension but the batch dimension."""

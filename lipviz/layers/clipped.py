@@ -137,7 +137,7 @@ def _interleave(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     return torch.stack([first, second], dim=2).flatten(1, 2)
 
 
-@register_bound(ClippedReLU, local=True)
+@register_bound(ClippedReLU, kind="local")
 def _clipped_relu_local(module: ClippedReLU, ctx: BoundContext) -> LayerBound:
     r"""Fixed where the box has :math:`\overline{z} \le 0` (dead) or :math:`\underline{z} \ge
     \theta` (saturated); the row mask refines the previous affine factor."""
@@ -184,7 +184,7 @@ def _pairs_local(st, ctx, theta_max=None, theta_min=None) -> LayerBound:
     return LayerBound(one, "1 (a permutation per piece; masks for the next layer)", True)
 
 
-@register_bound(ClippedMaxMin, local=True)
+@register_bound(ClippedMaxMin, kind="local")
 def _clipped_maxmin_local(module: ClippedMaxMin, ctx: BoundContext) -> LayerBound:
     r"""The max half is fixed where its box lies above :math:`\theta_{\max}`, the min half
     where it lies below :math:`\theta_{\min}`; a half whose pair is fixed is fixed too."""

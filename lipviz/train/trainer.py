@@ -21,6 +21,7 @@ from ..data.transforms import crop_flip
 from ..state import seeded
 from . import distributed
 from .lipschitz import PowerIterationBound
+from .objectives import Objective
 from .settings import (
     AMP_DTYPES,
     CheckpointError,
@@ -53,8 +54,9 @@ class Trainer:
     model : nn.Module
         Maps inputs ``(B, *input_shape)`` to logits ``(B, C)``; moved to ``device`` and trained
         in place.
-    objective : callable
-        ``objective(model, x, y, lip, epoch) -> (loss, metrics)``, e.g.
+    objective : Objective
+        ``objective(model, x, y, lip, epoch) -> (loss, metrics)``
+        (:class:`~lipviz.train.objectives.Objective`), e.g.
         :class:`~lipviz.train.objectives.LMT`; ``metrics["logits"]`` must be the ``(B, C)``
         logits. If its ``needs_lipschitz`` is true, ``lip`` is a
         :class:`~lipviz.train.lipschitz.PowerIterationBound` of ``model``, else None.
@@ -99,10 +101,17 @@ class Trainer:
         if not isinstance(cfg, TrainConfig):
             msg = f"cfg must be a TrainConfig, got {type(cfg).__name__}"
             raise TypeError(msg)
+        if not isinstance(objective, Objective):
+            msg = (
+                f"objective {objective!r} is not an Objective: it must be callable as "
+                "objective(model, x, y, lip, epoch) and state needs_lipschitz and walks_model "
+                "(lipviz.train.objectives.Objective)"
+            )
+            raise TypeError(msg)
         self.run_config = dict(run_config) if run_config is not None else None
         self._resumed = None  # what resume() read, for the next fit()
         self.distributed = distributed.setup()
-        if self.distributed and getattr(objective, "walks_model", False):
+        if self.distributed and objective.walks_model:
             msg = (
                 f"{type(objective).__name__} walks the model outside its forward pass, "
                 "which DistributedDataParallel cannot synchronise: train it in one "
@@ -124,7 +133,7 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir else None
         self.progress = progress
         self.lip = None
-        if getattr(objective, "needs_lipschitz", False):
+        if objective.needs_lipschitz:
             self.lip = PowerIterationBound(model, self.input_shape).to(self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
         self.callbacks = list(callbacks)

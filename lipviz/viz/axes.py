@@ -9,7 +9,19 @@ CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
 
 def axes_or_new(ax, figsize=(6, 6)):
-    """``ax``, or new constrained-layout axes of ``figsize`` when ``ax`` is None."""
+    """``ax``, or new constrained-layout axes of ``figsize`` when ``ax`` is None.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes or None
+        The axes to draw on.
+    figsize : tuple of float
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
     if ax is None:
         import matplotlib.pyplot as plt
 

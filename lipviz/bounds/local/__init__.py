@@ -19,7 +19,7 @@ restricted to the channels the masks leave active); in ``estimate`` mode it is p
 on the masked operator, as the paper does (a *lower* estimate). The factors are computed in
 ``_norms``.
 
-Layers take part through local rules (``register_bound(T, local=True)``) that read and update
+Layers take part through local rules (``register_bound(T, kind="local")``) that read and update
 the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
 
 This package is the one door to import; its modules (``_kernels``, ``_norms``, ``_state``,

@@ -19,7 +19,7 @@ restricted to the channels the masks leave active); in ``estimate`` mode it is p
 on the masked operator, as the paper does (a *lower* estimate). The factors are computed in
 :mod:`lipviz.bounds.local`.
 
-Layers take part through local rules (``register_bound(T, local=True)``) that read and update
+Layers take part through local rules (``register_bound(T, kind="local")``) that read and update
 the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
 """
 
@@ -114,7 +114,7 @@ def rounding_terms(module, absop, like: torch.Tensor, big: torch.Tensor, bias):
     return g * err, g
 
 
-@register_bound(nn.Linear, nn.Conv2d, local=True)
+@register_bound(nn.Linear, nn.Conv2d, kind="local")
 def affine_local(module, ctx: BoundContext) -> LayerBound:
     r"""Box :math:`\cap` ball through :math:`Wx + b`: the IBP box :math:`W c + b \pm |W| r` and the
     ball's box :math:`\mu' \pm \rho\, \|(W D)_j\|_2`. The factor :math:`\|D' W D\|_2` waits for
@@ -171,7 +171,10 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
         if bias is not None:
             mu = mu + bias.view(1, -1, *([1] * (mu.dim() - 2)))
         reach = st.radius.view(shape) * rownorm
-        lo, hi, mid, rad = mu - reach, mu + reach, None, None
+        lo, hi = mu - reach, mu + reach
+        mid: torch.Tensor | None = None
+        rad: torch.Tensor | None = None
+        b = None
     else:
         centre, half = centre_halfwidth(st.lo, st.hi)
         mu, mid, rad = lin(st.mu), lin(centre), absop(half)
@@ -184,7 +187,8 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
         mu = torch.minimum(torch.maximum(mu, lo), hi)  # the centre stays in its box
         st.centre_err = err.expand_as(mu)
         err_norm = st.centre_err.flatten(1).norm(dim=1)
-    if st.trace is not None:
+    if st.trace is not None:  # never the no-IBP branch above, which needs st.trace is None
+        assert mid is not None and rad is not None
         mid, reach = (mid if b is None else mid + b), st.radius.view(shape) * rownorm
         st.trace.append(
             {
@@ -203,7 +207,8 @@ def affine_local(module, ctx: BoundContext) -> LayerBound:
         "out_shape": mu.shape,
         "err": err_norm,
     }
-    st.mu, st.lo, st.hi, st.mask, st.radius = mu, lo, hi, None, None
+    st.mu, st.lo, st.hi, st.mask = mu, lo, hi, None
+    st.radius = None  # type: ignore[assignment]  # the next activation sets the new radius
     one = torch.ones(len(mu), dtype=st.dtype, device=mu.device)
     return LayerBound(one, "pending: the factor with the next layer's mask", st.sound)
 
@@ -269,7 +274,7 @@ def _record_fixed(st: LocalState, name: str, varies: torch.Tensor) -> None:
     st.fixed.append({"layer": name, "varies": varies})  # fractions when the table is built
 
 
-@register_bound(nn.ReLU, local=True)
+@register_bound(nn.ReLU, kind="local")
 def _relu_local(module, ctx: BoundContext) -> LayerBound:
     r"""Fixed where the pre-activation box has :math:`\overline{z} \le 0` (dead on the ball);
     the row mask refines the previous affine factor."""
@@ -284,7 +289,7 @@ def _relu_local(module, ctx: BoundContext) -> LayerBound:
     return LayerBound(one, FOLDED, True)
 
 
-@register_bound(nn.Flatten, nn.Identity, nn.Dropout, local=True)
+@register_bound(nn.Flatten, nn.Identity, nn.Dropout, kind="local")
 def _reshape_local(module, ctx: BoundContext) -> LayerBound:
     """Shape changes only (Dropout is the identity in eval mode)."""
     st = state_of(ctx)
@@ -413,14 +418,16 @@ def local_walk(
         if grad:
             return walker, None, st
         close_pending(st, None)
-    if not isinstance(total, torch.Tensor):
-        total = torch.full((len(x),), float(total), dtype=dtype)
+    if isinstance(total, torch.Tensor):
+        values = total
+    else:
+        values = torch.full((len(x),), float(total), dtype=dtype)
     rows = {(r["_id"], r["layer"]): r for r in walker.rows}
     for f in st.factors:  # each affine layer's row gets its factor (a product over the walk)
-        total = total * f["values"]
+        values = values * f["values"]
         row = rows[(f["_id"], f["layer"])]
         row["bound"], row["method"] = float(f["values"].max()), f["method"]
-    return walker, total.double(), st
+    return walker, values.double(), st
 
 
 def local_lipschitz_bound(

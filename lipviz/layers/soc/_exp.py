@@ -115,6 +115,12 @@ def _apply_exponential(x, filt, terms: int, stride: int, out_channels: int, bias
 
 def _filter_norm_bound(filt: torch.Tensor, stride: int, in_shape) -> float:
     """The FFT bound on :math:`\\|A\\|` at the size the exponential sees (after the stride)."""
+    if in_shape is None or len(in_shape) != 3:
+        msg = (
+            "the SOC bound depends on the input size (the FFT bound of the convolution at that "
+            f"size): pass in_shape=(C, H, W), got {in_shape!r}"
+        )
+        raise ValueError(msg)
     _, h, w = in_shape
     return conv_norm_fft(filt, (h // stride, w // stride), padding=filt.shape[-1] // 2)
 
@@ -163,13 +169,14 @@ class TruncatedExpConv(nn.Module):
             x, self.filter, self.terms, self.stride, self.out_channels, self.bias
         )
 
-    def lipschitz_bound(self, in_shape) -> float:
+    def lipschitz_bound(self, in_shape: tuple[int, ...] | None = None) -> float:
         """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|`.
 
         Parameters
         ----------
         in_shape : tuple of int
-            ``(C, H, W)``, without the batch dimension.
+            ``(C, H, W)``, without the batch dimension; required (None is refused), since the
+            bound depends on the input size.
 
         Returns
         -------

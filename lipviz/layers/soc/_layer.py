@@ -208,7 +208,8 @@ class SOC(nn.Module):
         Parameters
         ----------
         in_shape : tuple of int
-            ``(C, H, W)``, without the batch dimension.
+            ``(C, H, W)``, without the batch dimension; required (None is refused), since the
+            bound depends on the input size.
 
         Returns
         -------
@@ -218,7 +219,9 @@ class SOC(nn.Module):
         """
         return _filter_norm_bound(self.normalized_filter().detach(), self.stride, in_shape)
 
-    def lipschitz_bound(self, in_shape, terms: int | None = None) -> float:
+    def lipschitz_bound(
+        self, in_shape: tuple[int, ...] | None = None, *, terms: int | None = None
+    ) -> float:
         """:math:`1 + \\|A\\|^{K+1}/(K+1)!` with a sound :math:`\\|A\\|` (K = eval terms).
 
         Parameters
@@ -349,7 +352,9 @@ class OrthogonalLinear(SOC):
             raise ValueError(msg)
         return super().forward(x[:, :, None, None]).flatten(1)
 
-    def lipschitz_bound(self, in_shape=None, terms: int | None = None) -> float:
+    def lipschitz_bound(
+        self, in_shape: tuple[int, ...] | None = None, *, terms: int | None = None
+    ) -> float:
         r""":math:`1 + \|A\|^{K+1}/(K+1)!`, with the sound norm of the 1x1 filter.
 
         Parameters
@@ -364,7 +369,7 @@ class OrthogonalLinear(SOC):
         float
             The SOC bound.
         """
-        return super().lipschitz_bound((self.in_features, 1, 1), terms)
+        return super().lipschitz_bound((self.in_features, 1, 1), terms=terms)
 
     def to_plain(self) -> nn.Linear:
         r"""An ``nn.Linear`` with the matrix :math:`[S_K(A)]_{:m,:n}` (computed in float64 from

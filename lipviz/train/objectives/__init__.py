@@ -3,13 +3,16 @@
 ``lip`` is a :class:`~lipviz.train.lipschitz.PowerIterationBound` (or None for plain CE) and
 ``epoch`` a float (fractional epochs), used by schedules such as LMT's warm-up of ``c``.
 
-This package is the one door to import; its modules (``_global``, ``_local``) are private.
+This package is the one door to import; its modules (``_global``, ``_local``, ``_protocol``) are
+private.
 """
 
 from ._global import LMT, CertificateRegularized, CrossEntropy, SpectralRegularized, linear_warmup
 from ._local import LocalLip
+from ._protocol import Objective
 
 __all__ = [
+    "Objective",
     "CertificateRegularized",
     "CrossEntropy",
     "LMT",

@@ -89,6 +89,7 @@ class CrossEntropy:
 
     temperature: float = 1.0
     needs_lipschitz = False
+    walks_model = False
 
     def __call__(self, model, x, y, lip, epoch):
         """The loss on one batch, and the logits.
@@ -192,6 +193,7 @@ class LMT:
     warmup_epochs: float = 0.0
     c_start: float = 1e-5
     needs_lipschitz = True
+    walks_model = False
 
     def __post_init__(self):
         if self.form not in ("global", "pairwise"):
@@ -280,6 +282,7 @@ class SpectralRegularized:
 
     beta: float = 0.01
     needs_lipschitz = True
+    walks_model = False
 
     def __call__(self, model, x, y, lip, epoch):
         """The regularised loss on one batch, and the logits.
@@ -352,6 +355,7 @@ class CertificateRegularized:
     gamma: float = 0.5
     lipschitz: float = 1.0
     needs_lipschitz = False
+    walks_model = False
 
     def __call__(self, model, x, y, lip, epoch):
         """The regularised loss on one batch, and the logits.
