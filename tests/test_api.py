@@ -176,8 +176,10 @@ def test_every_experiment_runner_has_the_same_signature():
             ("out_dir", inspect.Parameter.POSITIONAL_OR_KEYWORD),
             ("device", inspect.Parameter.KEYWORD_ONLY),
             ("progress", inspect.Parameter.KEYWORD_ONLY),
+            ("run_id", inspect.Parameter.KEYWORD_ONLY),
         ], name
         assert params["out_dir"].default is None and params["device"].default is None
+        assert params["run_id"].default is None
         assert type(lipviz.resolve(name, "smoke")) is experiment.config
         assert (ROOT / "book" / f"{experiment.chapter}.md").exists(), experiment.chapter
 

@@ -40,7 +40,7 @@ def test_an_unknown_job_is_named(tmp_path):
         runs_against_papers({"no-such-job": tmp_path})
 
 
-def test_the_batch_files_method_picks_the_judged_run(tmp_path):
+def test_the_batch_files_run_id_picks_the_judged_run(tmp_path):
     import json
 
     from conftest import ROOT
@@ -49,23 +49,33 @@ def test_the_batch_files_method_picks_the_judged_run(tmp_path):
 
     fixture = ROOT / "tests" / "fixtures" / "batch" / "quick.md"
     (tmp_path / "batch.yaml").write_text(
-        f"jobs:\n  - {{id: a, chapter: {fixture}, method: 'CR(0.5)'}}\n"
+        f"jobs:\n  - {{id: a, chapter: {fixture}, run: 'lln-cr'}}\n"
     )
     runs = [
         {
-            "folder": f"runs/{g}",
+            "folder": f"runs/{name}",
             "summary": {
+                "run_id": name,
                 "method": f"lln+CR({g})",
                 "clean_accuracy": c,
                 "certified_accuracy": {"1.0": c / 2},
             },
         }
-        for g, c in (("0.0", 0.8), ("0.5", 0.6))
+        # the judged run comes second, both have one method, and one id begins the other: only
+        # the exact id tells them apart
+        for name, g, c in (("lln-cr-long", "0.5", 0.8), ("lln-cr", "0.5", 0.6))
     ]
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "summary.json").write_text(json.dumps({"runs": runs, "result": None}))
     row = batch_table(tmp_path).iloc[0]
     assert (row.method, row.clean, row.certified) == ("lln+CR(0.5)", 0.6, 0.3)
+    (tmp_path / "batch.yaml").write_text(f"jobs:\n  - {{id: a, chapter: {fixture}, run: 'lln'}}\n")
+    import pandas as pd
+
+    assert pd.isna(batch_table(tmp_path).iloc[0].clean)  # no run has that id: none is judged
+    (tmp_path / "batch.yaml").write_text(
+        f"jobs:\n  - {{id: a, chapter: {fixture}, run: 'lln-cr'}}\n"
+    )
     # a record written before identities and checksums: shown, never counted as done
     assert (row.state, row.verdict) == ("stale", "no paper value")
 

@@ -382,3 +382,118 @@ def test_a_job_that_kills_its_worker_fails_alone(tmp_path):
     status = run_batch(path, tmp_path / "out", workers=1, progress=False)  # one worker: both
     assert dict(zip(status.job, status.state, strict=True)) == {"crash": "failed", "after": "done"}
     assert "KilledWorker" in status.set_index("job").loc["crash", "error"]
+
+
+def _wait_for(predicate, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_a_batch_runs_on_a_real_dask_scheduler_and_worker_started_as_processes(tmp_path):
+    """``--scheduler ADDRESS``: the jobs run on a ``dask worker`` process of a ``dask scheduler``
+    process, as on a real cluster (not an in-process LocalCluster)."""
+    from distributed import Client
+
+    dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or "dask"
+    info = tmp_path / "scheduler.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--scheduler-file", str(info), "--port", "0", "--no-dashboard"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = None
+    try:
+        _wait_for(info.exists, "the scheduler file")
+        _wait_for(lambda: "address" in info.read_text(), "the scheduler's address")
+        address = json.loads(info.read_text())["address"]
+        worker = subprocess.Popen(
+            [dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=60)
+            worker_pids = set(client.run(os.getpid).values())
+        path = _batch(tmp_path, f"  - {{id: q, chapter: {FIXTURES / 'quick.md'}}}\n")
+        out = tmp_path / "out"
+        status = run_batch(path, out, scheduler=address, progress=False)
+        assert dict(zip(status.job, status.state, strict=True)) == {"q": "done"}
+        record = json.loads((out / "q" / "summary.json").read_text())
+        assert record["runs"][0]["summary"]["run_id"] == "quick"
+        assert worker_pids and os.getpid() not in worker_pids  # another process ran it
+        assert worker.poll() is None and scheduler.poll() is None  # both still serve
+    finally:
+        for proc in (worker, scheduler):
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def test_the_batch_runs_from_an_installed_wheel_outside_the_checkout(tmp_path):
+    """A wheel installed away from the checkout has no book: ``lipviz batch run`` says how to
+    point it at one (one line, exit 2), and with ``--book DIR`` it runs that book's chapters."""
+    src = tmp_path / "src"
+    shutil.copytree(
+        ROOT / "lipviz", src / "lipviz", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    pip = [sys.executable, "-m", "pip", "-q"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"), "."],
+        cwd=src,
+        check=True,
+        capture_output=True,
+    )
+    wheel = next((tmp_path / "wheel").glob("lipviz-*.whl"))
+    site = tmp_path / "site"
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
+    env.pop("LIPVIZ_BOOK_DIR", None)
+
+    def lipviz(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "lipviz", *args],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    where = subprocess.run(
+        [sys.executable, "-c", "import lipviz; print(lipviz.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert where.startswith(str(site))  # the installed copy, not the checkout
+    no_book = lipviz("batch", "run", "smoke", "--out", "out")
+    assert no_book.returncode == 2 and no_book.stderr.count("\n") == 1, no_book.stderr
+    assert "LIPVIZ_BOOK_DIR" in no_book.stderr and "--book" in no_book.stderr
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "_toc.yml").write_text("format: jb-book\nroot: 99_quick\n")
+    shutil.copy(FIXTURES / "quick.md", book / "99_quick.md")
+    (elsewhere / "tiny.yaml").write_text("name: tiny\njobs:\n  - {id: q, chapter: 99_quick}\n")
+    ran = lipviz("batch", "run", "tiny.yaml", "--out", "out", "--workers", "1", "--book", str(book))
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    record = json.loads((elsewhere / "out" / "q" / "summary.json").read_text())
+    assert record["runs"][0]["summary"]["run_id"] == "quick"

@@ -27,9 +27,9 @@ def counted(monkeypatch):
 
     monkeypatch.setattr(lmt, "load_splits", small)
 
-    def run(cfg, out_dir=None, *, progress=False):
+    def run(cfg, out_dir=None, *, progress=False, run_id=None):
         calls.append(out_dir)
-        return real(cfg, out_dir=out_dir, progress=progress)
+        return real(cfg, out_dir=out_dir, progress=progress, run_id=run_id)
 
     monkeypatch.setitem(EXPERIMENTS, "lmt", dataclasses.replace(EXPERIMENTS["lmt"], run=run))
     return calls

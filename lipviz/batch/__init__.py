@@ -28,10 +28,21 @@ from .report import (
     verdict,
 )
 from .runner import run_batch, run_job
-from .spec import BatchError, BatchSpec, Expected, Job, load_batch, published, shipped_batches
+from .spec import (
+    BOOK_ENV,
+    BatchError,
+    BatchSpec,
+    Expected,
+    Job,
+    book_root,
+    load_batch,
+    published,
+    shipped_batches,
+)
 
 __all__ = [
     "BOOK_BUILD",
+    "BOOK_ENV",
     "STATES",
     "BatchError",
     "BatchSpec",
@@ -41,6 +52,7 @@ __all__ = [
     "batch_report",
     "batch_status",
     "batch_table",
+    "book_root",
     "book_build_times",
     "job_identity",
     "job_state",

@@ -168,7 +168,7 @@ def job_spec(job: Job, notebook_sha256: str) -> dict:
         "preset": job.preset,
         "parameters": dict(job.parameters),
         "device": job.device,
-        "method": job.method,
+        "run": job.run,
         "expected": expected,
         "timeout_s": job.timeout_s,
     }
@@ -469,12 +469,16 @@ def job_state(out_dir, job) -> str:
 
 
 def primary_run(job: Job, runs: list[dict]) -> dict | None:
-    """The run a job is judged by: the first whose method contains ``job.method``.
+    """The run a job is judged by: the one whose ``run_id`` is ``job.run`` (the first run when
+    the job names none).
+
+    The runner writes ``run_id`` into each run's ``summary.json``; the match is exact, so two
+    runs whose methods share a name (chapter 7's three LipConvnets) are never confused.
 
     Parameters
     ----------
     job : Job
-        The job (its ``method`` selects).
+        The job (its ``run`` selects).
     runs : list of dict
         ``{"folder": ..., "summary": {...}}`` of each run folder the job wrote.
 
@@ -487,6 +491,6 @@ def primary_run(job: Job, runs: list[dict]) -> dict | None:
         summary = run.get("summary") if isinstance(run, dict) else None
         if not isinstance(summary, dict):
             continue
-        if job.method is None or job.method in str(summary.get("method", "")):
+        if job.run is None or summary.get("run_id") == job.run:
             return run
     return None

@@ -9,6 +9,7 @@ the current spec has not run.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -171,7 +172,7 @@ def _parameters_text(parameters) -> str | None:
 def _row(job: Job, state: str, record: dict | None) -> dict:
     """One report row. ``record`` is the job's result record (``done`` or ``stale``): it gives
     the numbers and the labels of what ran; the batch file gives the paper's number, and the
-    selector ``method``."""
+    run it is judged by (``run``)."""
     runs = (record or {}).get("runs") or []
     primary = primary_run(job, runs) if record else None
     run = primary["summary"] if primary else {}
@@ -315,7 +316,8 @@ def runs_against_papers(runs: dict, batch="papers"):
             "result": ".",
             **{k: summary.get(k) for k in ("wall_time_s", "device", "commit")},
         }
-        row = _row(job, "done", wrapped)
+        # the folder the caller pairs with the job is its run, whatever id it carries
+        row = _row(dataclasses.replace(job, run=None), "done", wrapped)
         row["preset"], row["parameters"] = f"run folder {Path(folder).name}", None
         rows.append(row)
     unknown = set(runs) - {job.id for job in spec.jobs}

@@ -9,7 +9,7 @@ A batch file::
       - id: lmt-mnist
         chapter: 03_lipschitz_margin_training
         parameters: {methods: lmt}
-        method: LMT
+        run: chapter-lmt/full-long-lmt
         expected: {metric: certified_accuracy, eps: 1.58, value: 0.4055, tolerance: 0.02,
                    source: "BCP README (NeurIPS 2020), LMT row", verified: true}
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "BatchSpec",
     "Expected",
     "Job",
+    "book_root",
     "load_batch",
     "published",
     "shipped_batches",
@@ -42,8 +44,51 @@ __all__ = [
 SHIPPED = Path(__file__).parent / "files"
 """The batch files shipped with lipviz (``smoke``, ``papers``)."""
 
-BOOK = Path(__file__).resolve().parents[2] / "book"
-"""The book's chapters (the checkout's ``book/``)."""
+BOOK_ENV = "LIPVIZ_BOOK_DIR"
+"""The environment variable naming the book's folder, for a lipviz installed from a wheel."""
+
+
+def book_root() -> Path:
+    """The book's folder, whose chapters a batch file names: ``$LIPVIZ_BOOK_DIR`` when set, else
+    the ``book/`` of the source checkout lipviz runs from.
+
+    An installed lipviz (a wheel in ``site-packages``) ships no chapters: point
+    ``LIPVIZ_BOOK_DIR`` (or ``lipviz batch run --book DIR``) at a checkout's ``book/``, or name
+    notebooks by path in the batch file.
+
+    Returns
+    -------
+    Path
+        A folder holding the book's ``_toc.yml``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``LIPVIZ_BOOK_DIR`` names no book, or it is unset and lipviz runs outside a
+        checkout; the message says what to set.
+
+    Examples
+    --------
+    >>> (book_root() / "_toc.yml").is_file()
+    True
+    """
+    configured = os.environ.get(BOOK_ENV)
+    if configured:
+        path = Path(configured).expanduser()
+        if not (path / "_toc.yml").is_file():
+            msg = f"{BOOK_ENV}={configured} is not a lipviz book folder (it has no _toc.yml)"
+            raise FileNotFoundError(msg)
+        return path
+    path = Path(__file__).resolve().parents[2] / "book"
+    if (path / "_toc.yml").is_file():
+        return path
+    msg = (
+        "lipviz runs outside a source checkout, so it has no book: set "
+        f"{BOOK_ENV} (or lipviz batch run --book DIR) to the book/ folder of a lipviz checkout, "
+        "or name notebooks by path in the batch file"
+    )
+    raise FileNotFoundError(msg)
+
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _RESERVED = ("batch.yaml", "manifest.json", "report.csv", "report.md", "report.png")
@@ -55,7 +100,7 @@ _JOB_FIELDS = {
     "preset",
     "parameters",
     "device",
-    "method",
+    "run",
     "expected",
     "timeout_s",
     "priority",
@@ -118,8 +163,11 @@ class Job:
         Further papermill parameters (plain values).
     device : str
         ``"cpu"`` or ``"cuda"`` (a cuda job takes one GPU: the dask resource ``GPU``).
-    method : str or None
-        Picks the job's result among its run folders: the first whose method contains it.
+    run : str or None
+        The id of the run the job is judged by, among the run folders its notebook wrote: the
+        ``run_id`` the experiment's runner wrote into that run's ``summary.json`` (the name a
+        chapter gives :func:`~lipviz.experiments.cached_run`, or the ``run_id`` it passes a
+        runner). Matched exactly; None judges the job by its first run.
     expected : Expected or None
         The paper's number, if any.
     timeout_s : float or None
@@ -138,7 +186,7 @@ class Job:
     preset: str = "smoke"
     parameters: dict = field(default_factory=dict)
     device: str = "cpu"
-    method: str | None = None
+    run: str | None = None
     expected: Expected | None = None
     timeout_s: float | None = None
     priority: int = 0
@@ -227,10 +275,12 @@ def published(folder="results") -> Path:
     'results'
     """
     path = Path(folder)
-    for cand in (path, BOOK / path):
-        if cand.is_dir():
-            return cand
-    msg = f"no results folder {path} here or in {BOOK}"
+    if path.is_dir():
+        return path
+    book = book_root()
+    if (book / path).is_dir():
+        return book / path
+    msg = f"no results folder {path} here or in {book}"
     raise FileNotFoundError(msg)
 
 
@@ -280,9 +330,13 @@ def _chapter(name, where: str, base: Path) -> Path:
     if name.endswith((".md", ".ipynb")):
         path = Path(name) if Path(name).is_absolute() else base / name
     else:
-        path = BOOK / f"{name}.md"
+        try:
+            book = book_root()
+        except FileNotFoundError as err:
+            _fail(where, f"chapter {name!r}: {err}")
+        path = book / f"{name}.md"
     if not path.exists():
-        known = ", ".join(sorted(p.stem for p in BOOK.glob("[0-9]*.md")))
+        known = ", ".join(sorted(p.stem for p in path.parent.glob("[0-9]*.md")))
         _fail(where, f"no notebook {path} (book chapters: {known})")
     return path
 
@@ -310,7 +364,7 @@ def notebook_parameters(path) -> tuple[str, ...] | None:
 
     Examples
     --------
-    >>> "preset" in notebook_parameters(BOOK / "00_setup_and_tour.md")
+    >>> "preset" in notebook_parameters(book_root() / "00_setup_and_tour.md")
     True
     """
     path = Path(path)
@@ -423,6 +477,9 @@ def _job(raw, where: str, defaults: dict, base: Path) -> Job:
     priority = raw.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
         _fail(f"{where}.priority", f"must be an integer, got {priority!r}")
+    run = raw.get("run")
+    if run is not None and (not isinstance(run, str) or not run):
+        _fail(f"{where}.run", f"must be a run id (a non-empty string), got {run!r}")
     expected = raw.get("expected")
     chapter = _chapter(raw["chapter"], f"{where}.chapter", base)
     _check_parameters(params, chapter, where)
@@ -432,7 +489,7 @@ def _job(raw, where: str, defaults: dict, base: Path) -> Job:
         preset=raw.get("preset", "smoke"),
         parameters=dict(params),
         device=raw.get("device", "cpu"),
-        method=raw.get("method"),
+        run=run,
         expected=None if expected is None else _expected(expected, f"{where}.expected"),
         timeout_s=None if timeout is None else float(timeout),
         priority=priority,

@@ -20,8 +20,10 @@ unknown job id, an output folder that cannot be one) is one line on stderr and e
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
+from pathlib import Path
 
 from ._run import main as run_experiment
 
@@ -71,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", default=None, help="address of an existing dask scheduler")
     run.add_argument("--jobs", nargs="+", default=None, metavar="ID", help="run only these jobs")
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument(
+        "--book", default=None, metavar="DIR", help="the book's folder (default: the checkout's)"
+    )
     for name, text in (("status", "each job's state"), ("report", "results against the papers")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("out", help="the batch's output folder")
@@ -283,6 +288,8 @@ def _batch(b, args):
             sys.stdout.write(f"{name}: {len(spec.jobs)} jobs. {spec.description}\n")
         return None
     if args.action == "run":
+        if args.book is not None:  # the chapters of an installed lipviz (no checkout)
+            os.environ[b.BOOK_ENV] = str(Path(args.book).resolve())
         return b.run_batch(
             args.batch,
             args.out,
@@ -308,7 +315,3 @@ def _batch(b, args):
         "verdict",
     ]
     return table[columns]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

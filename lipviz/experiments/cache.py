@@ -147,7 +147,7 @@ def cached_run(name: str, cfg, *, root="cache", progress: bool = False) -> RunRe
     if hit is not None:
         return hit
     (folder / _RECORD).unlink(missing_ok=True)  # the record is written last, after the run
-    result = experiment.run(cfg, out_dir=folder, progress=progress)
+    result = experiment.run(cfg, out_dir=folder, progress=progress, run_id=name)
     write_json(folder / _RECORD, _key_inputs(cfg))
     return result
 

@@ -96,7 +96,9 @@ def make_objective(cfg: LMTConfig):
     raise ValueError(msg)
 
 
-def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True) -> RunResult:
+def run_lmt(
+    cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True, run_id: str | None = None
+) -> RunResult:
     """Train, select on validation, certify the test split; see the module docstring.
 
     The data are ``cfg.dataset``'s train and validation splits (seeded by ``cfg.seed``) and the
@@ -115,6 +117,9 @@ def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True)
         Default: ``"cuda"`` when available, else ``"cpu"``.
     progress : bool, default True
         Show progress bars.
+    run_id : str, optional
+        The id written into the run's ``summary.json`` (``run_id``), by which a batch job
+        finds it; default the run folder's name.
 
     Returns
     -------
@@ -143,6 +148,7 @@ def run_lmt(cfg: LMTConfig, out_dir=None, *, device=None, progress: bool = True)
         out_dir=out_dir,
         device=device,
         progress=progress,
+        run_id=run_id,
     )
 
 

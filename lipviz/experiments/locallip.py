@@ -39,7 +39,12 @@ def build_model(cfg: LocalLipConfig, input_shape):
 
 
 def run_locallip(
-    cfg: LocalLipConfig, out_dir=None, *, device=None, progress: bool = True
+    cfg: LocalLipConfig,
+    out_dir=None,
+    *,
+    device=None,
+    progress: bool = True,
+    run_id: str | None = None,
 ) -> RunResult:
     r"""Train with Local-Lip's objective, select on validation, certify the test split once.
 
@@ -66,6 +71,9 @@ def run_locallip(
         Default: ``"cuda"`` when available, else ``"cpu"``.
     progress : bool, default True
         Show progress bars.
+    run_id : str, optional
+        The id written into the run's ``summary.json`` (``run_id``), by which a batch job
+        finds it; default the run folder's name.
 
     Returns
     -------

@@ -80,7 +80,12 @@ class Margins2DResult:
 
 
 def run_margins2d(
-    cfg: Margins2DConfig, out_dir=None, *, device=None, progress: bool = True
+    cfg: Margins2DConfig,
+    out_dir=None,
+    *,
+    device=None,
+    progress: bool = True,
+    run_id: str | None = None,
 ) -> Margins2DResult:
     r"""Train a toy MLP, certify shown points, and measure their true boundary distances.
 
@@ -99,6 +104,9 @@ def run_margins2d(
         Where to train (the certificates and distances are computed on the CPU).
     progress : bool
         Show progress bars.
+    run_id : str, optional
+        The id written into the run's ``summary.json`` (``run_id``), by which a batch job
+        finds it; default the run folder's name.
 
     Returns
     -------
@@ -115,11 +123,11 @@ def run_margins2d(
     """
     # one process per run folder: a second run on it is refused, never interleaved
     with folder_lock(out_dir) if out_dir is not None else contextlib.nullcontext():
-        return _run_margins2d(cfg, out_dir, device=device, progress=progress)
+        return _run_margins2d(cfg, out_dir, device=device, progress=progress, run_id=run_id)
 
 
 def _run_margins2d(
-    cfg: Margins2DConfig, out_dir=None, *, device=None, progress: bool = True
+    cfg: Margins2DConfig, out_dir=None, *, device=None, progress: bool = True, run_id=None
 ) -> Margins2DResult:
     train = make_toy(cfg.toy, n=cfg.n_train, seed=cfg.seed)
     val = make_toy(cfg.toy, n=cfg.n_val, seed=cfg.seed + 1)
@@ -157,7 +165,7 @@ def _run_margins2d(
         refuse_nan(out.summary, str(folder / "summary.json"))
         write_json(folder / "config.json", dataclasses.asdict(cfg))
         table.to_csv(folder / "certified.csv", index=False)
-        write_json(folder / "summary.json", out.summary)
+        write_json(folder / "summary.json", {**out.summary, "run_id": run_id or folder.name})
     return out
 
 

@@ -49,10 +49,19 @@ class Runner(Protocol):
         Where to train.
     progress : bool
         Show progress bars.
+    run_id : str, optional
+        The id the runner writes into the run's ``summary.json`` (default: the folder's name),
+        by which a batch job finds its run.
     """
 
     def __call__(
-        self, cfg: Any, out_dir: str | Path | None = None, *, device=None, progress: bool = True
+        self,
+        cfg: Any,
+        out_dir: str | Path | None = None,
+        *,
+        device=None,
+        progress: bool = True,
+        run_id: str | None = None,
     ) -> Any: ...
 
 
@@ -72,8 +81,8 @@ class Experiment:
         A frozen dataclass with ``SMOKE`` and ``FULL`` presets (any other class-level instance
         is a further preset, e.g. ``FULL_CIFAR10`` is ``"full-cifar10"``).
     run : Runner
-        ``run(cfg, out_dir=None, *, device=None, progress=True)``; it returns a result with a
-        ``summary`` dict.
+        ``run(cfg, out_dir=None, *, device=None, progress=True, run_id=None)``; it returns a
+        result with a ``summary`` dict.
     chapter : str
         The book chapter that teaches it (a file stem under ``book/``).
     build_model : ModelBuilder or None

@@ -235,6 +235,7 @@ def train_and_certify(
     device=None,
     progress=True,
     certificate: str = "global",
+    run_id: str | None = None,
 ) -> RunResult:
     """Train (resuming from ``out_dir``), select on validation, certify the test split once.
 
@@ -282,6 +283,9 @@ def train_and_certify(
         ``local``: the table holds the sound local certificates of
         :func:`lipviz.local_certified` (Huang et al., NeurIPS 2021); the summary adds the
         power-iteration estimates (not certificates) and the global certificates beside them.
+    run_id : str, optional
+        The id written into the run's ``summary.json`` (``run_id``), by which a batch job
+        finds it; default the name of ``out_dir``.
 
     Returns
     -------
@@ -315,11 +319,12 @@ def train_and_certify(
             progress=progress,
             certificate=certificate,
             main=main,
+            run_id=run_id,
         )
 
 
 def _train_and_certify(
-    cfg, model, objective, tcfg, data, *, method, out, device, progress, certificate, main
+    cfg, model, objective, tcfg, data, *, method, out, device, progress, certificate, main, run_id
 ) -> RunResult:
     train, val, test = data
     code = commit()  # the code that runs now (HEAD may move before the run ends)
@@ -369,6 +374,7 @@ def _train_and_certify(
     radius = cert.radius[cert.predicted == y].cpu()
     certify_s = time.perf_counter() - start
     summary = {
+        "run_id": run_id or (out.name if out else None),
         "experiment": experiment_of(cfg).name,
         "dataset": test.label,
         "method": method,

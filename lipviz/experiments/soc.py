@@ -39,7 +39,9 @@ def build_model(cfg: SOCConfig, input_shape):
     )
 
 
-def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True) -> RunResult:
+def run_soc(
+    cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True, run_id: str | None = None
+) -> RunResult:
     r"""Train a LipConvnet with certificate regularisation and certify the test split once.
 
     Train LipConvnet-``depth`` with CE - gamma * ReLU(cert), select on validation certified
@@ -65,6 +67,9 @@ def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True)
         Default: ``"cuda"`` when available, else ``"cpu"``.
     progress : bool, default True
         Show progress bars.
+    run_id : str, optional
+        The id written into the run's ``summary.json`` (``run_id``), by which a batch job
+        finds it; default the run folder's name.
 
     Returns
     -------
@@ -90,6 +95,7 @@ def run_soc(cfg: SOCConfig, out_dir=None, *, device=None, progress: bool = True)
         out_dir=out_dir,
         device=device,
         progress=progress,
+        run_id=run_id,
     )
 
 
