@@ -21,8 +21,10 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import cast
 
 import torch
+from torch import nn
 
 from .registry import experiment_of
 from .results import load_run
@@ -108,7 +110,8 @@ def _hit(folder: Path, cfg) -> RunResult | None:
     if inputs != expected:  # a prefix collision or a hand-edited folder: never trusted
         return None
     loaded = load_run(folder)
-    return RunResult(cfg, loaded.model, loaded.metrics, loaded.certified, loaded.summary, folder)
+    model = cast(nn.Module, loaded.model)  # _KEPT holds model.pt, so load_run rebuilt it
+    return RunResult(cfg, model, loaded.metrics, loaded.certified, loaded.summary, folder)
 
 
 def cached_run(name: str, cfg, *, root="cache", progress: bool = False) -> RunResult:

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -55,8 +56,8 @@ class Margins2DResult:
     val: object
     shown: object
     bound: LipschitzBound
-    table: object
-    history: object
+    table: Any  # pandas.DataFrame (pandas is imported lazily)
+    history: Any
 
     @property
     def summary(self) -> dict:

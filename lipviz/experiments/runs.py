@@ -67,7 +67,7 @@ class RunResult:
     model: nn.Module
     history: object
     certified: object
-    summary: dict
+    summary: dict | None
     out_dir: Path | None
 
 

@@ -12,6 +12,7 @@ torch layer nor exportable is refused.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import nn
@@ -62,7 +63,8 @@ def _own_parametrized_class(module: nn.Module) -> None:
 def _export(module: nn.Module, name: str) -> nn.Module:
     if parametrize.is_parametrized(module):
         _own_parametrized_class(module)
-        for tensor in list(module.parametrizations.keys()):
+        containers: Any = module.parametrizations  # a ModuleDict, by parametrised tensor
+        for tensor in list(containers.keys()):
             parametrize.remove_parametrizations(module, tensor, leave_parametrized=True)
     _bake_weight_hooks(module)
     if module._forward_hooks or module._forward_pre_hooks:
@@ -73,7 +75,7 @@ def _export(module: nn.Module, name: str) -> nn.Module:
         raise TypeError(msg)
     exporter = getattr(type(module), "to_plain", None)
     if exporter is not None:
-        out = module.to_plain()
+        out = exporter(module)
         if out is not module:
             return _export(out, name)
     elif not _is_torch_layer(module):

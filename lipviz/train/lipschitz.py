@@ -114,10 +114,9 @@ class PowerIterationBound(nn.Module):
         ctx = BoundContext(self.input_shape, "differentiable", vectors=self)
         with eval_mode(model):  # BN uses its running statistics, untouched
             _, (total, _, _) = walk(model, self._probe, ctx)
-        if not isinstance(total, torch.Tensor):
-            total = torch.tensor(total)
+        value = total if isinstance(total, torch.Tensor) else torch.tensor(total)
         sigmas, self._sigmas = self._sigmas, []
-        return total, sigmas
+        return value, sigmas
 
     def forward(self):
         """``(total, per_layer)``: the composed estimate and the linear operators' sigmas.

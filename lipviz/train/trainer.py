@@ -12,6 +12,7 @@ import math
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -109,7 +110,7 @@ class Trainer:
             )
             raise TypeError(msg)
         self.run_config = dict(run_config) if run_config is not None else None
-        self._resumed = None  # what resume() read, for the next fit()
+        self._resumed: tuple[int, list, dict] | None = None  # what resume() read, for fit()
         self.distributed = distributed.setup()
         if self.distributed and objective.walks_model:
             msg = (
@@ -140,7 +141,11 @@ class Trainer:
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         decay = [p for n, p in named if not n.endswith(cfg.no_decay)]
         no_decay = [p for n, p in named if n.endswith(cfg.no_decay)]
-        params = [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+        params: list[dict[str, Any]] = [
+            {"params": decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        self.opt: torch.optim.Optimizer
         if cfg.optimizer == "adam":
             self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:  # "sgd" (TrainConfig admits no other)
@@ -294,6 +299,7 @@ class Trainer:
             msg = f"train and val must not be empty, got {len(train)} and {len(val)} examples"
             raise ValueError(msg)
         self.resume()
+        assert self._resumed is not None  # resume() read it
         (start_epoch, rows, best), self._resumed = self._resumed, None
         self._sync_lip()
         # the run's own random stream (seeded per resumed epoch); the caller's is left alone
@@ -345,8 +351,8 @@ class Trainer:
                 extra = {k: _plain(v) for k, v in info.items() if k != "logits"}
             self.sched.step()
             self._check_finite(epoch)  # before the evaluation, which needs finite weights
-            total, correct, count = distributed.all_sum([total, correct, count])
-            row = {"epoch": epoch, "loss": total / count, "train_acc": correct / count}
+            loss_sum, n_correct, n_seen = distributed.all_sum([total, correct, count])
+            row = {"epoch": epoch, "loss": loss_sum / n_seen, "train_acc": n_correct / n_seen}
             row |= self._evaluate(val) | extra | {"lr": self.opt.param_groups[0]["lr"]}
             row["time_s"] = earlier + time.perf_counter() - start
             self._check_finite(epoch, row)

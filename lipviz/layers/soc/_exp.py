@@ -146,6 +146,9 @@ class TruncatedExpConv(nn.Module):
         Shape ``(out_channels,)``.
     """
 
+    filter: torch.Tensor  # buffers (register_buffer), declared for the type checker
+    bias: torch.Tensor | None
+
     def __init__(
         self,
         filt: torch.Tensor,

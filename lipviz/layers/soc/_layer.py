@@ -20,6 +20,7 @@ extra output channels are zero-padded in before the exponential, fewer are slice
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -171,7 +172,7 @@ class SOC(nn.Module):
             with torch.no_grad():
                 self._cache = self.normalized_filter().detach().to(device)
             self._cache_key = (self.multiplier, [t.clone() for t in key])
-        return self._cache
+        return cast(torch.Tensor, self._cache)
 
     # --- forward --------------------------------------------------------------------------------
 
@@ -186,7 +187,7 @@ class SOC(nn.Module):
             filt, terms = self._cached_filter(x.device), self.eval_terms
         return _apply_exponential(x, filt, terms, self.stride, self.out_channels, self.bias)
 
-    def to_plain(self) -> TruncatedExpConv:
+    def to_plain(self) -> nn.Module:
         """The eval-mode function with its filter fixed: a :class:`TruncatedExpConv` (no
         scaling vectors, no cache, no training-mode behaviour; the same outputs and bound).
 
