@@ -293,3 +293,29 @@ def test_the_command_line_reports_a_nan_result_with_status_1(tmp_path, capsys, m
     assert cli(["run", "lmt", "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not finite" in err
+
+
+@pytest.mark.parametrize("name", ["lmt", "locallip", "soc"])
+def test_every_runner_hands_its_run_id_to_what_writes_the_summary(name, monkeypatch):
+    """A batch job finds its run by this id, so a runner that drops it loses the job's result."""
+    module = getattr(lipviz.experiments, name)
+    seen = {}
+
+    def recorded(*args, **kwargs):
+        seen.update(kwargs)
+        return "result"
+
+    small = lipviz.load_dataset("mnist5k", "test").subset(8)
+    monkeypatch.setattr(module, "train_and_certify", recorded)
+    monkeypatch.setattr(module, "load_splits", lambda cfg: (small, small, small))
+    run = lipviz.experiments.EXPERIMENTS[name].run
+    assert run(lipviz.resolve(name, "smoke"), "folder", run_id="chapter-x/smoke-a") == "result"
+    assert seen["run_id"] == "chapter-x/smoke-a"
+
+
+def test_margins2d_writes_the_given_run_id_or_its_folders_name(tmp_path):
+    cfg = lipviz.resolve("margins2d", "smoke", epochs=1, n_show=5, n_directions=8)
+    lipviz.experiments.run_margins2d(cfg, tmp_path / "a", progress=False, run_id="toy/a")
+    lipviz.experiments.run_margins2d(cfg, tmp_path / "b", progress=False)
+    ids = [json.loads((tmp_path / f / "summary.json").read_text())["run_id"] for f in "ab"]
+    assert ids == ["toy/a", "b"]

@@ -106,6 +106,7 @@ def run_locallip(
         device=device,
         progress=progress,
         certificate="local",
+        run_id=run_id,
     )
 
 
