@@ -87,7 +87,22 @@ def test_one_parameters_cell_of_plain_values(chapter):
     assert set(INJECT[chapter.stem]) <= set(names)
 
 
-@pytest.mark.parametrize("chapter", chapters(), ids=lambda p: p.stem)
+# Over 30 s each on 2 cores (tests/SLOWEST.md): marked slow, run with ``-m slow``. The book build
+# (the built_book fixture) still executes every chapter, with its default parameters, by default.
+SLOW_CHAPTERS = {
+    "04_attacks_and_audits",
+    "05_orthogonal_convolutions_soc",
+    "07_lln_and_certificate_regularization",
+    "08_interactive_explorers",
+    "09_local_lipschitz_bounds",
+}
+
+
+@pytest.mark.parametrize(
+    "chapter",
+    [pytest.param(c, marks=pytest.mark.slow) if c.stem in SLOW_CHAPTERS else c for c in chapters()],
+    ids=lambda p: p.stem,
+)
 def test_chapter_runs_with_injected_parameters(chapter, tmp_path):
     import nbformat
     import papermill as pm

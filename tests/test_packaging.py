@@ -76,3 +76,23 @@ def test_make_lint_runs_the_type_checker_over_the_core():
     lint = (ROOT / "Makefile").read_text().split("\nlint:")[1].split("\n\n")[0]
     assert "$(BIN)/mypy" in lint
     assert _norm("mypy") in _requirements()
+
+
+def test_every_recorded_test_over_30_s_is_marked_slow():
+    """tests/SLOWEST.md, the committed durations record: each test call over 30 s in it is one
+    of the injected-parameter chapter runs that tests/test_book.py marks slow."""
+    import re
+
+    from test_book import SLOW_CHAPTERS
+
+    rows = re.findall(
+        r"^\| ([\d.]+) \| (\w+) \| `([^`]+)`", (ROOT / "tests" / "SLOWEST.md").read_text(), re.M
+    )
+    assert len(rows) >= 20
+    over = [test for seconds, phase, test in rows if phase == "call" and float(seconds) > 30]
+    assert over, "the record has no test over 30 s: then the slow marks are stale"
+    for test in over:
+        chapter = re.fullmatch(
+            r"test_book\.py::test_chapter_runs_with_injected_parameters\[(\w+)\]", test
+        )
+        assert chapter and chapter.group(1) in SLOW_CHAPTERS, test
