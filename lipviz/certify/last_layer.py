@@ -4,7 +4,7 @@ For a model ending in a linear layer, the pairwise certificate (Tsuzuku, Sato an
 NeurIPS 2018) divides each logit gap by the distance of two rows times the bound of the prefix;
 the global one uses :math:`\sqrt{2}` times the whole bound; the top-k shortcut of the newer SOC
 code looks at the runner-up logits only and is a heuristic, not a bound. :func:`lln_topk_trap`
-builds a small model where it overestimates. Re-exported by :mod:`lipviz.auditing`.
+builds a small model where it overestimates. Exported by :mod:`lipviz.certify`.
 """
 
 from __future__ import annotations

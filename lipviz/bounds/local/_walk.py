@@ -1,27 +1,6 @@
-r"""Local Lipschitz bounds on balls around inputs (Local-Lip; Huang, Zhang, Shi, Kolter and
-Anandkumar, NeurIPS 2021), walked by the one walker in ``local`` mode.
-
-For each input :math:`x_n` and radius :math:`\varepsilon_n`, the walk propagates the centre, an
-interval box (IBP) and an l2 ball through the network, intersecting after every affine layer the
-box with the ball's box (box-constrained propagation, BCP; Lee et al., NeurIPS 2020). An
-activation whose pre-activation box keeps it on one flat piece (a dead ReLU, a clipped neuron at
-its threshold) is *fixed* on the whole ball. With :math:`D` the 0/1 masks of the neurons that
-may vary, the Jacobian of the network at any point of the ball is
-:math:`W_L \Lambda_{L-1} W_{L-1} \cdots` with :math:`\Lambda_i = \mathrm{diag}(d_i)` and
-:math:`d_i \le D_i` (ReLU-type activations), so
-
-.. math:: \mathrm{Lip}(f|_{B(x, \varepsilon)}) \le \|W_L D_{L-1}\|_2
-    \prod_i \|D_i W_i D_{i-1}\|_2 ,
-
-each factor being at most the layer's global norm. In ``sound`` mode every factor is a
-guaranteed upper bound (exact masked SVDs of dense layers; the FFT bound of the convolution
-restricted to the channels the masks leave active); in ``estimate`` mode it is power iteration
-on the masked operator, as the paper does (a *lower* estimate). The factors are computed in
-:mod:`lipviz.bounds.local`.
-
-Layers take part through local rules (``register_bound(T, kind="local")``) that read and update
-the :class:`LocalState` carried by the rule context (``ctx.extras["local"]``).
-"""
+r"""The local walk: the local rules of affine layers, ReLU and reshapes, :func:`local_walk`,
+:func:`local_lipschitz_bound` and :func:`close_pending` (the mathematics is in the docstring of
+:mod:`lipviz.bounds.local`, the package's door)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 r"""The truncated exponential of a skew-symmetric convolution (Singla and Feizi, ICML 2021):
 the pure pieces SOC layers are made of (skew-symmetrisation, the number of Taylor terms for a
 tolerance, the Horner evaluation) and :class:`TruncatedExpConv`, the fixed-filter layer an SOC
-exports to. Re-exported by :mod:`lipviz.layers.soc`.
+exports to. Exported by :mod:`lipviz.layers.soc`, the package's door.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Training objectives: ``objective(model, x, y, lip, epoch) -> (loss, metrics)``.
-
-``lip`` is a :class:`~lipviz.train.lipschitz.PowerIterationBound` (or None for plain CE) and
-``epoch`` a float (fractional epochs), used by schedules such as LMT's warm-up of ``c``.
-"""
+"""The objectives of the global-bound methods: cross-entropy, LMT, spectral regularisation and
+certificate regularisation (the calling convention is in :mod:`lipviz.train.objectives`)."""
 
 from __future__ import annotations
 

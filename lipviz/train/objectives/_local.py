@@ -1,6 +1,6 @@
 """The Local-Lip objective: a robust loss on worst-case logits over local balls (box and ball
-propagation, masks of fixed neurons; :mod:`lipviz.certify.local`). Re-exported by
-:mod:`lipviz.train.objectives`."""
+propagation, masks of fixed neurons; :mod:`lipviz.certify.local`). Exported by
+:mod:`lipviz.train.objectives`, the package's door."""
 
 from __future__ import annotations
 

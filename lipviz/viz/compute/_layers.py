@@ -1,5 +1,5 @@
 """Pure computations about layers: tightness summaries, gradient-norm decay, per-layer
-spectra and power-iteration traces (no plotting; re-exported by :mod:`lipviz.viz.compute`)."""
+spectra and power-iteration traces (no plotting; exported by :mod:`lipviz.viz.compute`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Pure computations about trained models: certified fractions, radii of correct inputs,
 accuracy against ε, LMT's margin profile and a 2-D point's certificate (no plotting;
-re-exported by :mod:`lipviz.viz.compute`)."""
+exported by :mod:`lipviz.viz.compute`)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""matplotlib figures for the built book (each takes an optional ``ax`` and returns it).
-
-The figures of bounds, layers and points are here; those of datasets, trained models and runs
-are in :mod:`lipviz.viz.static`, and re-exported here.
-"""
+"""The static figures of bounds, layers and points (each takes an optional ``ax`` and returns it);
+exported by :mod:`lipviz.viz.static`, the package's door, with the other static figures."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """matplotlib figures of datasets, trained models and runs: image grids, training histories,
 spectra, radius histograms and certified accuracy against ε (each takes an optional ``ax``
-and returns it; re-exported by :mod:`lipviz.viz.static`)."""
+and returns it; exported by :mod:`lipviz.viz.static`)."""
 
 from __future__ import annotations
 
