@@ -22,7 +22,7 @@ from torch import nn
 from ..bounds.guards import current_weight
 from ..bounds.local import local_bound_of, local_walk
 from ..bounds.rounding import gamma, round_up
-from ..functional import margins
+from ..functional import ball_box_dual, ball_box_value, margins
 from ..functional.checks import check_count, check_local_inputs, model_dtype
 from ..state import eval_mode
 from .radii import CertifiedRadii, round_down
@@ -90,12 +90,22 @@ def _worst_gaps(walker, st, model: nn.Module, x: torch.Tensor, target=None):
     for i in range(0, len(x), 64):
         sl = slice(i, i + 64)
         c = (w[None] - w[pred[sl]][:, None, :]) * mask[sl, None, :]  # (n, C, D)
-        ball = last["radius"][sl, None] * c.norm(dim=2)
-        up, down = (hi[sl] - mu[sl])[:, None, :], (lo[sl] - mu[sl])[:, None, :]
+        rho = last["radius"][sl, None]
+        ball = rho * c.norm(dim=2)
+        # the box of d = z - mu, which holds 0 (mu lies in its box)
+        up = (hi[sl] - mu[sl]).clamp_min(0)[:, None, :]
+        down = (lo[sl] - mu[sl]).clamp_max(0)[:, None, :]
+        if err is not None:  # the subtractions, rounded: widened outward
+            up, down = up * (1 + gamma(2)), down * (1 + gamma(2))
         terms = torch.maximum(c * up, c * down)
         box = terms.sum(2)
+        lam = ball_box_dual(c, down, up, rho.expand(ball.shape))
+        dual, size = ball_box_value(c, down, up, rho, lam)
+        if err is not None:  # g's own rounding, and that of c = w_j - w_y
+            reach = (c.abs() * torch.maximum(up, -down)).sum(2)
+            dual = round_up(dual + gamma(c.shape[2] + 8) * size + gamma(2) * reach)
         own = logits[sl].gather(1, pred[sl, None])
-        gap = logits[sl] - own + torch.minimum(ball, box)
+        gap = logits[sl] - own + torch.minimum(torch.minimum(ball, box), dual)
         if err is not None:  # every rounding of this gap, bounded (lipviz.bounds.rounding)
             g = gamma(c.shape[2] + 8)
             gap = gap + g * (ball + terms.abs().sum(2) + logits[sl].abs() + own.abs())

@@ -35,6 +35,8 @@ def build_model(cfg: LocalLipConfig, input_shape):
         input_size=input_shape[-1],
         normalize=None,
         seed=cfg.seed,
+        init=cfg.init,
+        threshold=cfg.threshold_init,
     )
 
 
@@ -91,6 +93,8 @@ def run_locallip(
         sparsity=cfg.sparsity,
         sp_thres=cfg.sp_thres,
         n_iter=cfg.n_iter,
+        ramp=cfg.ramp,
+        eval_eps=cfg.select_eps,
     )
     tcfg = TrainConfig.from_config(cfg, select_on="val_cert_acc", select_certificate="local")
     loss = "GloRo" if cfg.gloro else "BCP"

@@ -8,11 +8,13 @@ The certificate vocabulary lives here once: :func:`margins` (the margin
 :mod:`lipviz.auditing` and the LMT and CR objectives all call them.
 
 The functions live in :mod:`lipviz.functional.spectral` (matrices and operators),
-:mod:`lipviz.functional.conv` (convolutions), :mod:`lipviz.functional.certificates` and
+:mod:`lipviz.functional.conv` (convolutions), :mod:`lipviz.functional.ball_box` (a linear
+function's maximum over a ball :math:`\cap` box), :mod:`lipviz.functional.certificates` and
 :mod:`lipviz.functional.checks` (the input contract of every entry point);
 all are importable from here.
 """
 
+from .ball_box import ball_box_dual, ball_box_value
 from .certificates import certificate, certificate_scales, margins, row_distances
 from .checks import (
     check_box,
@@ -33,6 +35,8 @@ from .conv import (
 from .spectral import operator_power_iteration, power_iteration, spectral_norm_exact
 
 __all__ = [
+    "ball_box_dual",
+    "ball_box_value",
     "certificate",
     "certificate_scales",
     "check_box",

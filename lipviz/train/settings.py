@@ -24,6 +24,7 @@ __all__ = [
     "TrainConfig",
     "check_checkpoint",
     "differences",
+    "exp_decay",
     "load_checkpoint",
     "milestones",
     "same_run",
@@ -58,7 +59,16 @@ class TrainConfig:
         Weight decay of every parameter except those named in ``no_decay``.
     lr_milestones : tuple of float, default ()
         Fractions of ``epochs`` after which the learning rate is divided by 10 (epoch
-        ``max(1, round(f * epochs))``; repeated epochs count once).
+        ``max(1, round(f * epochs))``; repeated epochs count once). ``lr_schedule="step"``
+        only.
+    lr_schedule : {"step", "exp"}, default "step"
+        ``"step"``: the milestones above. ``"exp"``: Local-Lip's schedule (Huang et al., 2021),
+        the learning rate held until epoch ``epochs // 2 + lr_hold``, then decayed
+        exponentially to ``end_lr`` at the last epoch (:func:`exp_decay`).
+    end_lr : float, default 5e-6
+        The last epoch's learning rate under ``"exp"``.
+    lr_hold : int, default 25
+        The epochs past half-way at the initial rate under ``"exp"`` (the code's ``--more``).
     no_decay : tuple of str, default ("theta",)
         Parameters whose name ends with one of these get no weight decay.
     augment : {"none", "crop-flip"}, default "none"
@@ -85,7 +95,8 @@ class TrainConfig:
     ValueError
         For a value of the wrong type or out of range (``epochs``, ``batch_size`` or
         ``n_val_eval`` below 1, ``lr`` not > 0, ``momentum`` outside [0, 1), negative
-        ``weight_decay`` or ``select_eps``, milestones not increasing fractions in (0, 1]) or
+        ``weight_decay`` or ``select_eps``, milestones not increasing fractions in (0, 1],
+        ``end_lr`` not > 0, a negative ``lr_hold``, milestones with ``lr_schedule="exp"``) or
         an unknown choice.
 
     Examples
@@ -105,6 +116,9 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_milestones: tuple[float, ...] = ()  # fractions of the epochs where lr is divided by 10
+    lr_schedule: str = "step"  # "step" (lr_milestones) or "exp" (Local-Lip's exponential decay)
+    end_lr: float = 5e-6
+    lr_hold: int = 25
     no_decay: tuple[str, ...] = ("theta",)  # parameter names ending so get no weight decay
     augment: str = "none"  # "none" or "crop-flip" (random 4-pixel-padded crop, horizontal flip)
     amp: str = "none"  # mixed-precision training: "none", "bf16" or "fp16"; certification is fp32
@@ -123,15 +137,19 @@ class TrainConfig:
                 "amp": tuple(AMP_DTYPES),
                 "select_on": ("val_acc", "val_cert_acc"),
                 "select_certificate": ("global", "local"),
+                "lr_schedule": ("step", "exp"),
             },
             counts=("epochs", "batch_size", "n_val_eval"),
-            naturals=("seed",),
-            positive=("lr",),
+            naturals=("seed", "lr_hold"),
+            positive=("lr", "end_lr"),
             nonnegative=("weight_decay",),
             below_one=("momentum",),
             milestones=("lr_milestones",),
             radii=("select_eps",),
         )
+        if self.lr_schedule == "exp" and self.lr_milestones:
+            msg = "TrainConfig: lr_milestones apply to lr_schedule='step' only, not 'exp'"
+            raise ValueError(msg)
 
     @classmethod
     def from_config(cls, cfg, **settings) -> TrainConfig:
@@ -218,12 +236,46 @@ def milestones(cfg: dict) -> list[int]:
     return sorted({max(1, round(f * cfg["epochs"])) for f in cfg["lr_milestones"]})
 
 
+def exp_decay(epoch: int, epochs: int, lr: float, end_lr: float, hold: int = 25) -> float:
+    r"""The factor of the initial learning rate in epoch ``epoch`` (0-based) under Local-Lip's
+    exponential schedule (``utils.lr_exp`` of Huang et al., 2021): 1 until epoch
+    :math:`h = \lfloor E/2 \rfloor + \text{hold}`, then
+    :math:`(\text{end}/\text{lr})^{(e - h + 1)/(\lfloor E/2 \rfloor - \text{hold})}`, which reaches
+    ``end_lr`` in the last epoch :math:`E - 1` (a schedule too short for its hold never decays).
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch about to be trained (0-based: the scheduler's steps so far).
+    epochs : int
+        The run's epochs :math:`E`.
+    lr, end_lr : float
+        The initial and the final learning rate.
+    hold : int
+        Epochs past half-way at the initial rate.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> [round(exp_decay(e, 300, 1e-3, 5e-6) * 1e-3, 9) for e in (0, 174, 175, 299)]
+    [0.001, 0.001, 0.000958506, 5e-06]
+    """
+    start = epochs // 2 + hold
+    if epoch < start:
+        return 1.0
+    return (end_lr / lr) ** ((epoch - (start - 1)) / max(1, epochs // 2 - hold))
+
+
 def same_run(saved: dict, current: dict, done: int) -> bool:
     """Whether a checkpoint's training config (after ``done`` epochs) continues as ``current``:
     equal, or *extended*: only ``epochs`` and ``lr_milestones`` differ, no fewer epochs than
     done, and the learning-rate steps up to the epochs done are the same (so those epochs were
-    trained exactly as the extended run trains them). Fields added to :class:`TrainConfig`
-    after the checkpoint was written must be at their defaults.
+    trained exactly as the extended run trains them). Under ``lr_schedule="exp"`` the rate
+    of every epoch depends on ``epochs``, so such a run is never extended. Fields added to
+    :class:`TrainConfig` after the checkpoint was written must be at their defaults.
 
     Parameters
     ----------
@@ -248,6 +300,8 @@ def same_run(saved: dict, current: dict, done: int) -> bool:
     saved = {k: saved.get(k, defaults[k]) for k in current}
     if saved == current:
         return True
+    if current.get("lr_schedule") == "exp":
+        return False
     others = [k for k in current if k not in ("epochs", "lr_milestones")]
     steps = [[m for m in milestones(c) if m <= done] for c in (saved, current)]
     return (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import time
 from collections import Counter
@@ -29,6 +30,7 @@ from .settings import (
     FitResult,
     TrainConfig,
     differences,
+    exp_decay,
     load_checkpoint,
     milestones,
     same_run,
@@ -152,8 +154,17 @@ class Trainer:
             self.opt = torch.optim.SGD(
                 params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )
-        steps = milestones(dataclasses.asdict(cfg))
-        self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, steps, gamma=0.1)
+        self.sched: torch.optim.lr_scheduler.LRScheduler
+        if cfg.lr_schedule == "exp":
+            self.sched = torch.optim.lr_scheduler.LambdaLR(
+                self.opt,
+                functools.partial(
+                    exp_decay, epochs=cfg.epochs, lr=cfg.lr, end_lr=cfg.end_lr, hold=cfg.lr_hold
+                ),
+            )
+        else:
+            steps = milestones(dataclasses.asdict(cfg))
+            self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, steps, gamma=0.1)
 
     # --- checkpointing ---------------------------------------------------------------------
 
@@ -166,7 +177,8 @@ class Trainer:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         sched = self.sched.state_dict()
-        sched["milestones"] = dict(sched["milestones"])  # a Counter: plain data only
+        if "milestones" in sched:
+            sched["milestones"] = dict(sched["milestones"])  # a Counter: plain data only
         state = {  # plain data only, so that it loads with weights_only=True
             "epoch": epoch,
             "model": self.model.state_dict(),
@@ -248,7 +260,8 @@ class Trainer:
             msg = f"{path} holds an optimizer or scheduler state that does not fit this run: {err}"
             raise CheckpointError(msg) from err
         self.model.load_state_dict(state["model"])
-        self.sched.milestones = Counter(milestones(current))  # an extended run's new steps
+        if isinstance(self.sched, torch.optim.lr_scheduler.MultiStepLR):
+            self.sched.milestones = Counter(milestones(current))  # an extended run's new steps
         if self.lip is not None and state["lip"] is not None:
             self.lip.load_state_dict(state["lip"])
         return state["epoch"], state["rows"], state["best"]
