@@ -6,6 +6,8 @@ Each case here was reported against the local path and certified wrongly or sile
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -214,3 +216,34 @@ def test_a_wrong_input_shape_is_a_clear_error():
     net = _dead_on_the_box()
     with pytest.raises(ValueError, match=r"does not accept inputs of shape \(2, 3\)"):
         local_certified(net, torch.rand(2, 3), 0.1)
+
+
+def _sum_model(margin: float) -> nn.Sequential:
+    """f1 - f0 = margin + 47.5 - sum(relu(x)) on 100 inputs: at x = (0.95 x 50, 0 x 50), class
+    1 wins by ``margin``."""
+    first = nn.Linear(100, 100, bias=False)
+    last = nn.Linear(100, 2)
+    with torch.no_grad():
+        first.weight.copy_(torch.eye(100))
+        last.weight.copy_(torch.stack([torch.ones(100), torch.zeros(100)]))
+        last.bias.copy_(torch.tensor([0.0, 47.5 + margin]))
+    return nn.Sequential(first, nn.ReLU(), last).eval()
+
+
+def test_the_last_layer_reaches_the_exact_maximum_over_ball_and_box():
+    """In the unit box, the ball B(x, 1) lets sum(x) grow by at most
+    2.5 + sqrt(1 - 50 * 0.05^2) * sqrt(50) = 9.114 (the exact maximum over ball ∩ box: 0.05 of
+    room on 50 coordinates, the rest of the ball spread over the other 50). The ball's bound
+    alone is 10 and the box's 52.5, so a margin of 9.5 is certified only by the exact
+    maximum; a margin of 9.0 is not certifiable, and an attack breaks it."""
+    x = torch.cat([torch.full((50,), 0.95), torch.zeros(50)])[None]
+    exact = 2.5 + math.sqrt(1 - 50 * 0.05**2) * math.sqrt(50)
+    assert exact < 9.5 < 10.0
+    assert bool(local_certified(_sum_model(9.5), x, 1.0, box=(0.0, 1.0)))
+    assert not bool(local_certified(_sum_model(9.0), x, 1.0, box=(0.0, 1.0)))
+    # the maximiser: +0.05 on the first 50, +t on the others, |delta| = 1 -> class 0 wins
+    t = math.sqrt((1 - 50 * 0.05**2) / 50)
+    delta = torch.cat([torch.full((50,), 0.05), torch.full((50,), t)])[None] * (1 - 1e-6)
+    with torch.no_grad():
+        assert _sum_model(9.0)(x + delta).argmax(1).item() == 0
+        assert _sum_model(9.5)(x + delta).argmax(1).item() == 1

@@ -214,3 +214,57 @@ def test_the_training_config_checks_its_values(field, value, message):
 
     with pytest.raises(ValueError, match=rf"^TrainConfig\.{message}"):
         TrainConfig(**{field: value})
+
+
+def test_local_lip_presets_are_the_reference_codes_runs():
+    """``run_job.sh`` of yjhuangcd/local-lipschitz (MNIST: ``--sniter 5 --init 2.0
+    --epsilon_train 1.75 --gloro``, whose 4C3F builder ignores ``--init`` and keeps ReLU_x's
+    1.0; CIFAR-10 6C2F: ``--sniter 2 --init 2.0 --end_lr 1e-6``) with ``argparser``'s defaults."""
+    from lipviz.config import LocalLipConfig
+
+    mnist = LocalLipConfig.FULL
+    assert (mnist.dataset, mnist.model, mnist.activation) == ("mnist", "4c3f", "clipped-relu")
+    assert (mnist.init, mnist.threshold_init) == ("local-lip", 1.0)
+    assert (mnist.train_eps, mnist.select_eps, mnist.gloro, mnist.n_iter) == (1.75, 1.58, True, 5)
+    assert (mnist.epochs, mnist.warmup_epochs, mnist.rampup_epochs) == (300, 0.0, 150.0)
+    assert (mnist.ramp, mnist.lr, mnist.batch_size) == ("reference", 1e-3, 256)
+    assert (mnist.lr_schedule, mnist.end_lr, mnist.lr_hold, mnist.lr_milestones) == (
+        "exp",
+        5e-6,
+        25,
+        (),
+    )
+    assert (mnist.sparsity, mnist.sp_thres) == (0.0, 0.1)  # the MNIST code has no sparsity loss
+    cifar = LocalLipConfig.FULL_CIFAR10
+    assert (cifar.model, cifar.threshold_init, cifar.init, cifar.gloro) == (
+        "6c2f",
+        2.0,
+        "local-lip",
+        False,
+    )
+    assert (cifar.epochs, cifar.warmup_epochs, cifar.rampup_epochs, cifar.n_iter) == (
+        800,
+        20.0,
+        400.0,
+        2,
+    )
+    assert (cifar.train_eps, cifar.select_eps, cifar.end_lr) == (0.1551, 36 / 255, 1e-6)
+    assert (cifar.ramp, cifar.lr_schedule) == ("reference", "exp")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ramp": "reference", "rampup_epochs": 1.5}, "whole numbers"),
+        ({"ramp": "reference", "rampup_epochs": 0.0}, "whole numbers"),
+        ({"lr_schedule": "exp", "lr_milestones": (0.5,)}, "step' only"),
+        ({"ramp": "cosine"}, "ramp"),
+        ({"init": "xavier"}, "init"),
+        ({"threshold_init": -1.0}, "threshold_init"),
+    ],
+)
+def test_local_lip_schedules_refuse_what_they_cannot_follow(overrides, message):
+    from lipviz.config import LocalLipConfig
+
+    with pytest.raises(ValueError, match=message):
+        LocalLipConfig(**overrides)

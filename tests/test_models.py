@@ -65,3 +65,26 @@ def test_local_lip_families_build_for_mnist_by_default(name, activation):
 def test_unknown_activation_is_refused():
     with pytest.raises(ValueError, match="activation must be one of"):
         lipviz.create_model("4c3f", activation="gelu")
+
+
+def test_local_lip_models_start_as_the_reference_code():
+    """Thresholds at ``threshold`` (ReLU_x's 1.0 by default), convolutions
+    N(0, 2 / (k^2 c_out)) with zero biases under ``init="local-lip"`` (``utils.py`` of the
+    reference code), PyTorch's default otherwise."""
+    from lipviz.layers import ClippedReLU
+
+    net = lipviz.models.create(
+        "4c3f", activation="clipped-relu", normalize=None, init="local-lip", seed=3
+    )
+    thetas = [m.theta for m in net if isinstance(m, ClippedReLU)]
+    assert len(thetas) == 6 and all(bool((t == 1.0).all()) for t in thetas)
+    convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+    for conv in convs[1:]:  # >= 16k weights each: the sample std is within 2 %
+        k, out = conv.kernel_size[0], conv.out_channels
+        std = (2.0 / (k * k * out)) ** 0.5
+        assert abs(float(conv.weight.detach().std()) / std - 1) < 0.02
+        assert bool((conv.bias == 0).all())
+    plain = lipviz.models.create("4c3f", activation="clipped-relu", normalize=None, threshold=2.0)
+    assert bool((plain[1].theta == 2.0).all()) and bool((plain[0].bias != 0).any())
+    with pytest.raises(ValueError, match="init"):
+        lipviz.models.create("4c3f", init="he")

@@ -125,3 +125,68 @@ def test_local_lip_schedule_and_trainer_projection():
         toy, toy
     )
     assert (net[1].theta >= 0).all()  # projected after every step
+
+
+def _reference_schedule(
+    epoch: int, batch: int, n_batches: int, *, eps_train, eval_eps, warmup, rampup
+):
+    """``train_mnist.py`` and ``Local_bound.train`` of the reference code, transcribed: the
+    per-epoch values from ``np.linspace`` and the within-epoch step with the *eval* epsilon."""
+    import numpy as np
+
+    eps_schedule = np.linspace(0.0, eps_train, rampup)
+    kappa_schedule = np.linspace(1.0, 0.0, rampup)
+    if epoch < warmup:
+        epsilon, kappa = 0.0, 1.0
+    elif epoch < warmup + len(eps_schedule):
+        epsilon, kappa = float(eps_schedule[epoch - warmup]), float(kappa_schedule[epoch - warmup])
+    else:
+        epsilon, kappa = eps_train, 0.0
+    epsilon1 = epsilon + batch / n_batches * (eval_eps - 0.0) / rampup
+    kappa1 = kappa + batch / n_batches * (0.0 - 1.0) / rampup
+    return epsilon1, kappa1
+
+
+@pytest.mark.parametrize(("warmup", "rampup"), [(0, 150), (20, 400), (2, 1)])
+def test_the_reference_ramp_is_the_reference_codes(warmup, rampup):
+    from lipviz.train import LocalLip
+
+    obj = LocalLip(
+        eps=1.75, warmup_epochs=warmup, rampup_epochs=rampup, ramp="reference", eval_eps=1.58
+    )
+    n = 235  # batches of 256 in 60,000 MNIST images
+    for epoch in sorted({0, 1, warmup, warmup + 1, warmup + rampup - 1, warmup + rampup, 299}):
+        for batch in (0, 1, 117, 234):
+            eps, kappa = obj.schedule(epoch + batch / n)
+            ref_eps, ref_kappa = _reference_schedule(
+                epoch, batch, n, eps_train=1.75, eval_eps=1.58, warmup=warmup, rampup=rampup
+            )
+            assert eps == pytest.approx(ref_eps, abs=1e-12)
+            if epoch >= warmup:
+                assert kappa == pytest.approx(max(ref_kappa, 0.0), abs=1e-12)  # lipviz clamps
+            else:
+                assert kappa == 1.0  # the code's warm-up kappa1 is 1 - f/R, unused (clean loss)
+
+
+def test_gloro_loss_is_used_alone_as_in_the_reference_code():
+    """With ``gloro=True`` the loss is CE([f(x), max_{j != y} z~_j], y) whatever kappa is (the
+    code: ``if args.gloro: loss = local_loss``); the BCP loss is mixed by kappa."""
+    from lipviz.certify import local_worst_logits
+    from lipviz.layers import ClippedReLU
+    from lipviz.train import LocalLip
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 16), ClippedReLU(16, 0.5), nn.Linear(16, 3))
+    x, y = torch.rand(10, 4), torch.randint(0, 3, (10,))
+    worst, _, logits = local_worst_logits(net, x, y, 0.05, n_iter=5, sparsity=False)
+    others = worst.scatter(1, y[:, None], float("-inf")).amax(1, keepdim=True)
+    gloro = nn.functional.cross_entropy(torch.cat([logits, others], 1), y)
+    obj = LocalLip(eps=0.1, rampup_epochs=2.0, gloro=True, n_iter=5)
+    assert obj.schedule(1.0) == (0.05, 0.5)
+    loss, _ = obj(net, x, y, None, 1.0)
+    assert float(loss.detach()) == pytest.approx(float(gloro.detach()), rel=1e-5)
+    bcp, _ = LocalLip(eps=0.1, rampup_epochs=2.0, gloro=False, n_iter=5)(net, x, y, None, 1.0)
+    mixed = 0.5 * nn.functional.cross_entropy(logits, y) + 0.5 * nn.functional.cross_entropy(
+        worst, y
+    )
+    assert float(bcp.detach()) == pytest.approx(float(mixed.detach()), rel=1e-5)

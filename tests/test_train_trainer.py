@@ -1,6 +1,8 @@
 """The Trainer: every objective runs, checkpoint/resume reproduces an uninterrupted run, mixed
 precision, argument errors."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -253,3 +255,79 @@ def test_an_objective_that_is_not_one_is_refused_with_the_protocol_named():
     with pytest.raises(TypeError, match=r"not an Objective.*needs_lipschitz and walks_model"):
         Trainer(model, loss_only, TrainConfig(epochs=1), (2,), progress=False)
     assert isinstance(CrossEntropy(), lipviz.train.objectives.Objective)
+
+
+def test_the_exponential_schedule_is_the_reference_codes_and_resumes(small_data, tmp_path):
+    """``utils.lr_exp`` of the Local-Lip code, transcribed, against the Trainer's rates; a run
+    stopped after two epochs continues with the same rates, and is never extended."""
+    from lipviz.train.settings import exp_decay
+
+    def lr_exp(start_lr, end_lr, epoch, max_epoch, more=25):  # the reference, verbatim logic
+        if epoch >= (max_epoch // 2 + more):
+            return (end_lr / start_lr) ** (
+                (float(epoch) - (max_epoch // 2 + more - 1)) / (max_epoch // 2 - more)
+            )
+        return 1.0
+
+    for e in (0, 100, 174, 175, 176, 250, 299):
+        assert exp_decay(e, 300, 1e-3, 5e-6, 25) == pytest.approx(lr_exp(1e-3, 5e-6, e, 300))
+    ds, val = small_data
+    cfg = TrainConfig(
+        epochs=4, batch_size=50, n_val_eval=50, lr_schedule="exp", end_lr=1e-5, lr_hold=1
+    )
+    run = Trainer(create("lmt-mnist"), LMT(c=0.3), cfg, (1, 28, 28), progress=False).fit(ds, val)
+    rates = [1e-3 * exp_decay(e, 4, 1e-3, 1e-5, 1) for e in range(1, 5)]  # after each epoch
+    assert run.history.lr.tolist() == pytest.approx(rates)
+    assert run.history.lr.iloc[-1] == pytest.approx(1e-3 * (1e-5 / 1e-3) ** 2)
+    Trainer(
+        create("lmt-mnist"), LMT(c=0.3), cfg, (1, 28, 28), out_dir=tmp_path, progress=False
+    ).fit(ds, val)
+    again = Trainer(
+        create("lmt-mnist"), LMT(c=0.3), cfg, (1, 28, 28), out_dir=tmp_path, progress=False
+    )
+    assert again.resume() == 4
+    with pytest.raises(ValueError, match="another training config"):
+        Trainer(
+            create("lmt-mnist"),
+            LMT(c=0.3),
+            dataclasses.replace(cfg, epochs=6),
+            (1, 28, 28),
+            out_dir=tmp_path,
+            progress=False,
+        ).resume()
+
+
+def test_a_compact_checkpoint_is_smaller_and_resumes_close_to_the_full_one(small_data, tmp_path):
+    import shutil
+
+    from lipviz.train import compact_checkpoint
+
+    ds, val = small_data
+    cfg = TrainConfig(epochs=2, batch_size=50, n_val_eval=100, select_on="val_acc")
+    full_dir, small_dir = tmp_path / "full", tmp_path / "small"
+    Trainer(
+        create("lmt-mnist"), LMT(c=0.3), cfg, (1, 28, 28), out_dir=full_dir, progress=False
+    ).fit(ds, val)
+    small_dir.mkdir()
+    info = compact_checkpoint(full_dir / "checkpoint.pt", small_dir / "checkpoint.pt")
+    assert info["bytes_after"] < 0.75 * info["bytes_before"]
+    state = torch.load(small_dir / "checkpoint.pt", weights_only=True)
+    moments = [v for e in state["optimizer"]["state"].values() for k, v in e.items() if k != "step"]
+    assert moments and all(v.dtype == torch.bfloat16 for v in moments)
+    assert all(v.dtype == torch.float32 for v in state["model"].values())
+    more = dataclasses.replace(cfg, epochs=3)
+    runs = {}
+    for name, folder in (("full", full_dir), ("small", small_dir)):
+        trainer = Trainer(
+            create("lmt-mnist"), LMT(c=0.3), more, (1, 28, 28), out_dir=folder, progress=False
+        )
+        assert trainer.resume() == 2
+        runs[name] = trainer.fit(ds, val)
+    assert runs["small"].best_epoch == runs["full"].best_epoch
+    for a, b in zip(
+        runs["full"].model.state_dict().values(),
+        runs["small"].model.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.allclose(a, b, rtol=0.05, atol=1e-3)  # moments rounded to bf16 only
+    shutil.rmtree(small_dir)

@@ -6,10 +6,16 @@ For the predicted class :math:`y` and another class :math:`j`, with :math:`c = w
 restricted to the coordinates that may vary, centre :math:`\mu`, box :math:`[l, u]` and ball
 radius :math:`\rho` of the penultimate activations,
 
-.. math:: \max_{z} (f_j - f_y) \le \mu_j - \mu_y + \min\Big(\rho\,\|c\|_2,\;
-    \sum_k \max\big(c_k (u_k - \mu_k),\, c_k (l_k - \mu_k)\big)\Big),
+.. math:: \max_{z} (f_j - f_y) \le \mu_j - \mu_y + \max\{c^\top d : \|d\|_2 \le \rho,\
+    l - \mu \le d \le u - \mu\},
 
-and the input is certified when this is negative for every :math:`j \ne y`.
+and the input is certified when this is negative for every :math:`j \ne y`. The maximum is
+computed exactly through its Lagrangian dual (:mod:`lipviz.functional.ball_box`: any
+multiplier gives an upper bound, the best one equals the maximum); it is never above the
+ball's bound :math:`\rho\,\|c\|_2` nor the box's :math:`\sum_k \max(c_k (u_k - \mu_k), c_k
+(l_k - \mu_k))`, and the smallest of the three is used. The reference code approaches the
+same maximum by a few steps of clip-and-rescale (``BCP_translation``). Sound walks add a
+bound on every rounding error.
 """
 
 from __future__ import annotations
@@ -255,9 +261,10 @@ def local_worst_logits(
 ):
     r"""Worst-case logits over each ball for the true labels, differentiable (training).
 
-    :math:`\tilde z_j = \mu_j + \min(\rho\,\|c_j\|, \sum_k \max(c_{jk}(u_k - \mu_k),
-    c_{jk}(l_k - \mu_k)))` with :math:`c_j = w_j - w_y` for :math:`j \ne y` and
-    :math:`\tilde z_y = \mu_y` (the BCP logits of Huang et al., NeurIPS 2021), from a training
+    :math:`\tilde z_j = \mu_j + \max\{c_j^\top d : \|d\| \le \rho, d \in [l - \mu, u - \mu]\}`
+    (the exact maximum, :mod:`lipviz.functional.ball_box`) with :math:`c_j = w_j - w_y` for
+    :math:`j \ne y` and :math:`\tilde z_y = \mu_y` (the BCP logits of Huang et al., NeurIPS
+    2021), from a training
     walk: power-iteration factors with ``n_iter`` steps (estimates), gradients in the weights
     and thresholds, memory O(batch).
 

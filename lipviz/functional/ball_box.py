@@ -43,7 +43,8 @@ def ball_box_value(c, lo, hi, rho, lam):
     rho : Tensor
         Radii, broadcastable to ``c.shape[:-1]``.
     lam : Tensor
-        :math:`\lambda > 0`, shape ``c.shape[:-1]`` (any positive value gives a bound).
+        :math:`\lambda \ge 0`, shape ``c.shape[:-1]`` (any value gives a bound; at 0,
+        :math:`g(0)` is the box bound :math:`\sum_k \max(c_k a_k, c_k b_k)`).
 
     Returns
     -------
@@ -60,7 +61,9 @@ def ball_box_value(c, lo, hi, rho, lam):
     5.0
     """
     lam = lam[..., None]
-    d = torch.minimum(torch.maximum(c / lam, lo), hi)
+    corner = torch.where(c > 0, hi, torch.where(c < 0, lo, torch.zeros_like(c)))
+    free = c / torch.where(lam > 0, lam, torch.ones_like(lam))
+    d = torch.where(lam > 0, torch.minimum(torch.maximum(free, lo), hi), corner)
     half = lam * d * d / 2
     terms = c * d - half
     rho2 = rho * rho
@@ -74,10 +77,9 @@ def ball_box_dual(c, lo, hi, rho):
     :math:`\|\operatorname{clip}(c/\lambda^\star, a, b)\|_2 = \rho`, found exactly from the
     sorted breakpoints.
 
-    Every returned value is a positive finite :math:`\lambda`, so :func:`ball_box_value` at it
-    is a valid bound whatever the rounding of this search; where the box's maximiser already
-    lies in the ball (:math:`\lambda^\star = 0^+`) a tiny :math:`\lambda` is returned, whose
-    :math:`g` is the box bound up to :math:`\lambda \rho^2/2`.
+    Every returned value is a finite :math:`\lambda \ge 0`, so :func:`ball_box_value` at it is
+    a valid bound whatever the rounding of this search; where the box's maximiser already lies
+    in the ball, :math:`\lambda^\star = 0` (:math:`g(0)` is the box bound, then exact).
 
     Parameters
     ----------
@@ -131,5 +133,6 @@ def ball_box_dual(c, lo, hi, rho):
         info = torch.finfo(c.dtype)
         least, most = info.tiny * 1e4, info.max * 1e-4
         ball = norm / rho.clamp_min(info.tiny)  # g(||c|| / rho) <= rho ||c||
-        lam = torch.where(found & ~inside, lam, torch.where(inside, ball * 1e-12, ball))
-        return torch.nan_to_num(lam, nan=1.0, posinf=most).clamp(least, most)
+        lam = torch.where(found, lam, ball)
+        lam = torch.nan_to_num(lam, nan=1.0, posinf=most).clamp(least, most)
+        return torch.where(inside, torch.zeros_like(lam), lam)

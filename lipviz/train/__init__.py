@@ -11,7 +11,7 @@ from .objectives import (
     SpectralRegularized,
     linear_warmup,
 )
-from .settings import CheckpointError, FitResult, TrainConfig
+from .settings import CheckpointError, FitResult, TrainConfig, compact_checkpoint
 from .trainer import Trainer
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "PowerIterationBound",
     "SpectralRegularized",
     "TrainConfig",
+    "compact_checkpoint",
     "Trainer",
     "fit",
     "linear_warmup",

@@ -23,6 +23,7 @@ __all__ = [
     "FitResult",
     "TrainConfig",
     "check_checkpoint",
+    "compact_checkpoint",
     "differences",
     "exp_decay",
     "load_checkpoint",
@@ -378,7 +379,8 @@ def check_checkpoint(state, path) -> None:
     dict with ``state`` (int -> dict) and ``param_groups`` (list of dicts); ``scheduler`` a
     dict; ``lip`` None or a state dict; ``rows`` one dict of plain values per epoch done
     (``rows[i]["epoch"] == i + 1``); ``best`` a dict with ``score`` (None or two numbers),
-    ``epoch`` (0 ..  ``epoch``) and ``state`` (None or a state dict); ``train_config`` a dict
+    ``epoch`` (0 ..  ``epoch``) and ``state`` (None or a state dict; None with ``epoch`` equal
+    to the checkpoint's: the model's own state, :func:`compact_checkpoint`); ``train_config`` a dict
     with str keys; ``run_config`` (optional) a dict with str keys; ``rng`` (optional) a Tensor.
 
     Parameters
@@ -527,3 +529,50 @@ def load_checkpoint(path, map_location=None) -> dict:
         raise CheckpointError(msg) from err
     check_checkpoint(state, path)
     return state
+
+
+def compact_checkpoint(src, dst) -> dict:
+    """Write a smaller copy of a Trainer checkpoint, to commit a long run's state (a repository
+    keeps files of 20 MB at most).
+
+    The model stays fp32 (training continues from exactly these weights). Adam's moment
+    estimates are stored in bfloat16 (same exponent range as fp32, 8 significant bits: on
+    resume they are widened back to fp32, so the run continues from moments rounded by at
+    most 2^-8 relative, not bit for bit). The selected (best) state is dropped when it is the
+    checkpoint's own epoch (the Trainer then takes the model's state as the best) and stored in
+    bfloat16 otherwise; a model certified from it is certified as stored.
+
+    Parameters
+    ----------
+    src : str or Path
+        A checkpoint written by :class:`~lipviz.train.Trainer` (read with
+        :func:`load_checkpoint`: plain data only).
+    dst : str or Path
+        The compact copy (written atomically).
+
+    Returns
+    -------
+    dict
+        ``{"bytes_before", "bytes_after", "best": "model" | "bfloat16" | "none"}``.
+    """
+    src, dst = Path(src), Path(dst)
+    state = load_checkpoint(src, map_location="cpu")
+    for entry in state["optimizer"]["state"].values():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and key != "step":
+                entry[key] = value.to(torch.bfloat16)
+    best = state["best"]
+    kind = "none"
+    if best["state"] is not None and best["epoch"] == state["epoch"]:
+        best["state"], kind = None, "model"
+    elif best["state"] is not None:
+        best["state"] = {
+            k: v.to(torch.bfloat16) if v.is_floating_point() else v
+            for k, v in best["state"].items()
+        }
+        kind = "bfloat16"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(dst)
+    return {"bytes_before": src.stat().st_size, "bytes_after": dst.stat().st_size, "best": kind}

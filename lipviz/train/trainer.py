@@ -264,7 +264,10 @@ class Trainer:
             self.sched.milestones = Counter(milestones(current))  # an extended run's new steps
         if self.lip is not None and state["lip"] is not None:
             self.lip.load_state_dict(state["lip"])
-        return state["epoch"], state["rows"], state["best"]
+        best = state["best"]
+        if best["state"] is None and best["score"] is not None and best["epoch"] == state["epoch"]:
+            best["state"] = copy.deepcopy(self.model.state_dict())  # a compact checkpoint's
+        return state["epoch"], state["rows"], best
 
     def _sync_lip(self) -> None:
         """Every rank starts from rank 0's power-iteration vectors (then the same weights keep

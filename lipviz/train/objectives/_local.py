@@ -118,8 +118,11 @@ class LocalLip:
             t = whole - int(self.warmup_epochs)
             if t < 0:
                 return frac * step, 1.0
-            done = 1.0 if rampup == 1 else min(t, rampup - 1) / (rampup - 1)
-            kappa = 0.0 if t >= rampup else max(0.0, 1.0 - done - frac / rampup)
+            if t >= rampup:
+                done, kappa = 1.0, 0.0
+            else:  # np.linspace(0, 1, R)[t]; a one-point linspace is its start
+                done = t / (rampup - 1) if rampup > 1 else 0.0
+                kappa = max(0.0, 1.0 - done - frac / rampup)
             return self.eps * done + frac * step, kappa
         if epoch < self.warmup_epochs:
             return 0.0, 1.0
