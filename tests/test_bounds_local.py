@@ -1,6 +1,8 @@
 """Local Lipschitz bounds (lipviz.bounds.local) and local certificates against oracles: dense
 Jacobians at sampled points of each ball, sampled pairs, the global bound, PGD."""
 
+import math
+
 import pytest
 import torch
 from conftest import jacobian_norm
@@ -228,3 +230,45 @@ def test_float32_estimates_start_where_float64_ones_do():
     assert (fast.double() <= sound * (1 + 1e-5)).all()
     # 3 steps are far from converged: a start drawn in float32 lands elsewhere
     assert not torch.allclose(drawn.double(), exact, rtol=1e-3)
+
+
+def _dense_matrix(op, in_shape) -> torch.Tensor:
+    n = math.prod(in_shape)
+    return op(torch.eye(n, dtype=torch.float64).view(n, *in_shape)).flatten(1).T  # (out, in)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_sound_conv_factors_bound_the_exact_masked_norm_and_reach_it_on_channels(stride):
+    """The sound conv factor against the SVD of the dense masked matrix: never below it under
+    element masks, and equal to it (up to its rounding term) when the masks are whole
+    channels, where the FFT bound alone is looser (boundary effects of the finite grid)."""
+    from lipviz.bounds.conv import conv_linear_op
+    from lipviz.bounds.local import masked_norms
+    from lipviz.functional import conv_norm_fft
+
+    gen = torch.Generator().manual_seed(stride)
+    conv = nn.Conv2d(3, 4, 3, stride=stride, padding=1).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen, dtype=torch.float64))
+    in_shape = (3, 6, 6)
+    out_shape = conv(torch.zeros(1, *in_shape, dtype=torch.float64)).shape[1:]
+    matrix = _dense_matrix(conv_linear_op(conv, conv.weight.detach()), in_shape)
+    cols = torch.rand((5, *in_shape), generator=gen) < 0.7  # element masks, one per input
+    rows = torch.rand((5, *out_shape), generator=gen) < 0.7
+    cols[0, 1], rows[0, 2] = False, False  # whole channels off in the first input
+    sound, method = masked_norms(conv, in_shape, cols, rows, sound=True)
+    assert "exact" in method
+    for i in range(5):
+        sub = matrix[rows[i].flatten()][:, cols[i].flatten()]
+        exact = torch.linalg.matrix_norm(sub, ord=2)
+        assert float(sound[i]) >= float(exact)
+    # channel masks: the factor is the exact norm of the restricted convolution
+    c_in, c_out = torch.tensor([True, False, True]), torch.tensor([True, True, False, True])
+    cols = c_in[:, None, None].expand(in_shape)[None].clone()
+    rows = c_out[:, None, None].expand(out_shape)[None].clone()
+    sound, _ = masked_norms(conv, in_shape, cols, rows, sound=True)
+    exact = torch.linalg.matrix_norm(matrix[rows[0].flatten()][:, cols[0].flatten()], ord=2)
+    assert float(exact) <= float(sound[0]) <= float(exact) * (1 + 1e-9)
+    kernel = conv.weight.detach() * c_out[:, None, None, None] * c_in[None, :, None, None]
+    fft = conv_norm_fft(kernel, in_shape[1:], conv.padding, conv.dilation, 1, conv.stride)
+    assert float(fft) > float(exact) * (1 + 1e-3)  # what the exact norm gains here

@@ -2,9 +2,12 @@ r"""The factors of the local bound: norms :math:`\|D_{\text{out}} W D_{\text{in}
 affine layer between the masks of the neurons that may vary (:mod:`lipviz.bounds.local`).
 
 ``sound`` mode uses guaranteed upper bounds: the exact masked singular value of a dense layer
-(one symmetric eigenvalue problem per distinct mask) and the FFT bound of a convolution
-restricted to its active channels (Sedghi, Gupta and Long, ICLR 2019). ``estimate`` mode uses
-power iteration on the masked operator, as Huang et al. (NeurIPS 2021) do: a *lower* estimate.
+(one symmetric eigenvalue problem per distinct mask) and, for a convolution, the smaller of
+the FFT bound restricted to its active channels (Sedghi, Gupta and Long, ICLR 2019) and the
+exact norm of the finite zero-padded convolution restricted to the channels active anywhere in
+the batch (one eigenvalue problem of its Gram matrix, kept per weight and channel set).
+``estimate`` mode uses power iteration on the masked operator, as Huang et al. (NeurIPS 2021)
+do: a *lower* estimate.
 """
 
 from __future__ import annotations
@@ -132,6 +135,8 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
         if rows is not None
         else torch.ones(n, conv.out_channels, dtype=torch.bool, device=cols.device)
     )
+    # one exact bound for the whole batch: every input's masks lie inside the union's channels
+    exact = _conv_gram_norm(conv, in_shape, w, c_in.any(0), c_out.any(0), geometry)
     values = []
     for i in range(n):
         key = (*geometry, c_in[i].cpu().numpy().tobytes(), c_out[i].cpu().numpy().tobytes())
@@ -145,8 +150,71 @@ def _conv_norms(conv: nn.Conv2d, in_shape, cols, rows):
                 k, in_shape[1:], conv.padding, conv.dilation, conv.groups, conv.stride
             )
             _FFT_NORMS[key] = float(round_up(torch.tensor(value + _fft_slack(conv, in_shape, k))))
-        values.append(_FFT_NORMS[key])
+        values.append(_FFT_NORMS[key] if exact is None else min(_FFT_NORMS[key], exact))
     return torch.tensor(values, dtype=torch.float64, device=cols.device)
+
+
+_GRAM_NORMS: dict = {}
+
+#: the largest Gram matrix (its side) whose eigenvalues a sound conv factor computes
+GRAM_LIMIT = 8192
+
+
+def _conv_gram_norm(conv: nn.Conv2d, in_shape, weight, c_in, c_out, digest) -> float | None:
+    r"""The exact norm of the finite zero-padded convolution restricted to the input channels
+    ``c_in`` and output channels ``c_out`` (bool, 1-D), rounded up: the largest eigenvalue of
+    its Gram matrix on the smaller side plus a rounding term (:func:`_top_eigenvalue`).
+
+    The Gram matrix :math:`P_o C P_i C^\top P_o` (or :math:`P_i C^\top P_o C P_i`) is built
+    column by column with the convolution and its adjoint on unit vectors: :math:`C^\top e_j`
+    is a copy of kernel entries (exact), and each entry of :math:`C (C^\top e_j)` is a dot
+    product of at most :math:`c_{\text{in}} k_h k_w` terms (the adjoint's of at most
+    :math:`c_{\text{out}} k_h k_w`), all bounded by :math:`|C||C|^\top`, whose norm is at most
+    :math:`\|C\|_F^2 \le H_{\text{out}} W_{\text{out}} \|K\|_F^2`. None when the smaller side
+    exceeds :data:`GRAM_LIMIT` (the FFT bound is used alone). Kept per weight digest,
+    geometry and channel sets."""
+    key = (digest, tuple(in_shape), c_in.cpu().numpy().tobytes(), c_out.cpu().numpy().tobytes())
+    if key in _GRAM_NORMS:
+        return _GRAM_NORMS[key]
+    w = weight * c_out.to(weight.dtype)[:, None, None, None]
+    if conv.groups == 1:
+        w = w * c_in.to(weight.dtype)[None, :, None, None]
+    op = conv_linear_op(conv, w)
+    adjoint = _adjoint(conv, w, tuple(in_shape))
+    out_shape = op(torch.zeros(1, *in_shape, dtype=w.dtype, device=w.device)).shape[1:]
+    hw_in, hw_out = math.prod(in_shape[1:]), math.prod(out_shape[1:])
+    side_out, side_in = int(c_out.sum()) * hw_out, int(c_in.sum()) * hw_in
+    if conv.groups != 1:
+        side_in = in_shape[0] * hw_in
+    value: float | None = None
+    if 0 < min(side_out, side_in) <= GRAM_LIMIT:
+        rows_side = side_out <= side_in
+        channels = c_out if rows_side else (c_in if conv.groups == 1 else torch.ones_like(c_in))
+        shape = out_shape if rows_side else torch.Size(in_shape)
+        there = torch.zeros(shape, dtype=torch.bool, device=w.device)
+        there[channels.to(w.device)] = True
+        index = there.flatten().nonzero()[:, 0]
+        there_op = (lambda v: adjoint(v)) if rows_side else op
+        back_op = op if rows_side else adjoint
+        columns = []
+        for start in range(0, len(index), 256):
+            part = index[start : start + 256]
+            unit = torch.zeros(len(part), shape.numel(), dtype=w.dtype, device=w.device)
+            unit[torch.arange(len(part)), part] = 1.0
+            back = back_op(there_op(unit.view(-1, *shape))).flatten(1)
+            columns.append(back[:, index])
+        gram = torch.cat(columns)
+        gram = (gram + gram.T) / 2  # exact symmetrisation of two equally rounded copies
+        inner = max(conv.in_channels // conv.groups, conv.out_channels) * math.prod(
+            conv.kernel_size
+        )
+        frob2 = float((w * w).sum()) * max(hw_out, hw_in)
+        top, slack = _top_eigenvalue(gram, inner, frob2)
+        value = float(round_up(torch.tensor(top + slack, dtype=torch.float64).sqrt()))
+    if len(_GRAM_NORMS) >= 64:
+        _GRAM_NORMS.clear()
+    _GRAM_NORMS[key] = value
+    return value
 
 
 _STARTS: dict = {}
@@ -319,7 +387,10 @@ def masked_norms(
     if sound:
         if isinstance(module, nn.Linear):
             return _dense_norms(current_weight(module), cols, rows), "exact masked SVD"
-        return _conv_norms(module, in_shape, cols, rows), "FFT bound, masked channels"
+        return (
+            _conv_norms(module, in_shape, cols, rows),
+            "min(FFT bound on the active channels, exact norm on the batch's channels)",
+        )
     w = current_weight(module)
     it_dtype = iteration_dtype(dtype, cols.device) if grad else dtype
     ops = []
