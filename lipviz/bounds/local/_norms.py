@@ -171,14 +171,21 @@ def _conv_gram_norm(conv: nn.Conv2d, in_shape, weight, c_in, c_out, digest) -> f
     product of at most :math:`c_{\text{in}} k_h k_w` terms (the adjoint's of at most
     :math:`c_{\text{out}} k_h k_w`), all bounded by :math:`|C||C|^\top`, whose norm is at most
     :math:`\|C\|_F^2 \le H_{\text{out}} W_{\text{out}} \|K\|_F^2`. None when the smaller side
-    exceeds :data:`GRAM_LIMIT` (the FFT bound is used alone). Kept per weight digest,
-    geometry and channel sets."""
-    key = (digest, tuple(in_shape), c_in.cpu().numpy().tobytes(), c_out.cpu().numpy().tobytes())
-    if key in _GRAM_NORMS:
-        return _GRAM_NORMS[key]
-    w = weight * c_out.to(weight.dtype)[:, None, None, None]
+    exceeds :data:`GRAM_LIMIT` (the FFT bound is used alone). Kept per weight digest and
+    geometry: a request whose channels lie inside a computed set reuses that set's norm (the
+    norm of a restriction is never larger); otherwise the norm is computed for the union of
+    the request and every set seen, so that few are ever computed for one weight (the price:
+    a superset's norm, slightly above the request's own)."""
+    c_in, c_out = c_in.cpu(), c_out.cpu()
+    seen = _GRAM_NORMS.setdefault((digest, tuple(in_shape)), [])
+    for sup_in, sup_out, value in seen:  # a superset's norm bounds every subset's
+        if bool((sup_in >= c_in).all()) and bool((sup_out >= c_out).all()):
+            return value
+    for sup_in, sup_out, _ in seen:  # grow to the union of the sets seen: few recomputations
+        c_in, c_out = c_in | sup_in, c_out | sup_out
+    w = weight * c_out.to(weight.device, weight.dtype)[:, None, None, None]
     if conv.groups == 1:
-        w = w * c_in.to(weight.dtype)[None, :, None, None]
+        w = w * c_in.to(weight.device, weight.dtype)[None, :, None, None]
     op = conv_linear_op(conv, w)
     adjoint = _adjoint(conv, w, tuple(in_shape))
     out_shape = op(torch.zeros(1, *in_shape, dtype=w.dtype, device=w.device)).shape[1:]
@@ -213,7 +220,7 @@ def _conv_gram_norm(conv: nn.Conv2d, in_shape, weight, c_in, c_out, digest) -> f
         value = float(round_up(torch.tensor(top + slack, dtype=torch.float64).sqrt()))
     if len(_GRAM_NORMS) >= 64:
         _GRAM_NORMS.clear()
-    _GRAM_NORMS[key] = value
+    _GRAM_NORMS.setdefault((digest, tuple(in_shape)), []).append((c_in, c_out, value))
     return value
 
 
