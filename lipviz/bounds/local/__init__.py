@@ -14,8 +14,10 @@ may vary, the Jacobian of the network at any point of the ball is
     \prod_i \|D_i W_i D_{i-1}\|_2 ,
 
 each factor being at most the layer's global norm. In ``sound`` mode every factor is a
-guaranteed upper bound (exact masked SVDs of dense layers; the FFT bound of the convolution
-restricted to the channels the masks leave active); in ``estimate`` mode it is power iteration
+guaranteed upper bound (exact masked SVDs of dense layers; for a convolution, the smaller of
+the FFT bound restricted to the channels the masks leave active and the exact norm of the
+finite convolution on the channels active anywhere in the batch); in ``estimate`` mode it is
+power iteration
 on the masked operator, as the paper does (a *lower* estimate). The factors are computed in
 ``_norms``.
 

@@ -9,7 +9,13 @@ private.
 """
 
 from ._layers import gradient_norm_decay, layer_spectra, power_iteration_trace, tightness_summary
-from ._local import box_and_ball, first_layer_status, local_profile, local_vs_global_radii
+from ._local import (
+    box_and_ball,
+    factor_gap,
+    first_layer_status,
+    local_profile,
+    local_vs_global_radii,
+)
 from ._models import (
     accuracy_vs_eps,
     certified_fractions,
@@ -27,6 +33,7 @@ __all__ = [
     "gradient_norm_decay",
     "layer_spectra",
     "lmt_c_profile",
+    "factor_gap",
     "local_profile",
     "local_vs_global_radii",
     "point_certificate",

@@ -284,3 +284,52 @@ def local_vs_global_radii(
 
         table["true_distance"] = boundary_distance(model, x.float(), r_max=2 * eps_max)[0].numpy()
     return table
+
+
+def factor_gap(model: nn.Module, x, eps: float, *, n_iter: int = 1000) -> object:
+    r"""How far each sound local factor lies above its power-iteration estimate, layer by layer
+    (the local bound of Huang et al., NeurIPS 2021; :func:`lipviz.bounds.local.local_walk`).
+
+    Two walks over the same balls: ``sound`` (guaranteed factors) and ``estimate`` (``n_iter``
+    power-iteration steps per factor, a lower estimate). Their masks can differ downstream,
+    since a larger factor makes a larger ball and so fewer fixed neurons; the ratio is the
+    whole price of soundness at that layer.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A chain that local bounds support, ending in ``nn.Linear``.
+    x : Tensor
+        Inputs, shape ``(N, *input_shape)``.
+    eps : float
+        The radius (input units).
+    n_iter : int
+        Power-iteration steps of the estimate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per affine layer: ``layer``, ``method`` (of the sound factor), ``sound`` and
+        ``estimate`` (medians over the inputs), ``ratio_min`` and ``ratio_max`` (the smallest
+        and the largest sound / estimate over the inputs).
+    """
+    import pandas as pd
+
+    from ...bounds.local import local_walk
+
+    _, _, sound = local_walk(model, x, eps, mode="sound")
+    _, _, estimate = local_walk(model, x, eps, mode="estimate", n_iter=n_iter)
+    rows = []
+    for s, e in zip(sound.factors, estimate.factors, strict=True):
+        ratio = s["values"] / e["values"].to(s["values"].dtype)
+        rows.append(
+            {
+                "layer": s["layer"],
+                "method": s["method"],
+                "sound": float(s["values"].median()),
+                "estimate": float(e["values"].median()),
+                "ratio_min": float(ratio.min()),
+                "ratio_max": float(ratio.max()),
+            }
+        )
+    return pd.DataFrame(rows)
