@@ -263,7 +263,7 @@ def exp_decay(epoch: int, epochs: int, lr: float, end_lr: float, hold: int = 25)
     Examples
     --------
     >>> [round(exp_decay(e, 300, 1e-3, 5e-6) * 1e-3, 9) for e in (0, 174, 175, 299)]
-    [0.001, 0.001, 0.000958506, 5e-06]
+    [0.001, 0.001, 0.000958499, 5e-06]
     """
     start = epochs // 2 + hold
     if epoch < start:

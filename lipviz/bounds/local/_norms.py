@@ -178,9 +178,9 @@ def _conv_gram_norm(conv: nn.Conv2d, in_shape, weight, c_in, c_out, digest) -> f
     a superset's norm, slightly above the request's own)."""
     c_in, c_out = c_in.cpu(), c_out.cpu()
     seen = _GRAM_NORMS.setdefault((digest, tuple(in_shape)), [])
-    for sup_in, sup_out, value in seen:  # a superset's norm bounds every subset's
+    for sup_in, sup_out, sup_norm in seen:  # a superset's norm bounds every subset's
         if bool((sup_in >= c_in).all()) and bool((sup_out >= c_out).all()):
-            return value
+            return sup_norm
     for sup_in, sup_out, _ in seen:  # grow to the union of the sets seen: few recomputations
         c_in, c_out = c_in | sup_in, c_out | sup_out
     w = weight * c_out.to(weight.device, weight.dtype)[:, None, None, None]
