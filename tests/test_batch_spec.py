@@ -32,6 +32,20 @@ def test_shipped_batches_cover_every_chapter_and_the_papers():
     assert (lmt.metric, lmt.eps, lmt.value) == ("certified_accuracy", 1.58, 0.4055)
 
 
+def test_the_cifar10_cpu_batch_runs_the_cpu_presets_against_a_paper_row():
+    from lipviz import resolve
+
+    spec = load_batch("cifar10-cpu")
+    assert [job.preset for job in spec.jobs] == ["cpu-cifar10", "cpu-cifar10-hh-cr"]
+    for job in spec.jobs:
+        cfg = resolve("soc", job.preset)  # the chapter's run is lipviz.resolve("soc", preset)
+        assert (cfg.dataset, cfg.init_channels, job.device) == ("cifar10-jpeg", 16, "cpu")
+        assert job.chapter.stem == "05_orthogonal_convolutions_soc"
+        assert job.run == f"chapter-soc/{job.preset}"
+        assert job.expected is not None and job.expected.eps == 36 / 255
+        assert "init_channels 16" in job.note
+
+
 def test_a_path_and_relative_notebooks(tmp_path):
     path = _write(
         tmp_path,

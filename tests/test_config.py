@@ -268,3 +268,37 @@ def test_local_lip_schedules_refuse_what_they_cannot_follow(overrides, message):
 
     with pytest.raises(ValueError, match=message):
         LocalLipConfig(**overrides)
+
+
+def test_soc_cifar10_presets_name_their_data_width_and_variant():
+    """Issue 30: the CPU runs are LipConvnet-5 at half the paper's width on the JPEG
+    re-encoding (MaxMin + LLN, then HH1 + CR), the smoke preset is the exact subset, and all
+    report the SOC paper's radii."""
+    eps = (0.0, 36 / 255, 72 / 255, 108 / 255)
+    smoke = resolve("soc", "smoke-cifar10")
+    assert (smoke.dataset, smoke.depth, smoke.init_channels) == ("cifar10-exact-subset", 5, 8)
+    assert (smoke.activation, smoke.last_layer, smoke.gamma) == ("maxmin", "lln", 0.0)
+    assert (smoke.n_test, smoke.n_val_eval, smoke.eps, smoke.select_eps) == (
+        1017,
+        508,
+        eps,
+        36 / 255,
+    )
+    cpu = resolve("soc", "cpu-cifar10")
+    assert (cpu.dataset, cpu.depth, cpu.init_channels, cpu.epochs) == ("cifar10-jpeg", 5, 16, 30)
+    assert (cpu.activation, cpu.last_layer, cpu.gamma, cpu.augment) == (
+        "maxmin",
+        "lln",
+        0.0,
+        "crop-flip",
+    )
+    assert (cpu.lr, cpu.momentum, cpu.weight_decay, cpu.lr_milestones) == (
+        0.1,
+        0.9,
+        5e-4,
+        (0.5, 0.75),
+    )
+    assert (cpu.n_test, cpu.eps, cpu.select_eps) == (10000, eps, 36 / 255)
+    hh = resolve("soc", "cpu-cifar10-hh-cr")
+    assert (hh.activation, hh.gamma) == ("hh1", 0.5)
+    assert dataclasses.replace(hh, activation="maxmin", gamma=0.0) == cpu

@@ -57,9 +57,15 @@ def test_a_hit_loads_the_same_run_and_a_changed_config_or_code_misses(
     assert torch.equal(again.model(x), first.model.cpu()(x))
     assert list(again.history.epoch) == list(first.history.epoch)
 
+    looked_up = cache.cached_result("chapter/smoke", cfg, root=tmp_path)
+    assert looked_up is not None and looked_up.summary == first.summary
+    assert cache.cached_result("chapter/smoke", _cfg(seed=1), root=tmp_path) is None
+    assert len(counted) == 1  # looking never trains
+
     cache.cached_run("chapter/smoke", _cfg(seed=1), root=tmp_path)  # another config
     assert len(counted) == 2
     monkeypatch.setattr(cache, "code_fingerprint", lambda: "0" * 64)  # other code
+    assert cache.cached_result("chapter/smoke", cfg, root=tmp_path) is None
     other = cache.cached_run("chapter/smoke", cfg, root=tmp_path)
     assert len(counted) == 3 and other.out_dir != folder
 

@@ -8,7 +8,7 @@ and a preset into a config.
 """
 
 from . import lmt, locallip, margins2d, soc
-from .cache import cached_run, code_fingerprint, prune_cache, run_key
+from .cache import cached_result, cached_run, code_fingerprint, prune_cache, run_key
 from .lmt import run_lmt
 from .locallip import run_locallip
 from .margins2d import Margins2DResult, run_margins2d
@@ -30,6 +30,7 @@ __all__ = [
     "LoadedRun",
     "Margins2DResult",
     "RunResult",
+    "cached_result",
     "cached_run",
     "code_fingerprint",
     "experiment_of",

@@ -30,7 +30,14 @@ from .registry import experiment_of
 from .results import load_run
 from .runs import RunResult, write_json
 
-__all__ = ["CODE_EXCLUDED", "cached_run", "code_fingerprint", "prune_cache", "run_key"]
+__all__ = [
+    "CODE_EXCLUDED",
+    "cached_result",
+    "cached_run",
+    "code_fingerprint",
+    "prune_cache",
+    "run_key",
+]
 
 CODE_EXCLUDED = ("viz", "batch", "cli", "__main__.py")
 """Parts of :mod:`lipviz` that cannot change a computed number (first path component or file
@@ -112,6 +119,35 @@ def _hit(folder: Path, cfg) -> RunResult | None:
     loaded = load_run(folder)
     model = cast(nn.Module, loaded.model)  # _KEPT holds model.pt, so load_run rebuilt it
     return RunResult(cfg, model, loaded.metrics, loaded.certified, loaded.summary, folder)
+
+
+def cached_result(name: str, cfg, *, root="cache") -> RunResult | None:
+    """The finished run :func:`cached_run` would load for ``name`` and ``cfg``, or None.
+
+    Never trains: a chapter whose data may be absent shows a cached run when the code and config
+    match one, and otherwise says why it cannot make it (:func:`lipviz.data.missing_data`).
+
+    Parameters
+    ----------
+    name : str
+        The folder name without the key, e.g. ``"chapter-soc/smoke-cifar10"``.
+    cfg : LMTConfig, SOCConfig or LocalLipConfig
+        The run's config.
+    root : str or Path, default "cache"
+        The cache folder.
+
+    Returns
+    -------
+    RunResult or None
+        As :func:`cached_run` returns a hit; None when there is none for this code and config.
+
+    Examples
+    --------
+    >>> import lipviz, tempfile
+    >>> cached_result("chapter-soc/smoke", lipviz.resolve("soc"), root=tempfile.mkdtemp()) is None
+    True
+    """
+    return _hit(Path(root) / f"{name}-{run_key(cfg)}", cfg)
 
 
 def cached_run(name: str, cfg, *, root="cache", progress: bool = False) -> RunResult:
