@@ -210,6 +210,22 @@ def test_certify_and_audit_a_run_folder(small_run, tmp_path, capsys):
     assert "not a finished run folder" in capsys.readouterr().err
 
 
+def test_certify_and_audit_on_another_test_set_of_the_same_shape(small_run, capsys):
+    """--dataset: a run certified on another dataset's test split (as a CIFAR-10 run trained on
+    the JPEG re-encoding is on the exact subset), never judged against its own summary."""
+    assert main(["certify", str(small_run), "--dataset", "cifar10-exact-subset"]) == 2
+    assert "shape (3, 32, 32), the run's model takes (1, 28, 28)" in capsys.readouterr().err
+    assert main(["audit", str(small_run), "--dataset", "mnist6k"]) == 2
+    assert "unknown dataset 'mnist6k'" in capsys.readouterr().err
+
+
+@pytest.mark.data
+def test_certify_on_another_test_set_reports_without_judging(small_run, shared_data, capsys):
+    assert main(["certify", str(small_run), "--dataset", "mnist", "--n", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "on 20 images of MNIST" in out and "n/a" in out and "False" not in out
+
+
 def test_certify_without_the_data_says_how_to_get_it(tmp_path, monkeypatch, capsys):
     from lipviz.batch import published
 

@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--n", type=_positive, default=None, help="first N test images (default: the run's)"
         )
+        cmd.add_argument(
+            "--dataset",
+            default=None,
+            help="another dataset's test split of the same input shape (e.g. "
+            "cifar10-exact-subset for a run trained on cifar10-jpeg; default: the run's)",
+        )
         if name == "audit":
             cmd.add_argument("--steps", type=_positive, default=50, help="PGD steps (default 50)")
             cmd.add_argument("--restarts", type=_positive, default=2, help="PGD restarts")
@@ -205,12 +211,28 @@ def _load_for_check(args):
     if run.model is None or run.config is None:
         msg = f"{args.run} has no model.pt to check (a summary alone cannot be re-certified)"
         raise _UsageError(msg)
-    missing = data.missing_data(run.config.dataset)
+    name = args.dataset or run.config.dataset
+    if name not in data.available_datasets():
+        msg = f"unknown dataset {name!r} (known: {', '.join(data.available_datasets())})"
+        raise _UsageError(msg)
+    if name != run.config.dataset and _shape(name) != _shape(run.config.dataset):
+        msg = (
+            f"{name} has inputs of shape {_shape(name)}, the run's model takes "
+            f"{_shape(run.config.dataset)} ({run.config.dataset})"
+        )
+        raise _UsageError(msg)
+    missing = data.missing_data(name)
     if missing:
         raise _UsageError(missing)
-    n = args.n or run.config.n_test
-    test = data.load_dataset(run.config.dataset, "test").subset(n)
-    return run, test
+    n = args.n or (run.config.n_test if name == run.config.dataset else None)
+    test = data.load_dataset(name, "test")
+    return run, test if n is None else test.subset(n)
+
+
+def _shape(dataset: str):
+    from ..config import DATASET_SHAPES
+
+    return DATASET_SHAPES[dataset]
 
 
 def _run_folder(args) -> int:
@@ -239,9 +261,10 @@ def _run_folder(args) -> int:
         else:
             certifier = Certifier(run.model, shape, mode="sound")
             table = certified_accuracy(run.model, test.x, test.y, eps, certifier=certifier)
-        committed = run.summary["certified_accuracy"]
+        same_data = test.name == run.config.dataset
+        committed = run.summary["certified_accuracy"] if same_data else {}
         table["committed"] = [committed.get(str(e)) for e in table.eps]
-        whole = len(test.y) == run.config.n_test
+        whole = same_data and len(test.y) == run.config.n_test
         table["same"] = [
             (c is not None and abs(ours - c) <= 1e-6) if whole else "n/a"
             for ours, c in zip(table.certified_accuracy, table.committed, strict=True)
