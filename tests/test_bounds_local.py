@@ -276,3 +276,37 @@ def test_sound_conv_factors_bound_the_exact_masked_norm_and_reach_it_on_channels
     kernel = conv.weight.detach() * c_out[:, None, None, None] * c_in[None, :, None, None]
     fft = conv_norm_fft(kernel, in_shape[1:], conv.padding, conv.dilation, 1, conv.stride)
     assert float(fft) > float(exact) * (1 + 1e-3)  # what the exact norm gains here
+
+
+def test_fft_only_conv_factors_stay_sound_and_never_below_the_exact_ones(monkeypatch):
+    """``exact_convs=False`` (a training run's validation) skips the eigenproblems: its conv
+    factors are the channel-masked FFT bounds, above the dense masked norm and the default
+    factors, and a ball it certifies the default walk certifies too."""
+    from lipviz.bounds.conv import conv_linear_op
+    from lipviz.bounds.local import _norms as local_norms
+    from lipviz.bounds.local import masked_norms
+
+    gen = torch.Generator().manual_seed(3)
+    conv = nn.Conv2d(3, 4, 3, padding=1).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen, dtype=torch.float64))
+    in_shape = (3, 6, 6)
+    matrix = _dense_matrix(conv_linear_op(conv, conv.weight.detach()), in_shape)
+    cols = torch.rand((4, *in_shape), generator=gen) < 0.7
+    rows = torch.rand((4, 4, 6, 6), generator=gen) < 0.7
+    exact, _ = masked_norms(conv, in_shape, cols, rows, sound=True)
+
+    def no_eigenproblem(*args):
+        raise AssertionError("an eigenproblem was solved")
+
+    monkeypatch.setattr(local_norms, "_conv_gram_norm", no_eigenproblem)
+    fft, method = masked_norms(conv, in_shape, cols, rows, sound=True, exact_convs=False)
+    assert method == "FFT on the active channels"
+    for i in range(4):
+        dense = torch.linalg.matrix_norm(matrix[rows[i].flatten()][:, cols[i].flatten()], ord=2)
+        assert float(fft[i]) >= float(exact[i]) >= float(dense)
+    net = _conv_net().eval()
+    x = torch.rand((16, 1, 6, 6), generator=gen)
+    fast = lipviz.local_certified(net, x, 0.05, exact_convs=False)
+    monkeypatch.undo()
+    assert not (fast & ~lipviz.local_certified(net, x, 0.05)).any()

@@ -331,3 +331,30 @@ def test_a_compact_checkpoint_is_smaller_and_resumes_close_to_the_full_one(small
     ):
         assert torch.allclose(a, b, rtol=0.05, atol=1e-3)  # moments rounded to bf16 only
     shutil.rmtree(small_dir)
+
+
+def test_local_validation_bounds_convolutions_without_eigenproblems(small_data, monkeypatch):
+    """Each epoch's sound local validation uses the FFT bound alone on convolutions; the
+    exact norms' eigenproblems are left to the final certificate."""
+    from torch import nn
+
+    from lipviz.bounds.local import _norms as local_norms
+    from lipviz.train import CrossEntropy
+
+    def no_eigenproblem(*args):
+        raise AssertionError("validation solved an eigenproblem")
+
+    monkeypatch.setattr(local_norms, "_conv_gram_norm", no_eigenproblem)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten())
+    net.append(nn.Linear(392, 10))
+    cfg = TrainConfig(
+        epochs=1,
+        batch_size=50,
+        n_val_eval=20,
+        select_on="val_cert_acc",
+        select_eps=0.1,
+        select_certificate="local",
+    )
+    fit = Trainer(net, CrossEntropy(), cfg, (1, 28, 28), progress=False).fit(*small_data)
+    assert 0.0 <= fit.history.val_cert_acc.iloc[0] <= fit.history.val_acc.iloc[0]

@@ -130,6 +130,7 @@ def local_certified(
     box=None,
     return_bound: bool = False,
     batch_size: int = 256,
+    exact_convs: bool = True,
 ):
     """Whether no point of each ball :math:`B(x_n, \\varepsilon_n)` changes the predicted class.
 
@@ -153,6 +154,10 @@ def local_certified(
         over all of ``x``).
     batch_size : int
         Inputs per walk otherwise (memory grows with it: float64 boxes of every layer).
+    exact_convs : bool, default True
+        Sound mode: bound each convolution by the smaller of its channel-masked FFT bound and
+        its exact norm on the batch's channels (an eigenproblem per weight); False keeps the
+        FFT bound alone (sound, slightly larger; a training run's validation uses it).
 
     Returns
     -------
@@ -172,12 +177,15 @@ def local_certified(
                 n_iter=n_iter,
                 box=box,
                 batch_size=batch_size,
+                exact_convs=exact_convs,
             )
             for i in range(0, len(x), batch_size)
         ]
         return torch.cat(parts)
     target = predict(model, x)  # the certified class is the model's own prediction
-    walker, total, st = local_walk(model, x, eps_t, mode=mode, n_iter=n_iter, box=box)
+    walker, total, st = local_walk(
+        model, x, eps_t, mode=mode, n_iter=n_iter, box=box, exact_convs=exact_convs
+    )
     gaps, _ = _worst_gaps(walker, st, model, x, target=target)
     worst = gaps.amax(1)
     certified = torch.isfinite(worst) & (worst < 0)

@@ -88,7 +88,8 @@ class TrainConfig:
         Validation examples evaluated each epoch (the first ones).
     select_certificate : {"global", "local"}, default "global"
         The certificate of ``val_cert_acc``: the global radius of :class:`lipviz.Certifier`, or
-        the sound local certificate :func:`lipviz.local_certified` at ``select_eps``.
+        the sound local certificate :func:`lipviz.local_certified` at ``select_eps`` (with the
+        FFT bound alone on convolutions, ``exact_convs=False``: no eigenproblem each epoch).
     seed : int, default 0
         Seeds the run's random stream (per resumed epoch) and each epoch's shuffling.
 

@@ -54,6 +54,9 @@ class LocalState:
         skip the first layer's IBP passes; ``(None, None)`` otherwise.
     sp_thres : float
         The weight of the saturation term in the sparsity loss of clipped ReLUs.
+    exact_convs : bool
+        Sound walks: convolution factors also use the exact norm on the batch's channels (an
+        eigenproblem per weight), not only the channel-masked FFT bound.
     centre_err : Tensor or None
         Sound walks: a bound on the rounding error of each entry of the last affine layer's
         output centre (:func:`lipviz.bounds.local.rounding_terms`), for the worst-case logits.
@@ -72,6 +75,7 @@ class LocalState:
     grad: bool = False
     dtype: torch.dtype = torch.float64
     sparsity: list | None = field(default_factory=list)
+    exact_convs: bool = True
     sp_thres: float = 0.1
     factors: list = field(default_factory=list)
     trace: list | None = None
