@@ -200,12 +200,15 @@ def test_the_build_writes_its_execution_report(built_book):
     assert build["build_seconds"] >= build["executed_seconds"]
 
 
-# Committed smoke batch against the chapters, as the book prints them. The batch runs each chapter
-# in a dask worker whose kernel has one torch thread, the book with every core. On the 2-core
-# machine that made the committed records, every accuracy of every run agreed exactly (difference
-# 0.0, measured for chapters 3, 5, 7, 8 and 9). The tolerance leaves room for another CPU's
-# kernels, whose rounding can move a few test images of a short CPU training run.
+# Committed smoke batch against the chapters, as the book prints them. Two processes training
+# the same config with the same code on the same machine are not bit-identical (CPU convolution
+# kernels: on 2026-12-07 the first epoch's loss of the Local-Lip smoke run differed in its 9th
+# digit between two runs, in float32 and in bfloat16), and a short training run amplifies that:
+# the ch09 smoke run's certified accuracy at 0.25 differed by 3 of its 100 test images between
+# the batch and the book's build. So each accuracy may differ by AGREEMENT or by AGREEMENT_IMAGES
+# test images, whichever is more; a run of another config or code differs by far more.
 AGREEMENT = 0.02
+AGREEMENT_IMAGES = 4
 
 
 def _run_numbers(summary: dict) -> dict:
@@ -257,8 +260,10 @@ def test_committed_smoke_batch_agrees_with_the_executed_chapters(built_book):
             mine = _run_numbers(json.loads(same.read_text()))
             theirs = _run_numbers(run["summary"])
             assert mine.keys() == theirs.keys(), (job.id, base)
+            n_test = json.loads((same.parent / "config.json").read_text())["n_test"]
+            tolerance = max(AGREEMENT, AGREEMENT_IMAGES / n_test) + 1e-6  # float32 fractions
             for key, value in theirs.items():
-                assert abs(mine[key] - value) <= AGREEMENT, (job.id, base, key, mine[key], value)
+                assert abs(mine[key] - value) <= tolerance, (job.id, base, key, mine[key], value)
             compared += 1
     assert compared >= 8  # chapters 3, 5, 7, 8 and 9 train models
 
