@@ -18,9 +18,11 @@ from .bounds import (
     LayerBound,
     LipschitzBound,
     LocalBound,
+    PropagatedBounds,
     layer_bound,
     lipschitz_bound,
     local_lipschitz_bound,
+    propagate_bounds,
     register_bound,
 )
 from .certify import (
@@ -31,6 +33,9 @@ from .certify import (
     local_certified,
     local_certified_radius,
     margins,
+    propagation_certified,
+    propagation_certified_radius,
+    smoothed_certify,
 )
 from .data import Normalize, available_datasets, load_dataset, make_toy
 from .experiments import EXPERIMENTS, Experiment, register_experiment, resolve
@@ -79,6 +84,7 @@ __all__ = [
     "Normalize",
     "OrthogonalLinear",
     "PowerIterationBound",
+    "PropagatedBounds",
     "Residual",
     "TrainConfig",
     "Trainer",
@@ -100,9 +106,13 @@ __all__ = [
     "margins",
     "minimal_l2",
     "pgd_l2",
+    "propagate_bounds",
+    "propagation_certified",
+    "propagation_certified_radius",
     "register_bound",
     "register_experiment",
     "resolve",
     "seeded",
+    "smoothed_certify",
     "to_plain",
 ]

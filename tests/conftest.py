@@ -74,7 +74,13 @@ def _restore_rule_registries():
     """Tests that register bound or composition rules for their own classes leave no trace."""
     from lipviz.bounds import registry
 
-    tables = (registry._RULES, registry._COMPOSITES, registry._FUSIONS, registry._LOCAL_RULES)
+    tables = (
+        registry._RULES,
+        registry._COMPOSITES,
+        registry._FUSIONS,
+        registry._LOCAL_RULES,
+        registry._PROPAGATION_RULES,
+    )
     saved = [{k: dict(v) if isinstance(v, dict) else v for k, v in t.items()} for t in tables]
     yield
     for table, old in zip(tables, saved, strict=True):

@@ -21,6 +21,7 @@ DOORS = [
     "lipviz.batch",
     "lipviz.bounds",
     "lipviz.bounds.local",
+    "lipviz.bounds.propagation",
     "lipviz.certify",
     "lipviz.cli",
     "lipviz.config",
@@ -102,6 +103,11 @@ def test_the_one_home_rule_can_fail(tmp_path):
 # The public surface of ``import lipviz``. Adding or removing a name is an API change: update
 # this list (and the changelog of the release) in the same commit.
 PUBLIC_API = [
+    "smoothed_certify",
+    "propagate_bounds",
+    "propagation_certified",
+    "propagation_certified_radius",
+    "PropagatedBounds",
     "local_lipschitz_bound",
     "local_certified_radius",
     "local_certified",

@@ -190,3 +190,38 @@ def test_gloro_loss_is_used_alone_as_in_the_reference_code():
         worst, y
     )
     assert float(bcp.detach()) == pytest.approx(float(mixed.detach()), rel=1e-5)
+
+
+def test_adversarial_training_takes_the_loss_at_the_attacks_point():
+    """Danskin: the gradient is the loss's at the attack's point, held constant; the point is
+    in the ball, and the radius is warmed up from 0."""
+    from lipviz.experiments.lmt import make_objective
+    from lipviz.train import Adversarial
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    x, y = torch.rand(32, 4), torch.randint(0, 3, (32,))
+    seen = {}
+
+    def attack(model, x, y, eps):
+        result = lipviz.pgd_l2(model, x, y, eps, steps=20)
+        seen["dist"] = (result.x_adv - x).flatten(1).norm(dim=1)
+        return result
+
+    objective = Adversarial(attack, eps=0.3, warmup_epochs=2.0)
+    clean = nn.functional.cross_entropy(net(x), y)
+    loss, metrics = objective(net, x, y, None, 4.0)
+    assert metrics["eps"] == 0.3 and bool((seen["dist"] <= 0.3 + 1e-6).all())
+    assert loss.item() > clean.item()  # the attack raised the loss
+    loss.backward()
+    assert all(p.grad is not None for p in net.parameters())
+    _, half = objective(net, x, y, None, 1.0)
+    assert half["eps"] == pytest.approx(0.15)
+    _, none = objective(net, x, y, None, 0.0)
+    assert none["eps"] == 0.0 and torch.equal(none["logits"], net(x))
+    cfg = lipviz.resolve("lmt", "smoke", method="pgd", adv_eps=0.5, adv_steps=3)
+    made = make_objective(cfg)
+    assert isinstance(made, Adversarial) and made.eps == 0.5
+    assert made.attack.keywords == {"steps": 3}
+    with pytest.raises(ValueError, match="input units"):
+        lipviz.resolve("lmt", "smoke", method="pgd", adv_eps=36.0)

@@ -2,7 +2,7 @@
 
 This module imports nothing else of lipviz, so a layer anywhere in the package registers its
 rule beside its definition (``@register_bound(MyLayer)``) without an import cycle. There is one
-registration API, the decorator :func:`register_bound`, for the four kinds of rule (their call
+registration API, the decorator :func:`register_bound`, for the five kinds of rule (their call
 signatures are the protocols of :mod:`lipviz.bounds.context`):
 
 - A **bound rule**, ``@register_bound(T)``, is ``rule(module, ctx) -> LayerBound`` for one module
@@ -11,6 +11,10 @@ signatures are the protocols of :mod:`lipviz.bounds.context`):
   room for what local bounds need).
 - A **local rule**, ``@register_bound(T, kind="local")``, has the same signature and bounds the
   layer on balls around inputs (:mod:`lipviz.bounds.local`).
+- A **propagation rule**, ``@register_bound(T, kind="propagation")``, is ``rule(module, ctx)
+  -> AffineMap`` for an affine module type: the module as an operator that bound propagation
+  (:mod:`lipviz.bounds.propagation`, IBP and CROWN) pushes boxes through and substitutes
+  backwards through.
 - A **fusion rule**, ``@register_bound(A, B, kind="fusion")``, bounds two consecutive modules of
   a ``Sequential`` as one map, ``rule((a, b), ctx) -> LayerBound`` (a Conv2d and its
   BatchNorm2d; :class:`~lipviz.bounds.context.FusionRule`).
@@ -37,6 +41,7 @@ __all__ = [
     "find_composite",
     "find_fusion",
     "find_local_rule",
+    "find_propagation_rule",
     "find_rule",
     "lookup",
     "register_bound",
@@ -45,10 +50,11 @@ __all__ = [
 
 _RULES: dict[type, BoundRule] = {}
 _LOCAL_RULES: dict[type, BoundRule] = {}
+_PROPAGATION_RULES: dict[type, Callable] = {}
 _FUSIONS: dict[type, dict[type, FusionRule]] = {}
 _COMPOSITES: dict[type, CompositeRule] = {}
 
-KINDS = ("plain", "local", "fusion", "composite")
+KINDS = ("plain", "local", "propagation", "fusion", "composite")
 """The kinds of rule :func:`register_bound` registers."""
 
 
@@ -63,7 +69,7 @@ def register_bound(*types: type, kind: str = "plain") -> Callable:
     *types : type
         The module classes the rule bounds; for ``kind="fusion"`` exactly two, the first module
         and the one that directly follows it in a ``Sequential``.
-    kind : {"plain", "local", "fusion", "composite"}
+    kind : {"plain", "local", "propagation", "fusion", "composite"}
         ``"plain"``: ``rule(module, ctx) -> LayerBound``, the global bound of one layer.
         ``"local"``: the same signature, the bound on balls around inputs (for
         ``ctx.mode == "local"``, :mod:`lipviz.bounds.local`); a type without a local rule is
@@ -118,7 +124,8 @@ def register_bound(*types: type, kind: str = "plain") -> Callable:
             _FUSIONS.setdefault(types[0], {})[types[1]] = rule
         else:
             _check_arity(rule, 2, "rule(module, ctx)")
-            (_LOCAL_RULES if kind == "local" else _RULES).update(dict.fromkeys(types, rule))
+            registry = {"local": _LOCAL_RULES, "propagation": _PROPAGATION_RULES}.get(kind, _RULES)
+            registry.update(dict.fromkeys(types, rule))
         return rule
 
     return decorate
@@ -139,15 +146,23 @@ def _check_arity(rule: Callable, n: int, form: str) -> None:
         pass
 
 
-def registered_types() -> list[type]:
-    """Module types that have a bound rule.
+def registered_types(kind: str = "plain") -> list[type]:
+    """Module types that have a rule of ``kind``.
+
+    Parameters
+    ----------
+    kind : {"plain", "local", "propagation"}
 
     Returns
     -------
     list of type
         The types registered with :func:`register_bound`, in registration order.
     """
-    return list(_RULES)
+    registries = {"plain": _RULES, "local": _LOCAL_RULES, "propagation": _PROPAGATION_RULES}
+    if kind not in registries:
+        msg = f"kind must be one of {tuple(registries)}, got {kind!r}"
+        raise ValueError(msg)
+    return list(registries[kind])
 
 
 # Methods a subclass may redefine without changing what the module computes.
@@ -292,6 +307,27 @@ def find_local_rule(module: nn.Module) -> BoundRule:
         )
         raise TypeError(msg)
     return rule
+
+
+def find_propagation_rule(module: nn.Module) -> Callable | None:
+    """The propagation rule of an affine ``module`` (:mod:`lipviz.bounds.propagation`), or
+    None if its type has none.
+
+    Parameters
+    ----------
+    module : nn.Module
+
+    Returns
+    -------
+    callable or None
+        ``rule(module, ctx) -> AffineMap``.
+
+    Raises
+    ------
+    TypeError
+        For a subclass that overrides what its registered type computes (:func:`lookup`).
+    """
+    return lookup(_PROPAGATION_RULES, module, "propagation rule")
 
 
 def find_fusion(first: nn.Module, second: nn.Module | None) -> FusionRule | None:

@@ -9,8 +9,10 @@ import torch
 from torch import nn
 
 from ..bounds import LipschitzBound
+from ..bounds.propagation import METHODS
 from ..functional.checks import check_labels, check_local_inputs
 from .local import local_certified, predict
+from .propagation import propagation_certified
 from .radii import CertifiedRadii, Certifier
 
 __all__ = ["certified_accuracy", "certified_radius"]
@@ -129,10 +131,11 @@ def certified_accuracy(
         The certificate form (:class:`Certifier`).
     certifier : Certifier, optional
         A precomputed :class:`Certifier` (``bound``, ``mode`` and ``form`` are then ignored).
-    method : {"global", "local"}
+    method : {"global", "local", "ibp", "crown"}
         ``local``: correct and :func:`lipviz.local_certified` at each ε > 0 (the local bound of
-        Huang et al., NeurIPS 2021, in ``mode``); ``bound``, ``form`` and ``certifier`` are then
-        not used.
+        Huang et al., NeurIPS 2021, in ``mode``); ``ibp`` and ``crown``: correct and
+        :func:`lipviz.propagation_certified` (bound propagation, always sound; ``mode`` must be
+        ``"sound"``). ``bound``, ``form`` and ``certifier`` are then not used.
     n_iter : int, default 100
         Power-iteration steps per factor of local estimates (``method="local"``,
         ``mode="estimate"``).
@@ -166,9 +169,23 @@ def certified_accuracy(
         raise ValueError(msg)
     y = check_labels(y, len(x))
     if method == "local":
-        return _local_accuracy(model, x, y, eps_list, mode, n_iter)
+        kind = "certified (local)" if mode == "sound" else "estimate (local, not a certificate)"
+
+        def local(index, e):
+            return local_certified(model, x[index.to(x.device)], e, mode, n_iter=n_iter)
+
+        return _ball_accuracy(model, x, y, eps_list, mode == "sound", local, kind)
+    if method in METHODS:
+        if mode != "sound":
+            msg = f"bound propagation ({method}) has no estimate mode: use mode='sound'"
+            raise ValueError(msg)
+
+        def propagated(index, e):
+            return propagation_certified(model, x[index.to(x.device)], e, method=method)
+
+        return _ball_accuracy(model, x, y, eps_list, True, propagated, f"certified ({method})")
     if method != "global":
-        msg = f"method must be 'global' or 'local', got {method!r}"
+        msg = f"method must be one of 'global', 'local', 'ibp', 'crown', got {method!r}"
         raise ValueError(msg)
     cert = certified_radius(model, x, bound=bound, mode=mode, form=form, certifier=certifier)
     correct = cert.predicted.cpu() == y.cpu()
@@ -186,29 +203,29 @@ def certified_accuracy(
     return pd.DataFrame(rows)
 
 
-def _local_accuracy(model, x, y, eps_list, mode, n_iter):
-    """Correct and locally certified, per ε. Only correct inputs are walked, and in sound mode
-    the largest ε first: an input certified at ε is robust on the whole ball, so on every
-    smaller ball too, and is not walked again (a certificate is a proof, whatever the bound's
-    own monotonicity). Estimates are walked at every ε."""
+def _ball_accuracy(model, x, y, eps_list, sound, certify, kind):
+    """Correct and certified on the ball, per ε, by ``certify(index, eps)``. Only correct
+    inputs are tried, and for sound certificates the largest ε first: an input certified at ε
+    is robust on the whole ball, so on every smaller ball too, and is not tried again (a
+    certificate is a proof, whatever the bound's own monotonicity). Estimates are computed at
+    every ε."""
     import pandas as pd
 
     check_local_inputs(model, x, max(eps_list, default=0.0), None)
     correct = predict(model, x).cpu() == y.cpu()
-    kind = "certified (local)" if mode == "sound" else "estimate (local, not a certificate)"
     found: dict[float, torch.Tensor] = {}
     proven = torch.zeros_like(correct)
     for e in sorted(set(eps_list), reverse=True):
         if e <= 0:
             found[e] = correct
             continue
-        todo = correct & ~proven if mode == "sound" else correct
-        ok = proven.clone() if mode == "sound" else torch.zeros_like(correct)
+        todo = correct & ~proven if sound else correct
+        ok = proven.clone() if sound else torch.zeros_like(correct)
         index = todo.nonzero()[:, 0]
         if len(index):
-            ok[index] = local_certified(model, x[index.to(x.device)], e, mode, n_iter=n_iter).cpu()
+            ok[index] = certify(index, e).cpu()
         found[e] = ok & correct
-        if mode == "sound":
+        if sound:
             proven = found[e]
     rows = [
         {"eps": e, "certified_accuracy": float(found[e].float().mean()), "kind": kind}

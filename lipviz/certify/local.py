@@ -28,10 +28,10 @@ from torch import nn
 from ..bounds.guards import current_weight
 from ..bounds.local import local_bound_of, local_walk
 from ..bounds.rounding import gamma, round_up
-from ..functional import ball_box_dual, ball_box_value, margins
+from ..functional import ball_box_dual, ball_box_value
 from ..functional.checks import check_count, check_local_inputs, model_dtype
 from ..state import eval_mode
-from .radii import CertifiedRadii, round_down
+from .radii import CertifiedRadii, bisect_radii
 
 __all__ = [
     "local_certified",
@@ -233,25 +233,14 @@ def local_certified_radius(
     if not (math.isfinite(eps_max) and eps_max > 0):
         msg = f"eps_max must be a finite number > 0, got {eps_max}"
         raise ValueError(msg)
-    n = len(x)
-    lo = torch.zeros(n, dtype=torch.float64)
-    hi = torch.full((n,), float(eps_max), dtype=torch.float64)
     check_local_inputs(model, x, eps_max, box)
     check_count("steps", steps, minimum=0)
-    ok_max = local_certified(model, x, hi, mode, n_iter=n_iter, box=box)
-    for _ in range(steps):
-        mid = (lo + hi) / 2
-        ok = local_certified(model, x, mid, mode, n_iter=n_iter, box=box)
-        lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
-    radius = torch.where(ok_max, torch.full_like(lo, float(eps_max)), lo)
-    dtype = model_dtype(model)
-    with eval_mode(model), torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-        logits = model(x.detach().to(dtype, copy=True))
-    return CertifiedRadii(
-        radius=round_down(radius, dtype),
-        predicted=logits.argmax(1),
-        margin=margins(logits),
-        lipschitz=float("nan"),
+    return bisect_radii(
+        model,
+        x,
+        eps_max,
+        lambda eps: local_certified(model, x, eps, mode, n_iter=n_iter, box=box),
+        steps=steps,
         sound=mode == "sound",
         form="local",
     )

@@ -14,8 +14,9 @@ __all__ = ["LMTConfig"]
 class LMTConfig:
     r"""Lipschitz-margin training (and its baselines) on MNIST-like data.
 
-    ``method`` is ``"standard"`` (cross-entropy), ``"lmt"`` or ``"snr"`` (spectral-norm
-    regularisation). ``c`` is LMT's guarded radius, warmed up over ``warmup_epochs``.
+    ``method`` is ``"standard"`` (cross-entropy), ``"lmt"``, ``"snr"`` (spectral-norm
+    regularisation) or ``"pgd"`` (PGD adversarial training, Madry et al., ICLR 2018). ``c`` is
+    LMT's guarded radius, warmed up over ``warmup_epochs`` (as is PGD's ``adv_eps``).
     Used by :func:`lipviz.experiments.run_lmt`.
 
     Parameters
@@ -28,7 +29,7 @@ class LMTConfig:
         The model's activation (``"relu"``, ``"maxmin"``, ... as
         :func:`lipviz.models.convnets.conv_chain` takes it); None keeps the model's own.
     method : str
-        ``"standard"``, ``"lmt"`` or ``"snr"``.
+        ``"standard"``, ``"lmt"``, ``"snr"`` or ``"pgd"``.
     c : float
         LMT's guarded radius (input units): the other logits are raised by :math:`c\, s_{tj}`
         (Tsuzuku, Sato and Sugiyama, NeurIPS 2018).
@@ -40,6 +41,10 @@ class LMTConfig:
         Epochs over which ``c`` rises linearly to its value.
     snr_beta : float
         Weight :math:`\beta` of the spectral-norm regulariser (``method="snr"``).
+    adv_eps : float
+        The l2 radius of PGD adversarial training (``method="pgd"``; input units).
+    adv_steps : int
+        PGD steps per training batch (``method="pgd"``).
     epochs : int
         Training epochs.
     lr : float
@@ -88,6 +93,8 @@ class LMTConfig:
     kappa_clip: bool = False
     warmup_epochs: float = 1.0
     snr_beta: float = 0.01
+    adv_eps: float = 1.0
+    adv_steps: int = 10
     epochs: int = 6
     lr: float = 1e-3
     lr_milestones: tuple[float, ...] = ()
@@ -103,15 +110,15 @@ class LMTConfig:
             self,
             choices={
                 "dataset": tuple(DATASET_SHAPES),
-                "method": ("standard", "lmt", "snr"),
+                "method": ("standard", "lmt", "snr", "pgd"),
                 "lmt_form": ("global", "pairwise"),
             },
-            counts=("epochs", "batch_size", "n_val_eval", "n_test"),
+            counts=("epochs", "batch_size", "n_val_eval", "n_test", "adv_steps"),
             naturals=("seed",),
             positive=("lr",),
             nonnegative=("warmup_epochs", "snr_beta"),
             milestones=("lr_milestones",),
-            radii=("c", "select_eps"),
+            radii=("c", "select_eps", "adv_eps"),
             radius_lists=("eps",),
             dataset=self.dataset,
         )

@@ -83,7 +83,8 @@ class SOCConfig:
         parameters against the paper's 16.6 M at 32), MaxMin, LLN, no CR, 30 epochs of the
         paper's schedule (SGD 0.1, steps at 50 % and 75 %, crop+flip) on the CIFAR-10 JPEG q75
         re-encoding, selected on 2,000 validation images at 36/255 and certified on the 10,000
-        JPEG test images. About 7 minutes an epoch on 2 CPU cores.
+        JPEG test images. About 5 minutes an epoch on 2 CPU cores (283 s measured,
+        ``benchmarks/bench_lipconvnet_epoch.py``).
     CPU_CIFAR10_HH_CR : SOCConfig
         ``"cpu-cifar10-hh-cr"``: the same with Householder activations (HH1) and certificate
         regularisation (:math:`\gamma = 0.5`, ours: the paper's value was not recovered).

@@ -106,6 +106,20 @@ def _normalize_bound(module: Normalize, ctx) -> LayerBound:
     return LayerBound(1.0 / float(module.std.double().abs().min()), "1/min(std)", True)
 
 
+@register_bound(Normalize, kind="propagation")
+def _normalize_map(module: Normalize, ctx):
+    """A diagonal affine map :math:`a / \\sigma - \\mu / \\sigma` (bound propagation)."""
+    from ..bounds.propagation import AffineMap
+
+    shape = tuple(ctx.in_shape)
+    view = (-1,) + (1,) * (len(shape) - 1)
+    mean, std = module.mean.double(), module.std.double()
+    scale = (1 / std).view(view)  # rounded: propagation widens every product by its slack
+    return AffineMap(
+        shape, lambda a: a * scale, lambda a: a * scale.abs(), -(mean / std).view(view)
+    )
+
+
 @register_bound(Normalize, kind="local")
 def _normalize_local(module: Normalize, ctx) -> LayerBound:
     r"""A diagonal affine map: boxes map exactly; the ball radius scales by

@@ -8,9 +8,12 @@ folder holds ``config.json``, ``metrics.csv``, ``checkpoint.pt``, ``certified.cs
 
 from __future__ import annotations
 
+import functools
+
+from ..attacks import pgd_l2
 from ..config import LMTConfig
 from ..models import create
-from ..train import LMT, CrossEntropy, SpectralRegularized, TrainConfig
+from ..train import LMT, Adversarial, CrossEntropy, SpectralRegularized, TrainConfig
 from .registry import Experiment, register_experiment
 from .runs import RunResult, load_splits, train_and_certify
 
@@ -63,16 +66,18 @@ def make_objective(cfg: LMTConfig):
     Parameters
     ----------
     cfg : LMTConfig
-        ``method`` is ``"standard"``, ``"lmt"`` or ``"snr"``; ``c``, ``lmt_form``,
-        ``kappa_clip``, ``warmup_epochs`` and ``snr_beta`` configure the objective.
+        ``method`` is ``"standard"``, ``"lmt"``, ``"snr"`` or ``"pgd"``; ``c``, ``lmt_form``,
+        ``kappa_clip``, ``warmup_epochs``, ``snr_beta``, ``adv_eps`` and ``adv_steps``
+        configure the objective.
 
     Returns
     -------
-    CrossEntropy, LMT or SpectralRegularized
+    CrossEntropy, LMT, SpectralRegularized or Adversarial
         Plain cross-entropy for ``"standard"``,
         :class:`~lipviz.train.objectives.LMT` (Tsuzuku, Sato and Sugiyama, NeurIPS 2018) for
         ``"lmt"``, :class:`~lipviz.train.objectives.SpectralRegularized` (Yoshida and Miyato,
-        2017) for ``"snr"``.
+        2017) for ``"snr"``, :class:`~lipviz.train.objectives.Adversarial` with
+        :func:`lipviz.attacks.pgd_l2` (Madry et al., ICLR 2018) for ``"pgd"``.
 
     Raises
     ------
@@ -92,7 +97,10 @@ def make_objective(cfg: LMTConfig):
         )
     if cfg.method == "snr":
         return SpectralRegularized(beta=cfg.snr_beta)
-    msg = f"Unknown method {cfg.method!r}; use 'standard', 'lmt' or 'snr'"
+    if cfg.method == "pgd":
+        attack = functools.partial(pgd_l2, steps=cfg.adv_steps)
+        return Adversarial(attack, eps=cfg.adv_eps, warmup_epochs=cfg.warmup_epochs)
+    msg = f"Unknown method {cfg.method!r}; use 'standard', 'lmt', 'snr' or 'pgd'"
     raise ValueError(msg)
 
 
@@ -103,8 +111,8 @@ def run_lmt(
 
     The data are ``cfg.dataset``'s train and validation splits (seeded by ``cfg.seed``) and the
     first ``cfg.n_test`` test examples; the model is ``create(cfg.model)``. The ``"standard"``
-    method is selected on validation accuracy, the others on validation certified accuracy at
-    ``cfg.select_eps``. The test split is certified at every ``cfg.eps`` by
+    and ``"pgd"`` methods are selected on validation accuracy, the others on validation
+    certified accuracy at ``cfg.select_eps``. The test split is certified at every ``cfg.eps`` by
     :func:`~lipviz.experiments.runs.train_and_certify`.
 
     Parameters
@@ -136,7 +144,7 @@ def run_lmt(
     model = build_model(cfg, train.input_shape)
     # a certified-training method is selected on validation certified accuracy; the standard
     # baseline on validation accuracy (what its users would do)
-    select_on = "val_acc" if cfg.method == "standard" else "val_cert_acc"
+    select_on = "val_acc" if cfg.method in ("standard", "pgd") else "val_cert_acc"
     tcfg = TrainConfig.from_config(cfg, select_on=select_on)
     return train_and_certify(
         cfg,

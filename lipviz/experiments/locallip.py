@@ -119,7 +119,7 @@ EXPERIMENT = register_experiment(
         name="locallip",
         config=LocalLipConfig,
         run=run_locallip,
-        chapter="09_local_lipschitz_bounds",
+        chapter="08_local_lipschitz_bounds",
         build_model=build_model,
     )
 )

@@ -5,6 +5,7 @@ from .fit import fit
 from .lipschitz import PowerIterationBound
 from .objectives import (
     LMT,
+    Adversarial,
     CertificateRegularized,
     CrossEntropy,
     LocalLip,
@@ -16,6 +17,7 @@ from .trainer import Trainer
 
 __all__ = [
     "LMT",
+    "Adversarial",
     "CertificateRegularized",
     "CheckpointError",
     "CrossEntropy",
