@@ -8,7 +8,9 @@ from lipviz.bounds import lipschitz_bound
 from lipviz.models import available, create
 
 
-@pytest.mark.parametrize(("name", "params"), [("lmt-mnist", 166406), ("4c3f", 1974762)])
+@pytest.mark.parametrize(
+    ("name", "params"), [("lmt-mnist", 166406), ("4c3f", 1974762), ("mlp", 118282)]
+)
 def test_named_models(name, params):
     model = lipviz.models.create(name)
     assert sum(p.numel() for p in model.parameters()) == params
@@ -23,6 +25,8 @@ def test_models_registry():
         create("resnet-9000")
     with pytest.raises(ValueError, match="depth"):
         create("toy-mlp", depth=0)
+    with pytest.raises(ValueError, match="hidden"):
+        create("mlp", hidden=0)
 
 
 def test_lipconvnet_shapes_and_sound_bound():

@@ -4,11 +4,12 @@ what they claim."""
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from lipviz.certify import last_layer_certificates, lln_topk_trap
-from lipviz.layers import Householder
+from lipviz.layers import LLN, Householder
 from lipviz.viz import diagrams
 
 
@@ -56,4 +57,31 @@ def test_plot_helpers_draw_the_balls_and_the_map():
     ax = diagrams.plot_householder_pair(1.1)
     labels = [line.get_label() for line in ax.get_lines()]
     assert "segment $[a, b]$" in labels and r"its image $\varphi([a, b])$" in labels
+    plt.close("all")
+
+
+def test_lln_pair_distances_are_the_chords_of_the_layers_unit_rows():
+
+    layer = LLN(2, 5)
+    free = layer.parametrizations.weight.original.detach().numpy()
+    geom = diagrams.lln_pair_distances(free, 1)
+    assert np.allclose(geom["rows"], layer.weight.detach().numpy(), atol=1e-6)
+    assert np.allclose(geom["distances"], 2 * np.sin(geom["angles"] / 2))
+    assert geom["distances"][1] == 0
+    with pytest.raises(ValueError, match="nonzero"):
+        diagrams.lln_pair_distances([[1.0, 0.0], [0.0, 0.0]], 0)
+
+
+def test_plot_lln_rows_labels_every_chord():
+    import matplotlib.pyplot as plt
+
+    w = [[2.0, 0.3], [1.2, 1.0], [-0.4, 1.5], [-1.0, -0.6]]
+    ax = diagrams.plot_lln_rows(w, target=0)
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 3
+    labels = {t.get_text() for t in ax.texts}
+    expected = diagrams.lln_pair_distances(w, 0)["distances"][1:]
+    assert {f"{d:.2f}" for d in expected} <= labels
+    with pytest.raises(ValueError, match="2-D"):
+        diagrams.plot_lln_rows(np.ones((3, 4)))
     plt.close("all")

@@ -3,7 +3,7 @@
 Importing the package registers every built-in builder (eagerly, in the order below).
 """
 
-from . import convnets, lipconvnet, toy
+from . import convnets, lipconvnet, mlp, toy
 from .registry import available, create, register
 
-__all__ = ["available", "convnets", "create", "lipconvnet", "register", "toy"]
+__all__ = ["available", "convnets", "create", "lipconvnet", "mlp", "register", "toy"]

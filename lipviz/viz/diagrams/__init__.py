@@ -13,7 +13,14 @@ This package is the one door to import; its modules (``_convolution``, ``_lln``,
 """
 
 from ._convolution import padded_grid_reads, plot_padded_grid, plot_polyphase, polyphase_components
-from ._lln import decision_regions, householder_pair, plot_certified_balls, plot_householder_pair
+from ._lln import (
+    decision_regions,
+    householder_pair,
+    lln_pair_distances,
+    plot_certified_balls,
+    plot_householder_pair,
+    plot_lln_rows,
+)
 from ._local import contrasting_example, plot_enclosures
 from ._margins import largest_gap_slope, margin_along_ray, margin_lower_bound, plot_margin_cone
 from ._propagation import plot_relu_relaxation, relu_relaxation
@@ -38,6 +45,7 @@ __all__ = [
     "contrasting_example",
     "decision_regions",
     "householder_pair",
+    "lln_pair_distances",
     "largest_gap_slope",
     "margin_along_ray",
     "margin_lower_bound",
@@ -45,6 +53,7 @@ __all__ = [
     "plot_certified_balls",
     "plot_enclosures",
     "plot_householder_pair",
+    "plot_lln_rows",
     "plot_margin_cone",
     "plot_padded_grid",
     "plot_polyphase",

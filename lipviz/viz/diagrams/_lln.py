@@ -8,6 +8,9 @@ r"""Diagrams of the chapters on GNP activations and on last-layer normalisation 
 - :func:`decision_regions` evaluates the predicted class of a classifier of 2-D inputs on a
   grid, and :func:`plot_certified_balls` draws those regions with balls of given radii around
   one input: a sound radius stays inside the input's region, an unsound one leaves it.
+- :func:`lln_pair_distances` normalises a last layer's rows as LLN does and measures the
+  chords :math:`\|\tilde w_t - \tilde w_i\|_2` of its pairwise certificate;
+  :func:`plot_lln_rows` draws them for 2-D rows.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from torch import nn
 __all__ = [
     "decision_regions",
     "householder_pair",
+    "lln_pair_distances",
     "plot_certified_balls",
     "plot_householder_pair",
+    "plot_lln_rows",
 ]
 
 
@@ -257,4 +262,89 @@ def plot_certified_balls(model: nn.Module, x, radii: dict, extent, ax=None, reso
     handles.append(dot)
     ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="feature 1", ylabel="feature 2")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
+    return ax
+
+
+def lln_pair_distances(weight, target: int) -> dict:
+    r"""LLN's unit rows :math:`\tilde w_j = w_j / \|w_j\|_2` and the distances
+    :math:`\|\tilde w_t - \tilde w_i\|_2 = 2 \sin(\alpha_{ti}/2)` that divide the logit gaps of
+    its pairwise certificate (Singla, Singla and Feizi, ICLR 2022).
+
+    Parameters
+    ----------
+    weight : array_like
+        The free weight :math:`W`, shape ``(C, m)``, no zero row.
+    target : int
+        The class :math:`t`.
+
+    Returns
+    -------
+    dict
+        ``rows`` ``(C, m)`` (unit rows), ``distances`` ``(C,)`` (0 at ``target``) and
+        ``angles`` ``(C,)`` (:math:`\alpha_{ti}` in radians).
+
+    Examples
+    --------
+    >>> d = lln_pair_distances([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0]], 0)
+    >>> d["distances"].round(4).tolist()  # 90 degrees: sqrt 2; opposite rows: 2
+    [0.0, 1.4142, 2.0]
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    norms = np.linalg.norm(w, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        msg = "every row of the weight must be nonzero (LLN divides by its norm)"
+        raise ValueError(msg)
+    rows = w / norms
+    distances = np.linalg.norm(rows - rows[target], axis=1)
+    angles = np.arccos(np.clip(rows @ rows[target], -1.0, 1.0))
+    return {"rows": rows, "distances": distances, "angles": angles}
+
+
+def plot_lln_rows(weight, target: int = 0, ax=None):
+    """Draw the rows of a 2-D last layer before and after LLN's normalisation, with the chords
+    from the target's unit row to the others labelled by their lengths (the pairwise
+    certificate's denominators, against :math:`\\sqrt2` for orthonormal rows).
+
+    Parameters
+    ----------
+    weight : array_like
+        Shape ``(C, 2)``.
+    target : int
+        The class :math:`t`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    w = np.asarray(weight, dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] != 2:
+        msg = f"plot_lln_rows draws 2-D rows, got a weight of shape {w.shape}"
+        raise ValueError(msg)
+    geom = lln_pair_distances(w, target)
+    rows = geom["rows"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    t = np.linspace(0, 2 * math.pi, 200)
+    ax.plot(np.cos(t), np.sin(t), color="#bbbbbb", lw=0.8)
+    for j, (raw, unit) in enumerate(zip(w, rows, strict=True)):
+        colour = "tab:blue" if j == target else "tab:grey"
+        ax.annotate("", raw, xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "#cccccc"})
+        ax.annotate("", unit, xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": colour})
+        ax.text(*(1.12 * unit), f"class {j}", ha="center", va="center", fontsize=8)
+        if j != target:
+            ax.plot(*zip(rows[target], unit, strict=True), color="tab:orange", lw=1, ls="--")
+            mid = (rows[target] + unit) / 2
+            ax.text(*mid, f"{geom['distances'][j]:.2f}", fontsize=8, color="tab:orange")
+    reach = max(1.3, float(np.abs(w).max()) * 1.1)
+    ax.set_xlim(-reach, reach)
+    ax.set_ylim(-reach, reach)
+    ax.set_aspect("equal")
+    ax.set_title(
+        "free rows (light), LLN's unit rows and the chords ‖w̃_t − w̃_i‖\n"
+        "(orthonormal rows: every chord √2 ≈ 1.41)",
+        fontsize=9,
+    )
     return ax
