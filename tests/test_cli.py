@@ -33,7 +33,7 @@ def test_status_of_a_non_batch_folder_and_bad_workers(tmp_path, capsys):
 def test_list_names_the_shipped_batches(capsys):
     assert main(["batch", "list"]) == 0
     out = capsys.readouterr().out
-    assert "smoke: 12 jobs" in out and "papers:" in out
+    assert "smoke: 16 jobs" in out and "papers:" in out
 
 
 def test_status_and_report_of_a_batch_folder(tmp_path, capsys):
@@ -258,6 +258,6 @@ def test_batch_report_is_readable(tmp_path, capsys):
     assert "NaN" not in out and "None" not in out and "nan" not in out
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["job", "state", "dataset"] and "verdict" in lines[0]
-    assert len(lines) == 13 and all(line.split()[-1] == "value" for line in lines[1:])
+    assert len(lines) == 17 and all(line.split()[-1] == "value" for line in lines[1:])
     assert main(["batch", "status", str(tmp_path / "smoke")]) == 0
     assert "NaN" not in capsys.readouterr().out

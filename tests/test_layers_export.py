@@ -17,6 +17,7 @@ MODELS = [
     ("toy-mlp", {}, (2,)),
     ("lmt-mnist", {}, (1, 28, 28)),
     ("4c3f", {}, (1, 28, 28)),
+    ("mlp", {"hidden": 16}, (1, 28, 28)),
     ("lipconvnet", {"init_channels": 4}, (3, 32, 32)),
     ("lipconvnet", {"init_channels": 4, "last_layer": "soc", "activation": "maxmin"}, (3, 32, 32)),
     ("6c2f", {"activation": "clipped-maxmin"}, (1, 28, 28)),

@@ -111,7 +111,28 @@ def _leaves(model: nn.Module, prefix: str = ""):
 
 
 def chain(model: nn.Module, input_shape: tuple[int, ...]) -> list[list[AffineMap]]:
-    """The model as affine blocks separated by ReLUs (float64 operators)."""
+    """The model as affine blocks separated by ReLUs (float64 operators).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A chain of supported layers in nested ``nn.Sequential`` containers.
+    input_shape : tuple of int
+        The input shape without the batch dimension.
+
+    Returns
+    -------
+    list of list of AffineMap
+        The blocks, in order; a ReLU separates consecutive blocks.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported layer (named).
+    ValueError
+        If the model does not end in logits ``(N, C)`` or a ReLU is not followed by an affine
+        layer.
+    """
     blocks: list[list[AffineMap]] = [[]]
     shape = input_shape
     for name, module in _leaves(model):
@@ -143,7 +164,20 @@ def chain(model: nn.Module, input_shape: tuple[int, ...]) -> list[list[AffineMap
 
 
 def forward(blocks: list[list[AffineMap]], x: torch.Tensor) -> torch.Tensor:
-    """The chain's output in float64 (ReLU between blocks)."""
+    """The chain's output in float64 (ReLU between blocks).
+
+    Parameters
+    ----------
+    blocks : list of list of AffineMap
+        As :func:`chain` returns them.
+    x : Tensor
+        Inputs ``(B, *input_shape)``, float64.
+
+    Returns
+    -------
+    Tensor
+        The logits ``(B, C)``.
+    """
     a = x
     for k, ops in enumerate(blocks):
         if k:

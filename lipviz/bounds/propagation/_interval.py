@@ -11,7 +11,20 @@ __all__ = ["absmax", "interval", "through_block", "ibp_margins"]
 
 
 def interval(op: AffineMap, lo: torch.Tensor, hi: torch.Tensor):
-    """The box of ``op(a)`` for ``a`` in ``[lo, hi]``, every rounding widened outward."""
+    """The box of ``op(a)`` for ``a`` in ``[lo, hi]``, every rounding widened outward.
+
+    Parameters
+    ----------
+    op : AffineMap
+        The affine operator.
+    lo, hi : Tensor
+        The input box ``(B, *op.shape_in)``, float64.
+
+    Returns
+    -------
+    (Tensor, Tensor)
+        Lower and upper bounds ``(B, *op.shape_out)`` that enclose the exact box image.
+    """
     centre, radius = (hi + lo) / 2, (hi - lo) / 2
     radius = round_up(radius + gamma(2) * torch.maximum(hi.abs(), lo.abs()))  # encloses the box
     out_c, out_r = op.forward(centre), op.abs_linear(radius)
@@ -23,11 +36,37 @@ def interval(op: AffineMap, lo: torch.Tensor, hi: torch.Tensor):
 
 
 def absmax(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """The largest magnitude in each interval ``[lo, hi]``.
+
+    Parameters
+    ----------
+    lo, hi : Tensor
+        Interval bounds of one shape.
+
+    Returns
+    -------
+    Tensor
+        ``max(|lo|, |hi|)``, the same shape.
+    """
     return torch.maximum(lo.abs(), hi.abs())
 
 
 def through_block(ops: list[AffineMap], lo: torch.Tensor, hi: torch.Tensor):
-    """IBP through one block; also the absmax of every operator's input."""
+    """IBP through one block; also the absmax of every operator's input.
+
+    Parameters
+    ----------
+    ops : list of AffineMap
+        The block's operators, in order.
+    lo, hi : Tensor
+        The box of the block's input ``(B, *shape_in)``.
+
+    Returns
+    -------
+    (Tensor, Tensor, list of Tensor)
+        The box of the block's output, and the absmax of each operator's input (for the
+        rounding bounds of backward substitution).
+    """
     inputs = []
     for op in ops:
         inputs.append(absmax(lo, hi))
@@ -36,9 +75,25 @@ def through_block(ops: list[AffineMap], lo: torch.Tensor, hi: torch.Tensor):
 
 
 def ibp_margins(ops: list[AffineMap], inputs: list, rows, a_lo, a_hi):
-    """IBP's margins: the last block ``ops`` (with the absmax of each operator's input,
-    ``inputs``) folded with the margins' rows, bounded over the box of its input (an affine map
-    over a box: its exact minimum, rounding included)."""
+    """IBP's margins: the last block folded with the margins' rows, bounded over the box of its
+    input (an affine map over a box: its exact minimum, rounding included).
+
+    Parameters
+    ----------
+    ops : list of AffineMap
+        The last block's operators.
+    inputs : list of Tensor
+        The absmax of each operator's input, as :func:`through_block` returns it.
+    rows : Tensor
+        The margins' rows ``e_y - e_j``, ``(B, C, C)``.
+    a_lo, a_hi : Tensor
+        The box of the last block's input.
+
+    Returns
+    -------
+    Tensor
+        Lower bounds of the margins ``(B, C)``.
+    """
     lam, const, slack = rows, rows.new_zeros(rows.shape[:2]), rows.new_zeros(rows.shape[:2])
     for op, m in zip(reversed(ops), reversed(inputs), strict=True):
         dims = tuple(range(2, lam.dim()))

@@ -21,6 +21,26 @@ _BUDGET = 1 << 24  # float64 entries per backward pass (about 128 MB)
 
 @dataclasses.dataclass
 class Problem:
+    """One batch's bound-propagation problem, filled in layer by layer.
+
+    Parameters
+    ----------
+    blocks : list of list of AffineMap
+        The chain (:func:`~lipviz.bounds.propagation._chain.chain`).
+    x0 : Tensor
+        The centres ``(B, *input)``, float64.
+    eps : Tensor
+        The radii ``(B,)``.
+    norm : float
+        2 or ``inf``.
+    lo, hi : Tensor
+        The input set's enclosing box ``(B, *input)``.
+    inputs : list
+        Per block, the absmax of each operator's input.
+    relu : list
+        Per ReLU, the ``(lo, hi)`` bounds of its input.
+    """
+
     blocks: list[list[AffineMap]]
     x0: torch.Tensor  # (B, *input) float64
     eps: torch.Tensor  # (B,)
@@ -95,7 +115,23 @@ def _lower(p: Problem, k: int, lam: torch.Tensor) -> torch.Tensor:
 
 
 def rows_lower(p: Problem, k: int, rows: torch.Tensor) -> torch.Tensor:
-    """:func:`_lower` over rows ``(B, R, *shape)``, in chunks of rows that fit the budget."""
+    """Lower bounds over the input set of ``rows . z_k`` by backward substitution (CROWN), in
+    chunks of rows that fit the memory budget.
+
+    Parameters
+    ----------
+    p : Problem
+        The problem, with the bounds of every ReLU before block ``k`` filled in.
+    k : int
+        The block whose output the rows weigh.
+    rows : Tensor
+        Coefficients ``(B, R, *shape_out of block k)``, float64.
+
+    Returns
+    -------
+    Tensor
+        Lower bounds ``(B, R)``, rounding included.
+    """
     b, r = rows.shape[:2]
     widest = max(math.prod(op.shape_in) for ops in p.blocks[: k + 1] for op in ops)
     step = max(1, _BUDGET // max(1, b * widest))
@@ -121,9 +157,25 @@ def _block_bounds(p: Problem, k: int, index: torch.Tensor):
 
 
 def tighten(p: Problem, k: int, z_lo: torch.Tensor, z_hi: torch.Tensor, everyone: bool):
-    """Block ``k``'s bounds intersected with those of backward substitution, for every neuron
-    or only for those whose bounds straddle 0 (the others are stable: CROWN treats them
-    exactly whatever their bounds)."""
+    """Block ``k``'s bounds intersected with those of backward substitution.
+
+    Parameters
+    ----------
+    p : Problem
+        The problem, with the bounds of every earlier ReLU filled in.
+    k : int
+        The block.
+    z_lo, z_hi : Tensor
+        Its output's bounds so far (IBP's), ``(B, *shape_out)``.
+    everyone : bool
+        Tighten every neuron, or only those whose bounds straddle 0 (the others are stable:
+        CROWN treats them exactly whatever their bounds).
+
+    Returns
+    -------
+    (Tensor, Tensor)
+        The tightened bounds, never looser than the inputs.
+    """
     b = len(z_lo)
     lo, hi = z_lo.flatten(1), z_hi.flatten(1)
     if everyone:
