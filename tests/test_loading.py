@@ -198,7 +198,7 @@ def test_resuming_refuses_a_planted_checkpoint_without_running_it(tmp_path):
     with pytest.raises(Exception) as info:  # noqa: PT011 - its type is checked below
         trainer.fit(data, data)
     assert not marker.exists(), "the checkpoint's payload ran"
-    from lipviz.train.settings import CheckpointError
+    from lipviz.train.checkpoints import CheckpointError
 
     assert isinstance(info.value, CheckpointError), repr(info.value)
     assert "checkpoint.pt was refused by the safe loader (weights_only=True" in str(info.value)
@@ -241,7 +241,7 @@ def checkpoint(tmp_path):
 
 
 def test_a_checkpoint_is_plain_data(checkpoint):
-    from lipviz.train.settings import load_checkpoint
+    from lipviz.train.checkpoints import load_checkpoint
 
     path, _, _ = checkpoint
     state = torch.load(path, weights_only=True)  # no allow-listed types needed
@@ -266,7 +266,7 @@ def test_a_checkpoint_is_plain_data(checkpoint):
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_a_malformed_checkpoint_is_refused_naming_the_file(checkpoint, change, message):
-    from lipviz.train.settings import CheckpointError
+    from lipviz.train.checkpoints import CheckpointError
 
     path, trainer, data = checkpoint
     state = torch.load(path, weights_only=True)
@@ -278,7 +278,7 @@ def test_a_malformed_checkpoint_is_refused_naming_the_file(checkpoint, change, m
 
 
 def test_a_checkpoint_of_another_architecture_or_config_is_refused(checkpoint):
-    from lipviz.train.settings import CheckpointError
+    from lipviz.train.checkpoints import CheckpointError
 
     path, trainer, data = checkpoint
     with pytest.raises(CheckpointError, match="another architecture"):
@@ -288,7 +288,7 @@ def test_a_checkpoint_of_another_architecture_or_config_is_refused(checkpoint):
 
 
 def test_an_unreadable_checkpoint_is_refused_naming_the_file(tmp_path):
-    from lipviz.train.settings import CheckpointError, load_checkpoint
+    from lipviz.train.checkpoints import CheckpointError, load_checkpoint
 
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(b"not a checkpoint")

@@ -295,7 +295,7 @@ def train_and_certify(
 
     Raises
     ------
-    lipviz.train.settings.CheckpointError
+    lipviz.train.checkpoints.CheckpointError
         If ``out_dir`` holds a checkpoint this run cannot resume (unsafe, malformed, or
         another run's); nothing in the folder is changed.
     lipviz.locks.FolderBusyError

@@ -1,6 +1,7 @@
 """Training: one loop (Trainer) with pluggable objectives, checkpoint/resume and selection on
 the validation split."""
 
+from .checkpoints import CheckpointError, compact_checkpoint
 from .fit import fit
 from .lipschitz import PowerIterationBound
 from .objectives import (
@@ -12,7 +13,7 @@ from .objectives import (
     SpectralRegularized,
     linear_warmup,
 )
-from .settings import CheckpointError, FitResult, TrainConfig, compact_checkpoint
+from .settings import FitResult, TrainConfig
 from .trainer import Trainer
 
 __all__ = [

@@ -22,16 +22,15 @@ from ..certify import Certifier
 from ..data.transforms import crop_flip
 from ..state import seeded
 from . import distributed
+from .checkpoints import CheckpointError, load_checkpoint
 from .lipschitz import PowerIterationBound
 from .objectives import Objective
 from .settings import (
     AMP_DTYPES,
-    CheckpointError,
     FitResult,
     TrainConfig,
     differences,
     exp_decay,
-    load_checkpoint,
     milestones,
     same_run,
 )
@@ -46,7 +45,7 @@ class Trainer:
     new Trainer on the same folder resumes where the last one stopped; it may also extend a
     run with more epochs (and learning-rate steps after the epochs done). The checkpoint is
     read as plain data (``weights_only=True``) and its schema checked before anything in it
-    is used (:func:`~lipviz.train.settings.load_checkpoint`). A run that diverges (parameters
+    is used (:func:`~lipviz.train.checkpoints.load_checkpoint`). A run that diverges (parameters
     no longer finite) stops with a :class:`FloatingPointError`, the checkpoint holding the
     last finite epoch. Each callable in
     ``callbacks`` is called after every epoch with the list of rows so far (e.g. a live
@@ -147,6 +146,15 @@ class Trainer:
             {"params": decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
+        # parameters used only through their skew-symmetric part, by optimizer index (the
+        # order of the groups above): compact_checkpoint stores half of each
+        index = {id(p): i for i, p in enumerate(decay + no_decay)}
+        self.skew = {
+            f"{name}.{attr}" if name else attr: index[id(getattr(module, attr))]
+            for name, module in model.named_modules()
+            for attr in getattr(module, "skew_parameters", ())
+            if id(getattr(module, attr)) in index
+        }
         self.opt: torch.optim.Optimizer
         if cfg.optimizer == "adam":
             self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -192,6 +200,8 @@ class Trainer:
         }
         if self.run_config is not None:
             state["run_config"] = self.run_config
+        if self.skew:
+            state["skew"] = self.skew
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(path)  # atomic: an interrupted save never corrupts the checkpoint

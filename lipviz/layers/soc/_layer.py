@@ -73,6 +73,10 @@ class SOC(nn.Module):
     True
     """
 
+    #: parameters used only through their skew-symmetric part (the Trainer lists them in its
+    #: checkpoints; :func:`lipviz.train.compact_checkpoint` stores half of each)
+    skew_parameters = ("weight",)
+
     def __init__(
         self,
         in_channels: int,
