@@ -395,10 +395,14 @@ def compact_checkpoint(src, dst) -> dict:
     are stored as that part's independent half (:func:`pack_skew`), and so are their first
     moments: the symmetric part of such a weight changes nothing the network computes (the
     filter is bit for bit the same), its gradient is skew, and only weight decay and the
-    moments' own symmetric parts act on it, never on the skew part under SGD. A resumed SGD
-    run therefore continues the same function's training (up to the moments' rounding) with
-    half the bytes for these tensors; :func:`load_checkpoint` rebuilds them. This is what
-    makes an SOC network at ``init_channels`` 16 fit (about 17 MB instead of 25 MB).
+    moments' own symmetric parts act on it, never on the skew part under SGD (under Adam,
+    whose update divides entrywise, dropping them perturbs the resumed steps slightly, as the
+    moments' rounding does). A resumed SGD run therefore continues the same function's training
+    (up to the moments' rounding) with half the bytes for these tensors; :func:`load_checkpoint`
+    rebuilds them. This is what makes an SOC network at ``init_channels`` 16 fit: measured, a
+    ``cpu-cifar10-hh-cr`` checkpoint of 50.1 MB becomes 11.1 MB when the selected state is the
+    last epoch's (about 4 MB more otherwise), where fp32 weights and bfloat16 moments alone
+    take about 25 MB.
 
     Parameters
     ----------

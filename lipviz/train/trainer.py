@@ -146,8 +146,9 @@ class Trainer:
             {"params": decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
-        # parameters used only through their skew-symmetric part, by optimizer index (the
-        # order of the groups above): compact_checkpoint stores half of each
+        # parameters used only through their skew-symmetric part (a module's
+        # ``skew_parameters``), name -> optimizer index (the order of the groups above):
+        # written in each checkpoint, where compact_checkpoint stores half of each
         index = {id(p): i for i, p in enumerate(decay + no_decay)}
         self.skew = {
             f"{name}.{attr}" if name else attr: index[id(getattr(module, attr))]
