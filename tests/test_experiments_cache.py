@@ -99,3 +99,38 @@ def test_the_fingerprint_leaves_out_only_what_cannot_change_a_number():
     assert cache.CODE_EXCLUDED == ("viz", "batch", "cli", "__main__.py")
     with pytest.raises(ValueError, match="publishes none"):
         cache.cached_run("toy", lipviz.resolve("margins2d", "smoke"))
+
+
+_MODULE = '''"""A module."""
+
+SCALE = 2.0
+"""An attribute's docstring."""
+
+
+class Bound:
+    """A class."""
+
+    def value(self, x):  # a comment
+        """A method."""
+        return SCALE * x["key"]
+'''
+
+
+@pytest.mark.parametrize(
+    ("edit", "same"),
+    [
+        (lambda s: s.replace('"""A method."""', '"""A method, better explained."""'), True),
+        (lambda s: s.replace("# a comment", "# another comment"), True),
+        (lambda s: s.replace('"""An attribute\'s docstring."""\n', ""), True),
+        (lambda s: s.replace('return SCALE * x["key"]', 'return (\n  SCALE * x["key"]\n)'), True),
+        (lambda s: s.replace("2.0", "2.5"), False),
+        (lambda s: s.replace('"key"', '"other"'), False),
+        (lambda s: s.replace("SCALE * x", "SCALE / x"), False),
+        (lambda s: s.replace("return", "x = None\n        return"), False),
+    ],
+    ids=["docstring", "comment", "attribute-doc", "layout", "constant", "string", "op", "stmt"],
+)
+def test_the_fingerprint_sees_code_but_not_documentation(edit, same):
+    edited = edit(_MODULE)
+    assert edited != _MODULE
+    assert (cache._code_of(edited, "m.py") == cache._code_of(_MODULE, "m.py")) is same

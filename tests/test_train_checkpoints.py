@@ -1,8 +1,9 @@
-"""Checkpoints: skew-symmetric filters stored as halves, rebuilt exactly; an SOC run's compact
-checkpoint keeps the network's function bit for bit and resumes close to the full one; packed
-entries that do not fit are refused with the file's name."""
+"""Checkpoints: an SOC run's compact checkpoint keeps the network's function bit for bit and
+resumes close to the full one; packed entries that do not fit are refused with the file's name;
+compactions into one folder at once never clobber each other."""
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -11,32 +12,7 @@ import lipviz
 from lipviz.layers.soc import skew_symmetrize
 from lipviz.models import create
 from lipviz.train import CrossEntropy, TrainConfig, Trainer, compact_checkpoint
-from lipviz.train.checkpoints import CheckpointError, load_checkpoint, pack_skew, unpack_skew
-
-
-@pytest.mark.parametrize("shape", [(4, 4, 3, 3), (5, 5, 1, 1), (3, 3, 5, 5), (1, 1, 3, 3)])
-def test_pack_keeps_half_and_unpack_rebuilds_the_skew_part_exactly(shape):
-    gen = torch.Generator().manual_seed(0)
-    w = torch.randn(shape, generator=gen)
-    half = pack_skew(w)
-    centre = shape[0] if shape[2] % 2 else 0  # entries equal to their own partner: zero in S
-    assert half.numel() == (w.numel() - centre) // 2
-    s = unpack_skew(half, shape)
-    assert torch.equal(s, skew_symmetrize(w))  # the layer's own skew part, bit for bit
-    assert torch.equal(s, -s.transpose(0, 1).flip(2, 3))
-    assert torch.equal(skew_symmetrize(s), s)  # a layer with weight S has the same filter
-    assert torch.equal(pack_skew(s), half)
-
-
-def test_pack_and_unpack_refuse_what_is_not_a_square_odd_filter():
-    with pytest.raises(ValueError, match="square filter"):
-        pack_skew(torch.zeros(4, 3, 3, 3))
-    with pytest.raises(ValueError, match="square filter"):
-        pack_skew(torch.zeros(4, 4, 2, 2))
-    with pytest.raises(ValueError, match="70 values"):
-        unpack_skew(torch.zeros(71), (4, 4, 3, 3))
-    with pytest.raises(ValueError, match="square filter"):
-        unpack_skew(torch.zeros(70), (4, 4, 3))
+from lipviz.train.checkpoints import CheckpointError, load_checkpoint
 
 
 def _soc_net():
@@ -125,12 +101,13 @@ def test_an_soc_run_resumes_from_its_compact_checkpoint_close_to_the_full_one(so
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
-        (lambda p: p.update(shapes={"1.weight": [4, 3, 3, 3]}), "square filters"),
+        (lambda p: p.update(shapes={"1.weight": [4, 3, 3, 3]}), "square filter"),
         (lambda p: p["model"].update({"1.weight": torch.zeros(5)}), "do not fit"),
+        (lambda p: p["shapes"].update({"1.weight": [10**5, 10**5, 3, 3]}), "do not fit"),
         (lambda p: p["optimizer"].update({999: {}}), "of no skew parameter"),
         (lambda p: p.pop("best"), "shapes, model, optimizer and best"),
     ],
-    ids=["shape", "size", "index", "keys"],
+    ids=["shape", "size", "huge", "index", "keys"],
 )
 def test_packed_entries_that_do_not_fit_are_refused(soc_run, tmp_path, spoil, message):
     _, _, _, folder, _ = soc_run
@@ -146,3 +123,20 @@ def test_packed_entries_that_do_not_fit_are_refused(soc_run, tmp_path, spoil, me
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint(path)
     assert "small.pt" in str(info.value)
+
+
+def test_compactions_into_one_folder_at_once_leave_one_whole_file_and_no_leftovers(
+    soc_run, tmp_path
+):
+    _, _, _, folder, _ = soc_run
+    out = tmp_path / "published"
+    with ThreadPoolExecutor(2) as pool:
+        sizes = list(
+            pool.map(
+                lambda _: compact_checkpoint(folder / "checkpoint.pt", out / "checkpoint.pt"),
+                range(2),
+            )
+        )
+    assert [p.name for p in out.iterdir()] == ["checkpoint.pt"]
+    assert sizes[0]["bytes_after"] == sizes[1]["bytes_after"]
+    load_checkpoint(out / "checkpoint.pt")

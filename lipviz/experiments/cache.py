@@ -3,8 +3,9 @@
 A chapter that trains a model calls :func:`cached_run` instead of a runner. The run goes to a
 folder named after the config *and* the code that computes results; a later build at the same
 code and config loads the finished folder (:func:`lipviz.experiments.load_run`) instead of
-training and certifying again. Any change to that code, to the config or to torch's version
-gives a new key, so a stale result is never shown: the run is made again.
+training and certifying again. Any change to that code (its syntax tree: documentation and
+comments do not count), to the config or to torch's version gives a new key, so a stale result
+is never shown: the run is made again.
 
 The code is every module of :mod:`lipviz` that can change a trained model or a certificate, that
 is, all of it except the visualisation, the batch driver and the command lines
@@ -15,6 +16,7 @@ builds quickly while its code matches; the pages say where a result came from th
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -47,20 +49,45 @@ _RECORD = "cache.json"
 _KEPT = ("config.json", "summary.json", "certified.csv", "metrics.csv", "model.pt", _RECORD)
 
 
+class _WithoutStrings(ast.NodeTransformer):
+    """Drops statements that are a bare string (docstrings, attribute docstrings): no-ops."""
+
+    def visit_Expr(self, node: ast.Expr) -> ast.Expr | None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return None
+        return node
+
+
+def _code_of(source: str, name: str) -> bytes:
+    """A module's syntax tree without its docstrings, comments and layout: what it computes."""
+    tree = _WithoutStrings().visit(ast.parse(source, filename=name))
+    return ast.dump(tree).encode()
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """The sha256 of the source of every :mod:`lipviz` module that can change a result.
+    r"""The sha256 of the code of every :mod:`lipviz` module that can change a result.
+
+    The code is each module's syntax tree with its docstrings and comments left out
+    (:func:`ast.dump` of the parsed source, bare string statements removed), so that editing
+    documentation or layout keeps the book's cached runs, while any change to what a module
+    computes gives a new fingerprint. A Python version that dumps trees differently gives
+    another fingerprint too: the cache then misses and the runs are made again, never stale.
 
     Returns
     -------
     str
-        64 hex digits over the sorted relative paths and bytes of ``lipviz/**/*.py``, minus
-        :data:`CODE_EXCLUDED`.
+        64 hex digits over the sorted relative paths and syntax trees of ``lipviz/**/*.py``,
+        minus :data:`CODE_EXCLUDED`.
 
     Examples
     --------
     >>> len(code_fingerprint())
     64
+    >>> _code_of("'Doc.'\nx = 1  # one", "a.py") == _code_of("x = (\n    1\n)", "a.py")
+    True
+    >>> _code_of("x = 1", "a.py") == _code_of("x = 2", "a.py")
+    False
     """
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
@@ -68,7 +95,8 @@ def code_fingerprint() -> str:
         rel = path.relative_to(package)
         if rel.parts[0] in CODE_EXCLUDED or rel.name in CODE_EXCLUDED:
             continue
-        digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        code = _code_of(path.read_text(encoding="utf-8"), rel.as_posix())
+        digest.update(rel.as_posix().encode() + b"\0" + code + b"\0")
     return digest.hexdigest()
 
 

@@ -9,8 +9,9 @@ The certificate vocabulary lives here once: :func:`margins` (the margin
 
 The functions live in :mod:`lipviz.functional.spectral` (matrices and operators),
 :mod:`lipviz.functional.conv` (convolutions), :mod:`lipviz.functional.ball_box` (a linear
-function's maximum over a ball :math:`\cap` box), :mod:`lipviz.functional.certificates` and
-:mod:`lipviz.functional.checks` (the input contract of every entry point);
+function's maximum over a ball :math:`\cap` box), :mod:`lipviz.functional.certificates`,
+:mod:`lipviz.functional.checks` (the input contract of every entry point) and
+:mod:`lipviz.functional.skew` (skew-symmetric filters stored as their independent half);
 all are importable from here.
 """
 
@@ -32,6 +33,7 @@ from .conv import (
     polyphase_kernel,
     reshaped_kernel_bounds,
 )
+from .skew import pack_skew, skew_half_size, unpack_skew
 from .spectral import operator_power_iteration, power_iteration, spectral_norm_exact
 
 __all__ = [
@@ -52,8 +54,11 @@ __all__ = [
     "model_dtype",
     "polyphase_kernel",
     "operator_power_iteration",
+    "pack_skew",
     "power_iteration",
     "reshaped_kernel_bounds",
     "row_distances",
+    "skew_half_size",
     "spectral_norm_exact",
+    "unpack_skew",
 ]

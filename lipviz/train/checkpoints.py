@@ -5,9 +5,10 @@ their schema checked (:func:`check_checkpoint`), and compacted to commit a long 
 from __future__ import annotations
 
 import contextlib
-import math
 import numbers
+import os
 import pickle
+import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -15,14 +16,14 @@ from typing import NoReturn
 
 import torch
 
+from ..functional.skew import pack_skew, skew_half_size, unpack_skew
+
 __all__ = [
     "CHECKPOINT_KEYS",
     "CheckpointError",
     "check_checkpoint",
     "compact_checkpoint",
     "load_checkpoint",
-    "pack_skew",
-    "unpack_skew",
 ]
 
 
@@ -166,99 +167,6 @@ def check_checkpoint(state, path) -> None:
         bad("skew is not a dict from parameter names to optimizer indices")
 
 
-def _partner(shape) -> torch.Tensor:
-    r"""The flat index of each entry's image under :math:`W \mapsto W^*` (channels swapped,
-    kernel rotated by 180 degrees), an involution of a square filter's entries."""
-    return torch.arange(math.prod(shape)).view(shape).transpose(0, 1).flip(2, 3).flatten()
-
-
-def _skew_shape(shape) -> bool:
-    shape = tuple(shape)
-    return (
-        len(shape) == 4
-        and all(_is_int(n) and n > 0 for n in shape)
-        and shape[0] == shape[1]
-        and shape[2] == shape[3]
-        and shape[2] % 2 == 1
-    )
-
-
-def pack_skew(weight: torch.Tensor) -> torch.Tensor:
-    r"""The independent half of the skew-symmetric part of a square filter.
-
-    A filter :math:`W` of shape ``(M, M, k, k)`` (``k`` odd) enters an SOC layer only through
-    :math:`S = \tfrac12 (W - W^*)`, with :math:`W^*` the filter of the transposed convolution
-    (Singla and Feizi, ICML 2021): :math:`S^* = -S`, so the entries of :math:`S` come in pairs
-    of opposite sign (and the :math:`M` centre taps of the diagonal, their own partners, are
-    0). The result holds one entry of each pair, :math:`(M^2 k^2 - M)/2` values;
-    :func:`unpack_skew` rebuilds :math:`S` from it exactly. :math:`S` is computed as the layer
-    computes it, so the layer with weight :math:`S` has bit for bit the filter it had with
-    weight :math:`W`.
-
-    Parameters
-    ----------
-    weight : Tensor
-        Shape ``(M, M, k, k)``, ``k`` odd.
-
-    Returns
-    -------
-    Tensor
-        1-D, the entries of :math:`S` at the flat indices smaller than their partner's.
-
-    Examples
-    --------
-    >>> w = torch.randn(4, 4, 3, 3)
-    >>> half = pack_skew(w)
-    >>> half.numel(), w.numel()
-    (70, 144)
-    >>> s = unpack_skew(half, w.shape)
-    >>> torch.equal(s, 0.5 * (w - w.transpose(0, 1).flip(2, 3)))
-    True
-    """
-    if not _skew_shape(weight.shape):
-        msg = f"pack_skew needs a square filter (M, M, k, k) with k odd, got {tuple(weight.shape)}"
-        raise ValueError(msg)
-    skew = 0.5 * (weight - weight.transpose(0, 1).flip(2, 3))
-    partner = _partner(weight.shape).to(weight.device)
-    keep = torch.arange(weight.numel(), device=weight.device) < partner
-    return skew.flatten()[keep].clone()
-
-
-def unpack_skew(half: torch.Tensor, shape) -> torch.Tensor:
-    """The skew-symmetric filter whose independent half :func:`pack_skew` returned.
-
-    Parameters
-    ----------
-    half : Tensor
-        1-D, as returned by :func:`pack_skew` (any floating dtype; the result has its dtype).
-    shape : tuple of int
-        The filter's shape ``(M, M, k, k)``, ``k`` odd.
-
-    Returns
-    -------
-    Tensor
-        :math:`S` of shape ``shape``, with :math:`S^* = -S` exactly.
-
-    Raises
-    ------
-    ValueError
-        If ``shape`` is not a square filter with an odd kernel, or ``half`` has the wrong size.
-    """
-    shape = tuple(shape)
-    if not _skew_shape(shape):
-        msg = f"unpack_skew needs a square filter shape (M, M, k, k) with k odd, got {shape}"
-        raise ValueError(msg)
-    partner = _partner(shape).to(half.device)
-    keep = torch.arange(len(partner), device=half.device) < partner
-    if half.dim() != 1 or half.numel() != int(keep.sum()):
-        msg = f"unpack_skew: {int(keep.sum())} values make a {shape} filter, got {half.numel()}"
-        raise ValueError(msg)
-    full = torch.zeros(len(partner), dtype=half.dtype, device=half.device)
-    full[keep] = half
-    full[partner[keep]] = -half
-    return full.view(shape)
-
-
 #: optimizer entries that are linear in the gradient (skew for a skew-only parameter)
 _SKEW_MOMENTS = ("momentum_buffer", "exp_avg")
 
@@ -275,10 +183,14 @@ def _unpack(state: dict, path) -> None:
         bad("are not a dict of shapes, model, optimizer and best")
     shapes = packed["shapes"]
     if not isinstance(shapes, dict) or not all(
-        isinstance(k, str) and isinstance(v, (list, tuple)) and _skew_shape(v)
-        for k, v in shapes.items()
+        isinstance(k, str) and isinstance(v, (list, tuple)) for k, v in shapes.items()
     ):
-        bad("name shapes that are not square filters with odd kernels")
+        bad("are not keyed by parameter name with a shape each")
+    for shape in shapes.values():
+        try:
+            skew_half_size(shape)
+        except ValueError as err:
+            bad(f"name a shape that is not a square filter with an odd kernel ({err})")
 
     def rebuild(name, half, where):
         if name not in shapes or not isinstance(half, torch.Tensor):
@@ -392,12 +304,12 @@ def compact_checkpoint(src, dst) -> dict:
 
     Parameters a layer uses only through their skew-symmetric part (an SOC filter
     :math:`W` enters as :math:`\tfrac12 (W - W^*)`; the Trainer lists them under ``skew``)
-    are stored as that part's independent half (:func:`pack_skew`), and so are their first
-    moments: the symmetric part of such a weight changes nothing the network computes (the
-    filter is bit for bit the same), its gradient is skew, and only weight decay and the
-    moments' own symmetric parts act on it, never on the skew part under SGD (under Adam,
-    whose update divides entrywise, dropping them perturbs the resumed steps slightly, as the
-    moments' rounding does). A resumed SGD run therefore continues the same function's training
+    are stored as that part's independent half (:func:`~lipviz.functional.pack_skew`), and so
+    are their first moments: the symmetric part of such a weight changes nothing the network
+    computes (the filter is bit for bit the same), its gradient is skew, and only weight decay
+    and the moments' own symmetric parts act on it, never on the skew part under SGD (under
+    Adam, whose update divides entrywise, dropping them perturbs the resumed steps slightly, as
+    the moments' rounding does). A resumed SGD run therefore continues the same function's training
     (up to the moments' rounding) with half the bytes for these tensors; :func:`load_checkpoint`
     rebuilds them. This is what makes an SOC network at ``init_channels`` 16 fit: measured, a
     ``cpu-cifar10-hh-cr`` checkpoint of 50.1 MB becomes 11.1 MB when the selected state is the
@@ -451,17 +363,26 @@ def compact_checkpoint(src, dst) -> dict:
     if skew:
         state["packed"] = packed
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp, deflated = dst.with_suffix(".tmp"), dst.with_suffix(".deflated.tmp")
-    torch.save(state, tmp)
-    # the same archive with its entries deflated (torch.load reads either): about 15 % smaller
-    with (
-        zipfile.ZipFile(tmp) as plain,
-        zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as out,
-    ):
-        for info in plain.infolist():
-            out.writestr(info.filename, plain.read(info.filename))
-    tmp.unlink()
-    deflated.replace(dst)
+    # unique temporary names beside dst: two processes compacting into one folder never write
+    # into each other's files, and dst is replaced atomically by a complete archive
+    fd, plain_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    os.close(fd)
+    plain_path = Path(plain_name)
+    deflated = plain_path.with_suffix(".deflated")
+    try:
+        torch.save(state, plain_path)
+        # the same archive with its entries deflated (torch.load reads either): about 15 %
+        # smaller
+        with (
+            zipfile.ZipFile(plain_path) as plain,
+            zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as out,
+        ):
+            for info in plain.infolist():
+                out.writestr(info.filename, plain.read(info.filename))
+        deflated.replace(dst)
+    finally:
+        plain_path.unlink(missing_ok=True)
+        deflated.unlink(missing_ok=True)
     return {
         "bytes_before": src.stat().st_size,
         "bytes_after": dst.stat().st_size,
